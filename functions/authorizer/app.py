@@ -1,0 +1,14 @@
+"""HTTP API Lambda authorizer (payload 2.0, simple responses).
+
+It always answers isAuthorized=true and puts its verdict in the context: HTTP APIs cannot shape
+the gateway's own 401/403 bodies, and every handler enforces the verdict in one shared place
+(chargewatch.tenancy), so a client always gets our JSON error body.
+"""
+from __future__ import annotations
+
+from chargewatch.services.auth import authorize
+
+
+def lambda_handler(event: dict, context: object) -> dict:
+    verdict = authorize(event.get("headers") or {})
+    return {"isAuthorized": True, "context": verdict.to_context()}

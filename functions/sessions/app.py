@@ -1,0 +1,71 @@
+"""/v1/sessions: routes only. Logic lives in chargewatch.services.sessions."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from chargewatch.api import create_app, current_tenant
+from chargewatch.schemas.sessions import (
+    AppendSessionRequest,
+    CreateSessionRequest,
+    ReplaceSessionRequest,
+    SessionDetail,
+    SessionPage,
+    SessionResult,
+)
+from chargewatch.services import sessions
+
+logger = Logger(service="chargewatch-sessions")
+app = create_app()
+
+SessionId = Annotated[str, Path(min_length=1, max_length=128)]
+
+
+@app.get("/v1/sessions", summary="List Sessions", tags=["sessions"])
+def list_sessions(
+    page: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    pageSize: Annotated[int, Query(ge=1, le=100)] = 20,
+    chargingStationId: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+    evseId: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    isAnomaly: Annotated[bool | None, Query()] = None,
+    minScore: Annotated[float | None, Query(ge=0, le=1)] = None,
+    minConfidence: Annotated[float | None, Query(ge=0, le=1)] = None,
+    dateFrom: Annotated[str | None, Query(description="ISO-8601 date or date-time (session start)")] = None,
+    dateTo: Annotated[str | None, Query(description="ISO-8601 date or date-time, inclusive")] = None,
+) -> SessionPage:
+    filters = sessions.SessionFilters(
+        page=page, page_size=pageSize, charging_station_id=chargingStationId, evse_id=evseId,
+        is_anomaly=isAnomaly, min_score=minScore, min_confidence=minConfidence,
+        date_from=sessions.parse_date_bound(dateFrom, "dateFrom", end_of_day=False),
+        date_to=sessions.parse_date_bound(dateTo, "dateTo", end_of_day=True),
+    )
+    return sessions.list_sessions(current_tenant(app).organization_id, filters)
+
+
+@app.post("/v1/sessions", summary="Create Session", tags=["sessions"])
+def create_session(body: Annotated[CreateSessionRequest, Body()]) -> SessionResult:
+    return sessions.create_session(current_tenant(app).organization_id, body)
+
+
+@app.get("/v1/sessions/<session_id>", summary="Get Session Detail", tags=["sessions"])
+def get_session(session_id: SessionId) -> SessionDetail:
+    return sessions.get_session(current_tenant(app).organization_id, session_id)
+
+
+@app.put("/v1/sessions/<session_id>", summary="Replace Session", tags=["sessions"])
+def replace_session(session_id: SessionId, body: Annotated[ReplaceSessionRequest, Body()]) -> SessionResult:
+    return sessions.replace_session(current_tenant(app).organization_id, session_id, body)
+
+
+@app.patch("/v1/sessions/<session_id>", summary="Update Session", tags=["sessions"])
+def append_session(session_id: SessionId, body: Annotated[AppendSessionRequest, Body()]) -> SessionResult:
+    return sessions.append_session(current_tenant(app).organization_id, session_id, body)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

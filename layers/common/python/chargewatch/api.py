@@ -1,0 +1,110 @@
+"""The HTTP surface shared by every function: one resolver factory, one error mapping.
+
+Every client error leaves as `{"error": {"code", "message", "details"}}` with a 4xx status;
+authentication is enforced here, before validation, so an unauthenticated request never learns
+whether its body was valid.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFound
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from chargewatch.errors import ChargewatchError, PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError
+from chargewatch.settings import get_settings
+from chargewatch.tenancy import Tenant, tenant_from_event
+
+logger = Logger(service="chargewatch")
+
+_ERROR_MESSAGES = {
+    "json_invalid": "request body is not valid JSON",
+    "missing": "field required",
+    "extra_forbidden": "unknown field",
+}
+
+
+def error_response(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> Response:
+    body = {"error": {"code": code, "message": message, "details": details or []}}
+    return Response(status_code=status, content_type="application/json", body=json.dumps(body))
+
+
+def field_path(location: tuple | list) -> str:
+    """('body', 'meterValues', 3, 'measurand') -> 'meterValues[3].measurand'."""
+    parts = list(location)
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        source, parts = parts[0], parts[1:]
+    else:
+        source = None
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part and not str(part).startswith("function-after") and "[" not in str(part):
+            path += ("." if path else "") + str(part)
+    return path or (source or "body")
+
+
+def _validation_details(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    details = []
+    for error in errors:
+        message = error.get("msg") or _ERROR_MESSAGES.get(error.get("type", ""), error.get("type", "invalid"))
+        if message.startswith("Value error, "):
+            message = message[len("Value error, "):]
+        details.append({"field": field_path(error.get("loc", ())), "message": message, "type": error.get("type")})
+    return details
+
+
+def _enforce_request_guards(app: APIGatewayHttpResolver, next_middleware) -> Response:
+    event = app.current_event
+    body = event.body
+    if body is not None and len(body) > get_settings().max_body_bytes:
+        raise PayloadTooLargeError(f"request body exceeds {get_settings().max_body_bytes} bytes",
+                                   details=[{"field": "body", "message": "too large"}])
+    app.append_context(tenant=tenant_from_event(event.raw_event))
+    if body and event.http_method in ("POST", "PUT", "PATCH"):
+        content_type = (event.headers or {}).get("content-type", "application/json")
+        if "json" not in content_type.lower():
+            raise UnsupportedMediaTypeError("request body must be application/json",
+                                            details=[{"field": "Content-Type", "message": content_type}])
+    return next_middleware(app)
+
+
+def create_app() -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver(enable_validation=True)
+    app.use(middlewares=[_enforce_request_guards])
+
+    @app.exception_handler(ChargewatchError)
+    def _client_error(error: ChargewatchError) -> Response:
+        return error_response(error.status_code, error.code, error.message, error.details)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid_request(error: RequestValidationError) -> Response:
+        details = _validation_details(list(error.errors()))
+        if any(detail["type"] == "json_invalid" for detail in details):
+            return error_response(400, "invalid_json", "request body is not valid JSON",
+                                  [{"field": "body", "message": "not valid JSON", "type": "json_invalid"}])
+        summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
+        return error_response(400, "validation_error", summary or "invalid request", details)
+
+    @app.exception_handler(RouteNotFound)
+    def _no_route(_error: Exception) -> Response:
+        return error_response(404, "route_not_found", "no such route")
+
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        logger.exception("unhandled error")
+        return error_response(500, "internal_error", "internal error")
+
+    return app
+
+
+def current_tenant(app: APIGatewayHttpResolver) -> Tenant:
+    return app.context["tenant"]
+
+
+def raise_for_field(field: str, message: str) -> None:
+    raise ValidationError.for_field(field, message)

@@ -1,0 +1,69 @@
+"""One error hierarchy; `chargewatch.api` maps it to HTTP in one place.
+
+Every client error becomes `{"error": {"code", "message", "details"}}` with a 4xx status.
+A 5xx is a bug.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+class ChargewatchError(Exception):
+    status_code = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, *, code: str | None = None, details: list[dict[str, Any]] | None = None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        self.details = details or []
+
+    def to_body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class ValidationError(ChargewatchError):
+    status_code = 400
+    code = "validation_error"
+
+    @classmethod
+    def for_field(cls, field: str, message: str, *, code: str | None = None) -> "ValidationError":
+        return cls(f"{field}: {message}", code=code, details=[{"field": field, "message": message}])
+
+
+class AuthenticationError(ChargewatchError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class PermissionDeniedError(ChargewatchError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFoundError(ChargewatchError):
+    status_code = 404
+    code = "not_found"
+
+
+class ConflictError(ChargewatchError):
+    status_code = 409
+    code = "conflict"
+
+
+class PayloadTooLargeError(ChargewatchError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaTypeError(ChargewatchError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class ConcurrencyError(ChargewatchError):
+    """Optimistic-lock retries were exhausted; the client may retry the request."""
+
+    status_code = 409
+    code = "concurrent_modification"

@@ -1,0 +1,1 @@
+"""Pydantic models: separate families for requests (…Request), responses and storage (dal)."""

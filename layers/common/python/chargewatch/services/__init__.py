@@ -1,0 +1,1 @@
+"""Service logic: one module per endpoint group; handlers call exactly one function here."""

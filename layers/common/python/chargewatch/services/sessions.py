@@ -1,0 +1,385 @@
+"""Charging sessions: create (idempotent), list, get, replace, append — each re-analysed by CSAR-2.
+
+Analysis runs whenever a mutation leaves the session with at least MIN_READINGS_FOR_ANALYSIS meter
+values. The stored analysis is "current" when it was computed from the session's present version.
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from chargewatch import clock
+from chargewatch.dal import sessions as sessions_dal
+from chargewatch.errors import ConcurrencyError, ConflictError, NotFoundError, ValidationError
+from chargewatch.meter_values import normalise
+from chargewatch.schemas.sessions import (
+    AppendSessionRequest,
+    CreateSessionRequest,
+    MeterValue,
+    MeterValueRequest,
+    Pagination,
+    ReplaceSessionRequest,
+    SessionDetail,
+    SessionListItem,
+    SessionPage,
+    SessionResult,
+)
+
+MIN_READINGS_FOR_ANALYSIS = 3
+RECURRENCE_WINDOW = timedelta(days=7)
+DEFAULT_STATUS = "active"
+_WRITE_ATTEMPTS = 6
+
+_NO_ANALYSIS = {
+    "analyzedVersion": None, "lastAnalyzedAt": None, "isAnomaly": False, "anomalyScore": None,
+    "anomalyConfidence": None, "anomalyCount": 0, "anomalyCategories": [],
+}
+
+
+# --------------------------------------------------------------------------- readings
+
+def normalise_readings(meter_values: list[MeterValueRequest]) -> list[dict[str, Any]]:
+    """Validated request readings -> stored readings (epoch ms, kWh/kW), arrival order kept."""
+    readings = []
+    for reading in meter_values:
+        value, unit = normalise(reading.value, reading.unit)
+        readings.append({
+            "timestamp": clock.to_epoch_ms(reading.timestamp),
+            "value": value,
+            "measurand": reading.measurand,
+            "unit": unit,
+            "phase": reading.phase,
+            "location": reading.location,
+            "reconstructed": reading.reconstructed,
+        })
+    return readings
+
+
+def _reading_out(reading: dict[str, Any]) -> dict[str, Any]:
+    return {**reading, "timestamp": clock.to_iso(clock.from_epoch_ms(reading["timestamp"]))}
+
+
+def _time_span(readings: list[dict[str, Any]]) -> tuple[int | None, int | None]:
+    if not readings:
+        return None, None
+    stamps = [reading["timestamp"] for reading in readings]
+    return min(stamps), max(stamps)
+
+
+def _span_changes(item: sessions_dal.SessionItem, first_ms: int | None, last_ms: int | None) -> dict[str, Any]:
+    """Keep startedAt/endedAt and the start-time index keys in step with the readings."""
+    if first_ms is None:
+        return {}
+    changes: dict[str, Any] = {}
+    if first_ms != int(item.startedAtMs):
+        sort_key = sessions_dal.start_sort_key(first_ms, item.sessionId)
+        changes.update(startedAtMs=first_ms, GSI1SK=sort_key, GSI2SK=sort_key)
+    if last_ms is not None and (item.endedAtMs is None or last_ms != int(item.endedAtMs)):
+        changes["endedAtMs"] = last_ms
+    return changes
+
+
+def _request_hash(request: CreateSessionRequest) -> str:
+    return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+
+
+def _encoded_size(readings: list[dict[str, Any]]) -> int:
+    return sum(len(sessions_dal.encode_chunk(chunk)) for chunk in sessions_dal.split_chunks(readings))
+
+
+def _check_chunk_budget(reading_count: int) -> None:
+    if sessions_dal.chunk_count_for(reading_count) > sessions_dal.MAX_CHUNKS_PER_WRITE:
+        raise ValidationError.for_field("meterValues", "too many meter values in one request", code="too_many_meter_values")
+
+
+# --------------------------------------------------------------------------- analysis
+
+def _engine_input(readings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [_reading_out(reading) for reading in readings]
+
+
+def _recurrence_history(organization_id: str, item: sessions_dal.SessionItem) -> list[dict[str, str]]:
+    """Categories found on the same station connector in the 7 days before this session."""
+    start = int(item.startedAtMs)
+    window_ms = int(RECURRENCE_WINDOW.total_seconds() * 1000)
+    condition = sessions_dal.SessionItem.anomalyCount > 0
+    if item.connectorId is not None:
+        condition &= sessions_dal.SessionItem.connectorId == item.connectorId
+    history = []
+    for earlier in sessions_dal.query_sessions(
+        organization_id, charging_station_id=item.chargingStationId,
+        started_from_ms=start - window_ms, started_to_ms=start, filter_condition=condition,
+    ):
+        if earlier.sessionId == item.sessionId:
+            continue
+        stamp = clock.to_iso(clock.from_epoch_ms(int(earlier.startedAtMs)))
+        history.extend({"category": category, "timestamp": stamp} for category in earlier.anomalyCategories or [])
+    return history
+
+
+def _analyze(organization_id: str, item: sessions_dal.SessionItem, readings: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
+    import csar  # numpy is loaded only by requests that analyse
+
+    metadata = {**(item.metadata or {}), "chargingStationId": item.chargingStationId,
+                "connectorId": item.connectorId, "evseId": item.evseId}
+    result = csar.analyze_session(_engine_input(readings), metadata=metadata,
+                                  history=_recurrence_history(organization_id, item))
+    document = result.to_dict()
+    analyzed_at = clock.iso_now()
+    anomalies = document.get("anomalies") or []
+    summary = {
+        "analyzedVersion": int(item.version),
+        "lastAnalyzedAt": analyzed_at,
+        "isAnomaly": bool(document.get("isAnomaly")),
+        "anomalyScore": float(document.get("anomalyScore") or 0.0),
+        "anomalyConfidence": float(document.get("anomalyConfidence") or 0.0),
+        "anomalyCount": len(anomalies),
+        "anomalyCategories": sorted({anomaly["category"] for anomaly in anomalies}),
+    }
+    analysis = sessions_dal.new_analysis_item(
+        sessionVersion=int(item.version), modelId=result.model_id, modelVersion=str(result.model_version),
+        analyzedAt=analyzed_at, result=document,
+    )
+    try:
+        sessions_dal.save_analysis(item, analysis, summary)
+    except sessions_dal.VersionConflict:
+        pass  # the session moved on; the request that moved it stores the newer analysis
+    return document, analyzed_at
+
+
+def _analysis_if_due(organization_id: str, item: sessions_dal.SessionItem,
+                     readings: list[dict[str, Any]] | None = None) -> tuple[dict[str, Any] | None, str | None]:
+    if int(item.readingCount) < MIN_READINGS_FOR_ANALYSIS:
+        return None, None
+    if item.analyzedVersion is not None and int(item.analyzedVersion) == int(item.version):
+        stored = sessions_dal.get_analysis(item)
+        if stored is not None and int(stored.sessionVersion) == int(item.version):
+            return stored.result, stored.analyzedAt
+    if readings is None:
+        readings = sessions_dal.read_readings(item)
+    return _analyze(organization_id, item, readings)
+
+
+# --------------------------------------------------------------------------- responses
+
+def _result(item: sessions_dal.SessionItem, analysis: dict[str, Any] | None, analyzed_at: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "sessionId": item.sessionId, "status": item.status, "chargingStationId": item.chargingStationId,
+        "connectorId": item.connectorId, "evseId": item.evseId, "meterValueCount": int(item.readingCount),
+        "createdAt": item.createdAt,
+    }
+    if analysis is None:
+        body["message"] = (f"analysis runs when a session has at least {MIN_READINGS_FOR_ANALYSIS} "
+                           f"meter values; this one has {int(item.readingCount)}")
+        return body
+    body.update({key: analysis.get(key) for key in (
+        "isAnomaly", "anomalyScore", "anomalyConfidence", "isIncident", "isRecurring",
+        "socReconstructed", "message")})
+    body["anomalies"] = analysis.get("anomalies") or []
+    body["analyzedAt"] = analyzed_at
+    return body
+
+
+def _session_result(item, analysis, analyzed_at) -> SessionResult:
+    return SessionResult.model_validate(_result(item, analysis, analyzed_at))
+
+
+def _require(organization_id: str, session_id: str) -> sessions_dal.SessionItem:
+    item = sessions_dal.get_session(organization_id, session_id)
+    if item is None:
+        raise NotFoundError(f"session {session_id} not found", code="session_not_found")
+    return item
+
+
+# --------------------------------------------------------------------------- operations
+
+def create_session(organization_id: str, request: CreateSessionRequest) -> SessionResult:
+    request_hash = _request_hash(request)
+    readings = normalise_readings(request.meterValues)
+    _check_chunk_budget(len(readings))
+    existing = sessions_dal.get_session(organization_id, request.sessionId)
+    if existing is None:
+        now = clock.iso_now()
+        first_ms, last_ms = _time_span(readings)
+        item = sessions_dal.new_session_item(
+            organization_id, request.sessionId, request.chargingStationId,
+            first_ms if first_ms is not None else clock.to_epoch_ms(clock.now()),
+            connectorId=request.connectorId, evseId=request.evseId,
+            status=request.status or DEFAULT_STATUS,
+            metadata=request.metadata.model_dump(exclude_none=True) if request.metadata else None,
+            requestHash=request_hash, createdAt=now, updatedAt=now, endedAtMs=last_ms,
+            generation=clock.new_id(), storedBytes=_encoded_size(readings), version=1,
+        )
+        try:
+            sessions_dal.create_session(item, readings)
+        except sessions_dal.VersionConflict:
+            existing = _require(organization_id, request.sessionId)  # a concurrent create won
+        else:
+            analysis, analyzed_at = _analysis_if_due(organization_id, item, readings)
+            return _session_result(item, analysis, analyzed_at)
+    if existing.requestHash != request_hash:
+        raise ConflictError(f"session {request.sessionId} already exists with a different body",
+                            code="session_exists",
+                            details=[{"field": "sessionId", "message": "already exists with a different body"}])
+    analysis, analyzed_at = _analysis_if_due(organization_id, existing)
+    return _session_result(existing, analysis, analyzed_at)
+
+
+def _metadata_changes(item, metadata, *, merge: bool) -> dict[str, Any]:
+    if metadata is None:
+        return {}
+    incoming = metadata.model_dump(exclude_none=True)
+    return {"metadata": {**(item.metadata or {}), **incoming} if merge else incoming}
+
+
+def _with_retries(organization_id: str, session_id: str, mutate) -> SessionResult:
+    """Read-modify-write under the session's optimistic lock, retried on a lost race."""
+    for attempt in range(_WRITE_ATTEMPTS):
+        item = _require(organization_id, session_id)
+        try:
+            outcome = mutate(item)
+        except sessions_dal.VersionConflict:
+            time.sleep(random.uniform(0, 0.02 * (attempt + 1)))
+            continue
+        if outcome is None:  # nothing to change
+            analysis, analyzed_at = _analysis_if_due(organization_id, item)
+            return _session_result(item, analysis, analyzed_at)
+        item, readings = outcome
+        if int(item.readingCount) < MIN_READINGS_FOR_ANALYSIS:
+            return _session_result(item, None, None)
+        analysis, analyzed_at = _analysis_if_due(organization_id, item, readings)
+        return _session_result(item, analysis, analyzed_at)
+    raise ConcurrencyError(f"session {session_id} is being modified concurrently; retry the request")
+
+
+def append_session(organization_id: str, session_id: str, request: AppendSessionRequest) -> SessionResult:
+    new_readings = normalise_readings(request.meterValues)
+    _check_chunk_budget(len(new_readings))
+
+    def mutate(item):
+        changes = {**_metadata_changes(item, request.metadata, merge=True)}
+        if request.status and request.status != item.status:
+            changes["status"] = request.status
+        if not new_readings and not changes:
+            return None
+        if new_readings:
+            current = sessions_dal.read_readings(item)
+            first_ms, last_ms = _time_span(current + new_readings)
+            changes.update(_span_changes(item, first_ms, last_ms))
+            changes["storedBytes"] = int(item.storedBytes or 0) + _encoded_size(new_readings)
+        else:
+            current = None
+        changes["updatedAt"] = clock.iso_now()
+        if int(item.readingCount) + len(new_readings) < MIN_READINGS_FOR_ANALYSIS:
+            changes.update(_NO_ANALYSIS)
+        item = sessions_dal.append_readings(item, new_readings, changes) if new_readings \
+            else sessions_dal.update_session(item, changes)
+        readings = (current + new_readings) if current is not None else None
+        return item, readings
+
+    return _with_retries(organization_id, session_id, mutate)
+
+
+def replace_session(organization_id: str, session_id: str, request: ReplaceSessionRequest) -> SessionResult:
+    readings = normalise_readings(request.meterValues)
+    _check_chunk_budget(len(readings))
+
+    def mutate(item):
+        first_ms, last_ms = _time_span(readings)
+        changes = {**_metadata_changes(item, request.metadata, merge=False), **_span_changes(item, first_ms, last_ms),
+                   "updatedAt": clock.iso_now(), "storedBytes": _encoded_size(readings)}
+        if request.status:
+            changes["status"] = request.status
+        if len(readings) < MIN_READINGS_FOR_ANALYSIS:
+            changes.update(_NO_ANALYSIS)
+        return sessions_dal.replace_readings(item, clock.new_id(), readings, changes), readings
+
+    return _with_retries(organization_id, session_id, mutate)
+
+
+def get_session(organization_id: str, session_id: str) -> SessionDetail:
+    item = _require(organization_id, session_id)
+    readings = sessions_dal.read_readings(item)
+    analysis, analyzed_at = _analysis_if_due(organization_id, item, readings)
+    body = _result(item, analysis, analyzed_at)
+    body["meterValues"] = [MeterValue.model_validate(_reading_out(reading)) for reading in readings]
+    body["metadata"] = item.metadata
+    body["updatedAt"] = item.updatedAt
+    return SessionDetail.model_validate(body)
+
+
+# --------------------------------------------------------------------------- listing
+
+@dataclass(frozen=True)
+class SessionFilters:
+    page: int = 0
+    page_size: int = 20
+    charging_station_id: str | None = None
+    evse_id: str | None = None
+    is_anomaly: bool | None = None
+    min_score: float | None = None
+    min_confidence: float | None = None
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+
+
+def _list_item(item: sessions_dal.SessionItem) -> SessionListItem:
+    return SessionListItem(
+        sessionId=item.sessionId, chargingStationId=item.chargingStationId, connectorId=item.connectorId,
+        evseId=item.evseId, isAnomaly=bool(item.isAnomaly), anomalyScore=float(item.anomalyScore or 0.0),
+        anomalyConfidence=None if item.anomalyConfidence is None else float(item.anomalyConfidence),
+        anomalyCount=int(item.anomalyCount or 0), status=item.status, createdAt=item.createdAt,
+        startedAt=clock.to_iso(clock.from_epoch_ms(int(item.startedAtMs))), lastAnalyzedAt=item.lastAnalyzedAt,
+    )
+
+
+def list_sessions(organization_id: str, filters: SessionFilters) -> SessionPage:
+    """Newest first by session start. Filters run in the index query; one pass counts and pages."""
+    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
+        raise ValidationError.for_field("dateFrom", "must not be after dateTo")
+    Session = sessions_dal.SessionItem
+    conditions = []
+    if filters.evse_id is not None:
+        conditions.append(Session.evseId == filters.evse_id)
+    if filters.is_anomaly is not None:
+        conditions.append(Session.isAnomaly == filters.is_anomaly)
+    if filters.min_score is not None:
+        conditions.append(Session.anomalyScore >= filters.min_score)
+    if filters.min_confidence is not None:
+        conditions.append(Session.anomalyConfidence >= filters.min_confidence)
+    condition = None
+    for part in conditions:
+        condition = part if condition is None else condition & part
+    results = sessions_dal.query_sessions(
+        organization_id,
+        charging_station_id=filters.charging_station_id,
+        started_from_ms=clock.to_epoch_ms(filters.date_from) if filters.date_from else None,
+        started_to_ms=clock.to_epoch_ms(filters.date_to) if filters.date_to else None,
+        filter_condition=condition,
+    )
+    first, last = filters.page * filters.page_size, (filters.page + 1) * filters.page_size
+    content, total = [], 0
+    for item in results:
+        if first <= total < last:
+            content.append(_list_item(item))
+        total += 1
+    return SessionPage(content=content, pagination=Pagination(totalCount=total, page=filters.page, size=filters.page_size))
+
+
+def parse_date_bound(value: str | None, field: str, *, end_of_day: bool) -> datetime | None:
+    """ISO date-time, or a bare date (whole day: dateTo includes that day)."""
+    if value is None or value == "":
+        return None
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+            return day + timedelta(days=1, milliseconds=-1) if end_of_day else day
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError.for_field(field, f"not an ISO-8601 date or date-time: {value!r}") from None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
