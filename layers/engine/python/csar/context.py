@@ -1,0 +1,261 @@
+"""Everything the rules share about a batch: the measurand series, per-session
+ratings, meter resolution and the cumulative delivered energy."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from .params import CsarParams
+from .parsing import ENERGY, POWER, POWER_OFFERED, SOC, ReadingTable
+from .series import (
+    DisorderEvents,
+    Series,
+    build_series,
+    first_per_session,
+    interp_at,
+    last_per_session,
+    offsets_from_sessions,
+    percentile_per_session,
+    segment_reduce,
+    unique_timeline,
+)
+
+# Register resolutions a meter may quantise to (kWh), coarsest first.
+_RESOLUTIONS = (1.0, 0.1, 0.01, 0.001)
+
+
+@dataclass
+class SessionMetadata:
+    max_power_kw: np.ndarray  # NaN when unknown
+    battery_capacity_kwh: np.ndarray
+    start_soc: np.ndarray
+
+
+@dataclass
+class BatchContext:
+    params: CsarParams
+    n_sessions: int
+    span: float  # key stride that keeps sessions apart in searchable_time
+    start_time: np.ndarray  # epoch seconds of each session's first usable reading (NaN if none)
+    reading_count: np.ndarray
+    energy: Series  # Energy.Active.Import.Register in kWh, unit-mismatch corrected
+    power: Series  # kW
+    soc: Series  # %, only readings the sender did not reconstruct
+    offered: Series  # Power.Offered, kW
+    timeline: Series  # distinct reading times over all measurands
+    disorder: list[DisorderEvents]
+    duplicates_removed: np.ndarray
+    soc_reconstructed_input: np.ndarray  # bool: SoC readings were flagged reconstructed
+    metadata: SessionMetadata
+    rated_kw: np.ndarray  # rating used to judge energy increments
+    resolution_kwh: np.ndarray  # register quantum per session (0 when unquantised)
+    delivered: np.ndarray  # per energy row: energy delivered since the first reading
+    delivered_total: np.ndarray  # per session
+    power_at_energy: np.ndarray  # power interpolated at energy rows (NaN where unknown)
+    coverage: np.ndarray  # 0..1 per session: how much telemetry backs a verdict
+    unit_corrected_rows: np.ndarray  # per session count of rescaled energy readings
+
+    def interval_rated_energy(self, series: Series) -> np.ndarray:
+        """Most energy the rating allows over each interval of `series`, with clock slack."""
+        dt = np.diff(series.time)
+        rated = self.rated_kw[series.session[:-1]]
+        return self.params.spike_power_factor * rated * (dt + self.params.clock_tolerance_s) / 3600.0
+
+
+def _float_or_nan(value: Any) -> float:
+    if isinstance(value, bool):
+        return math.nan
+    try:
+        result = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return math.nan
+    return result if math.isfinite(result) else math.nan
+
+
+def read_metadata(metadatas: Sequence[Any]) -> SessionMetadata:
+    def column(key: str) -> np.ndarray:
+        return np.array(
+            [_float_or_nan(m.get(key)) if isinstance(m, dict) else math.nan for m in metadatas], dtype=np.float64
+        )
+
+    max_power = column("maxPowerKw")
+    max_power[~(max_power > 0)] = np.nan
+    capacity = column("batteryCapacityKwh")
+    capacity[~(capacity > 0)] = np.nan
+    start_soc = column("startSoc")
+    start_soc[~((start_soc >= 0) & (start_soc <= 100))] = np.nan
+    return SessionMetadata(max_power, capacity, start_soc)
+
+
+def register_resolution(energy: Series) -> np.ndarray:
+    """Coarsest of 1/0.1/0.01/0.001 kWh that every register value of a session is a
+    multiple of; 0 when the values are not quantised at all."""
+    n = len(energy.offsets) - 1
+    resolution = np.zeros(n)
+    undecided = np.ones(n, dtype=bool)
+    if len(energy) == 0:
+        return resolution
+    for step in _RESOLUTIONS:
+        scaled = energy.value / step
+        off_grid = np.abs(scaled - np.rint(scaled)) > 1e-3
+        violations = np.bincount(energy.session, weights=off_grid, minlength=n)
+        fits = undecided & (violations == 0) & (energy.counts > 0)
+        resolution[fits] = step
+        undecided &= ~fits
+    return resolution
+
+
+def _unit_mismatch_factors(energy: Series, params: CsarParams) -> tuple[np.ndarray, list[tuple]]:
+    """Find runs of energy readings that jump by ~1000x and back (Wh sent as kWh, or
+    the reverse) and return per-row correction factors plus the runs found."""
+    v = energy.value
+    factors = np.ones(len(v))
+    if len(v) < 3:
+        return factors, []
+    same = energy.same_session_next()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_ratio = np.log10(v[1:] / v[:-1])
+    usable = same & (v[1:] > 0) & (v[:-1] > 0)
+    tolerance = params.unit_ratio_log10_tolerance
+    up = usable & (np.abs(log_ratio - 3.0) <= tolerance)
+    down = usable & (np.abs(log_ratio + 3.0) <= tolerance)
+    jumps = np.flatnonzero(up | down)  # the jump lands on row jumps + 1
+    if len(jumps) < 2:
+        return factors, []
+    is_up = up[jumps]
+    same_session = energy.session[jumps[1:]] == energy.session[jumps[:-1]]
+    too_big = is_up[:-1] & ~is_up[1:] & same_session  # up, then back down
+    used = np.zeros(len(jumps), dtype=bool)
+    used[:-1] |= too_big
+    used[1:] |= too_big
+    too_small = ~is_up[:-1] & is_up[1:] & same_session & ~used[:-1] & ~used[1:]
+    runs = []
+    for pair_mask, factor in ((too_big, 1e-3), (too_small, 1e3)):
+        pair = np.flatnonzero(pair_mask)
+        first = jumps[pair] + 1
+        last = jumps[pair + 1]
+        # The corrected run must fit between its neighbours, as a true register would.
+        slack = 0.05 + 0.01 * np.abs(v[first - 1])
+        fits = (v[first] * factor >= v[first - 1] - slack) & (v[last] * factor <= v[last + 1] + slack)
+        for a, b in zip(first[fits].tolist(), last[fits].tolist()):
+            factors[a : b + 1] = factor
+            runs.append((a, b, factor))
+    return factors, runs
+
+
+def build_context(table: ReadingTable, metadatas: Sequence[Any], params: CsarParams) -> tuple[BatchContext, list]:
+    n = table.n_sessions
+    session, kind, t_abs = table.session, table.kind, table.timestamp
+    start_time = segment_reduce(np.minimum, t_abs, offsets_from_sessions(session, n), np.nan)
+    t_rel = t_abs - start_time[session] if len(session) else t_abs
+    span = float(np.max(t_rel)) + 3600.0 if len(t_rel) else 3600.0
+    reading_count = np.bincount(session, minlength=n)
+
+    disorder: list[DisorderEvents] = []
+    duplicates = np.zeros(n, dtype=np.int64)
+
+    def measurand_series(measurand: int, rows_mask: np.ndarray) -> Series:
+        nonlocal duplicates
+        rows = np.flatnonzero(rows_mask)
+        series, events, removed = build_series(session[rows], t_rel[rows], table.value[rows], n)
+        disorder.append(events)
+        duplicates = duplicates + removed
+        return series
+
+    is_energy = kind == ENERGY
+    is_power = kind == POWER
+    # Per-phase energy/power is used only by sessions that send no totals; then the
+    # phases at one timestamp are summed.
+    energy = _totals_or_phase_sums(ENERGY, is_energy, table, t_rel, n, measurand_series)
+    power = _totals_or_phase_sums(POWER, is_power, table, t_rel, n, measurand_series)
+    soc = measurand_series(SOC, (kind == SOC) & ~table.reconstructed)
+    offered = measurand_series(POWER_OFFERED, kind == POWER_OFFERED)
+    timeline = unique_timeline(session, t_rel, n)
+    soc_flagged = np.bincount(session[(kind == SOC) & table.reconstructed], minlength=n) > 0
+
+    metadata = read_metadata(metadatas)
+    factors, unit_runs = _unit_mismatch_factors(energy, params)
+    unit_corrected_rows = np.zeros(n, dtype=np.int64)
+    if unit_runs:
+        energy = Series(energy.session, energy.time, energy.value * factors, energy.offsets)
+        unit_corrected_rows = np.bincount(energy.session[factors != 1.0], minlength=n)
+
+    p95 = percentile_per_session(power, 0.95)
+    from_power = (power.counts >= 3) & (p95 >= 0.5)
+    rated = np.where(
+        np.isfinite(metadata.max_power_kw),
+        metadata.max_power_kw,
+        np.where(from_power, params.spike_p95_factor * np.nan_to_num(p95), params.spike_default_rated_kw),
+    )
+    resolution = register_resolution(energy)
+
+    power_at_energy, _ = interp_at(power, energy.session, energy.time, span)
+
+    ctx = BatchContext(
+        params=params,
+        n_sessions=n,
+        span=span,
+        start_time=start_time,
+        reading_count=reading_count,
+        energy=energy,
+        power=power,
+        soc=soc,
+        offered=offered,
+        timeline=timeline,
+        disorder=disorder,
+        duplicates_removed=duplicates,
+        soc_reconstructed_input=soc_flagged,
+        metadata=metadata,
+        rated_kw=rated,
+        resolution_kwh=resolution,
+        delivered=np.zeros(len(energy)),
+        delivered_total=np.zeros(n),
+        power_at_energy=power_at_energy,
+        coverage=np.zeros(n),
+        unit_corrected_rows=unit_corrected_rows,
+    )
+    coverage = np.clip(timeline.counts / 12.0, 0.0, 1.0) * (
+        0.6 + 0.2 * (power.counts > 0) + 0.2 * (soc.counts > 0)
+    )
+    ctx.coverage = coverage
+    return ctx, unit_runs
+
+
+def set_delivered(ctx: BatchContext, increments: np.ndarray) -> None:
+    """Cumulative delivered energy per energy row from per-interval increments."""
+    energy = ctx.energy
+    if len(energy) == 0:
+        return
+    counted = np.where(energy.same_session_next(), increments, 0.0)
+    cumulative = np.concatenate(([0.0], np.cumsum(counted)))
+    session_base = first_per_session(cumulative, energy.offsets, 0.0)
+    ctx.delivered = cumulative - session_base[energy.session]
+    ctx.delivered_total = np.nan_to_num(last_per_session(ctx.delivered, energy.offsets, 0.0))
+
+
+def _totals_or_phase_sums(measurand, is_kind, table: ReadingTable, t_rel, n, measurand_series) -> Series:
+    session = table.session
+    totals = is_kind & ~table.phased
+    has_total = np.bincount(session[totals], minlength=n) > 0
+    phase_only = is_kind & table.phased & ~has_total[session]
+    if not phase_only.any():
+        return measurand_series(measurand, totals)
+    # Sum phases per (session, timestamp); L1..L3 of one sample share a timestamp.
+    rows = np.flatnonzero(phase_only)
+    order = np.lexsort((t_rel[rows], session[rows]))
+    rows = rows[order]
+    s, t, v = session[rows], t_rel[rows], table.value[rows]
+    new_group = np.concatenate(([True], (s[1:] != s[:-1]) | (t[1:] != t[:-1])))
+    starts = np.flatnonzero(new_group)
+    summed = np.add.reduceat(v, starts)
+    total_rows = np.flatnonzero(totals)
+    all_session = np.concatenate((session[total_rows], s[starts]))
+    all_time = np.concatenate((t_rel[total_rows], t[starts]))
+    all_value = np.concatenate((table.value[total_rows], summed))
+    order = np.argsort(all_session, kind="stable")
+    series, events, removed = build_series(all_session[order], all_time[order], all_value[order], n)
+    return series

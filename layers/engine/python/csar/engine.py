@@ -1,0 +1,228 @@
+"""Public entry points: analyze_session and analyze_batch.
+
+analyze_session is analyze_batch of one session, so both always agree. The batch is
+parsed into one table, the rules run vectorised over it, and only the (few) detected
+events are turned into Python objects per session.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .context import BatchContext, build_context
+from .params import DEFAULT_PARAMS, CsarParams
+from .parsing import build_reading_table
+from .result import (
+    BILLING_RELEVANT,
+    CATEGORIES,
+    Anomaly,
+    SessionAnalysis,
+    format_timestamp,
+    parse_timestamp,
+)
+from .rules import DECREASE_KINDS, run_rules
+
+_DETAIL_NAMES = {
+    "KWH_DECREASE": "dropKwh",
+    "ENERGY_SPIKE": "impliedPowerKw",
+    "ENERGY_POWER_MISMATCH": "direction",
+    "POWER_OVER_RATING": "peakPowerKw",
+    "SOC_DECREASE": "dropPoints",
+    "SOC_ENERGY_INCONSISTENT": "impliedCapacityKwh",
+    "TIME_GAP": "gapSeconds",
+    "ZERO_ENERGY": "deliveredKwh",
+    "UNIT_MISMATCH": "correctionFactor",
+}
+
+
+def _resolve_params(params: CsarParams | Mapping[str, Any] | None) -> CsarParams:
+    if params is None:
+        return DEFAULT_PARAMS
+    if isinstance(params, CsarParams):
+        return params
+    return CsarParams.from_dict(params)
+
+
+def analyze_session(
+    meter_values: Sequence[Mapping[str, Any]] | None,
+    metadata: Mapping[str, Any] | None = None,
+    history: Sequence[Mapping[str, Any]] | None = None,
+    params: CsarParams | Mapping[str, Any] | None = None,
+) -> SessionAnalysis:
+    """Analyse one charging session; never raises on malformed readings."""
+    return analyze_batch([{"meterValues": meter_values, "metadata": metadata, "history": history}], params)[0]
+
+
+def analyze_batch(
+    sessions: Sequence[Mapping[str, Any]], params: CsarParams | Mapping[str, Any] | None = None
+) -> list[SessionAnalysis]:
+    """Analyse many sessions at once (vectorised); results are in input order."""
+    p = _resolve_params(params)
+    items = [s if isinstance(s, Mapping) else {} for s in (sessions or [])]
+    if not items:
+        return []
+    table = build_reading_table([s.get("meterValues") for s in items])
+    ctx, unit_runs = build_context(table, [s.get("metadata") for s in items], p)
+    log = run_rules(ctx, unit_runs)
+    anomalies = _collect_anomalies(ctx, log.columns())
+    return [
+        _session_result(ctx, table, i, anomalies.get(i, []), items[i].get("history")) for i in range(len(items))
+    ]
+
+
+def _collect_anomalies(ctx: BatchContext, columns: tuple[np.ndarray, ...]) -> dict[int, list[Anomaly]]:
+    """One Anomaly per (session, category): the union of that category's events."""
+    category, session, t_start, t_end, score, confidence, energy, code, value = columns
+    if len(category) == 0:
+        return {}
+    bucket = ctx.params.bucket_seconds
+    order = np.lexsort((t_start, category, session))
+    rows = zip(
+        session[order].tolist(),
+        category[order].tolist(),
+        t_start[order].tolist(),
+        t_end[order].tolist(),
+        score[order].tolist(),
+        confidence[order].tolist(),
+        energy[order].tolist(),
+        code[order].tolist(),
+        value[order].tolist(),
+    )
+    result: dict[int, list[Anomaly]] = {}
+    current: dict[str, Any] | None = None
+
+    def flush(group: dict[str, Any]) -> None:
+        s = group["session"]
+        name = CATEGORIES[group["category"]]
+        start = ctx.start_time[s]
+        details: dict[str, Any] = {"events": group["events"]}
+        detail_name = _DETAIL_NAMES.get(name)
+        if detail_name is not None and group["value"] is not None and math.isfinite(group["value"]):
+            details[detail_name] = round(group["value"], 4)
+        if name == "KWH_DECREASE":
+            details["kind"] = DECREASE_KINDS[group["code"]]
+        if name == "ENERGY_POWER_MISMATCH":
+            details["direction"] = "energy_above_power" if group["value"] > 0 else "energy_below_power"
+        result.setdefault(s, []).append(
+            Anomaly(
+                category=name,
+                score=group["score"],
+                confidence=group["confidence"],
+                bucket_start=int(max(group["t_start"], 0.0) // bucket),
+                bucket_end=int(max(group["t_end"], 0.0) // bucket),
+                start_timestamp=format_timestamp(start + group["t_start"]),
+                end_timestamp=format_timestamp(start + group["t_end"]),
+                energy_kwh=float(group["energy"]),
+                details=details,
+            )
+        )
+
+    for s, c, t0, t1, sc, conf, en, cd, val in rows:
+        if current is not None and current["session"] == s and current["category"] == c:
+            current["t_end"] = max(current["t_end"], t1)
+            current["energy"] += en
+            current["events"] += 1
+            if sc > current["score"]:
+                current.update(score=sc, confidence=conf, code=cd, value=val)
+            continue
+        if current is not None:
+            flush(current)
+        current = {
+            "session": s, "category": c, "t_start": t0, "t_end": t1, "score": sc,
+            "confidence": conf, "energy": en, "events": 1, "code": cd, "value": val,
+        }
+    if current is not None:
+        flush(current)
+    return result
+
+
+def _message(ctx: BatchContext, table, i: int, too_few: bool) -> str | None:
+    notes = []
+    if too_few:
+        notes.append(
+            f"fewer than {ctx.params.min_readings} usable readings ({int(ctx.reading_count[i])}); not analysed"
+        )
+    dropped = (
+        ("unparseable or implausible timestamps", table.dropped_timestamp[i]),
+        ("non-numeric or non-finite values", table.dropped_value[i]),
+        ("units that do not fit their measurand", table.dropped_unit[i]),
+    )
+    for reason, count in dropped:
+        if count:
+            notes.append(f"dropped {int(count)} reading(s) with {reason}")
+    if ctx.duplicates_removed[i]:
+        notes.append(f"ignored {int(ctx.duplicates_removed[i])} duplicate reading(s)")
+    if ctx.unit_corrected_rows[i]:
+        notes.append(f"rescaled {int(ctx.unit_corrected_rows[i])} energy reading(s) sent in the wrong unit")
+    return "; ".join(notes) if notes else None
+
+
+def _is_recurring(anomalies: list[Anomaly], history: Any, session_start: float, window_days: float) -> bool:
+    if not anomalies or not isinstance(history, (list, tuple)) or not math.isfinite(session_start):
+        return False
+    found = {a.category for a in anomalies}
+    earliest = session_start - window_days * 86400.0
+    for entry in history:
+        if not isinstance(entry, Mapping) or entry.get("category") not in found:
+            continue
+        when = parse_timestamp(entry.get("timestamp"))
+        if when is not None and earliest <= when < session_start:
+            return True
+    return False
+
+
+def _session_result(
+    ctx: BatchContext, table, i: int, anomalies: list[Anomaly], history: Any
+) -> SessionAnalysis:
+    p = ctx.params
+    reading_count = int(ctx.reading_count[i])
+    soc_reconstructed = bool(ctx.soc_reconstructed_input[i]) or bool(
+        ctx.soc.counts[i] == 0
+        and math.isfinite(ctx.metadata.battery_capacity_kwh[i])
+        and math.isfinite(ctx.metadata.start_soc[i])
+        and ctx.energy.counts[i] > 0
+    )
+    energy_kwh = float(ctx.delivered_total[i])
+    if reading_count < p.min_readings:
+        return SessionAnalysis(
+            is_anomaly=False,
+            anomaly_score=0.0,
+            anomaly_confidence=0.0,
+            is_incident=False,
+            is_recurring=False,
+            soc_reconstructed=soc_reconstructed,
+            anomalies=[],
+            message=_message(ctx, table, i, too_few=True),
+            reading_count=reading_count,
+            energy_kwh=energy_kwh,
+        )
+    clean_probability = 1.0
+    for anomaly in anomalies:
+        clean_probability *= 1.0 - anomaly.score
+    score = 1.0 - clean_probability
+    coverage = float(ctx.coverage[i])
+    if anomalies:
+        strongest = max(a.confidence for a in anomalies)
+        # Several independent categories agreeing make the verdict more certain.
+        confidence = min(1.0, strongest + 0.05 * (len(anomalies) - 1))
+    else:
+        # Clean verdict: as certain as the telemetry is complete.
+        confidence = 0.5 + 0.45 * coverage
+    anomalies.sort(key=lambda a: (-a.score, a.category))
+    return SessionAnalysis(
+        is_anomaly=score >= p.anomaly_threshold,
+        anomaly_score=score,
+        anomaly_confidence=confidence,
+        is_incident=any(
+            a.category in BILLING_RELEVANT and a.energy_kwh >= p.incident_min_kwh for a in anomalies
+        ),
+        is_recurring=_is_recurring(anomalies, history, float(ctx.start_time[i]), p.recurring_window_days),
+        soc_reconstructed=soc_reconstructed,
+        anomalies=anomalies,
+        message=_message(ctx, table, i, too_few=False),
+        reading_count=reading_count,
+        energy_kwh=energy_kwh,
+    )

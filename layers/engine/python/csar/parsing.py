@@ -1,0 +1,238 @@
+"""Turn seed-shaped meter-value dicts of many sessions into flat numpy columns.
+
+Everything downstream works on one concatenated table with a session index per row,
+so the rules are vectorised across sessions. Unusable readings (bad timestamp, value
+or unit) are dropped here and counted per session for the analysis message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from .result import parse_timestamp
+
+# Measurand kinds. Missing measurand means the OCPP default, the import register.
+ENERGY, POWER, SOC, CURRENT, VOLTAGE, POWER_OFFERED, OTHER = range(7)
+MEASURAND_KIND = {
+    None: ENERGY,
+    "": ENERGY,
+    "Energy.Active.Import.Register": ENERGY,
+    "Power.Active.Import": POWER,
+    "SoC": SOC,
+    "Current.Import": CURRENT,
+    "Voltage": VOLTAGE,
+    "Power.Offered": POWER_OFFERED,
+}
+
+# Unit codes; the scale table below says which unit is valid for which kind.
+UNIT_CODE = {None: 0, "": 0, "Wh": 1, "kWh": 2, "W": 3, "kW": 4, "Percent": 5, "A": 6, "V": 7}
+_UNKNOWN_UNIT = 8
+_NAN = np.nan
+# rows: kind, columns: unit code -> factor to kWh / kW / % / A / V (NaN = invalid pair)
+UNIT_SCALE = np.array(
+    [
+        # default  Wh     kWh   W      kW    %     A     V     unknown
+        [0.001, 0.001, 1.0, _NAN, _NAN, _NAN, _NAN, _NAN, _NAN],  # ENERGY
+        [0.001, _NAN, _NAN, 0.001, 1.0, _NAN, _NAN, _NAN, _NAN],  # POWER
+        [1.0, _NAN, _NAN, _NAN, _NAN, 1.0, _NAN, _NAN, _NAN],  # SOC
+        [1.0, _NAN, _NAN, _NAN, _NAN, _NAN, 1.0, _NAN, _NAN],  # CURRENT
+        [1.0, _NAN, _NAN, _NAN, _NAN, _NAN, _NAN, 1.0, _NAN],  # VOLTAGE
+        [0.001, _NAN, _NAN, 0.001, 1.0, _NAN, _NAN, _NAN, _NAN],  # POWER_OFFERED
+        [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0],  # OTHER (unused)
+    ]
+)
+
+# Timestamps outside this window are garbage for a charging session (epoch seconds).
+EARLIEST_PLAUSIBLE = 946684800.0  # 2000-01-01
+LATEST_PLAUSIBLE = 4102444800.0  # 2100-01-01
+
+
+@dataclass
+class ReadingTable:
+    """Usable readings of all sessions, in input order (session, then arrival)."""
+
+    session: np.ndarray  # int64 session index
+    kind: np.ndarray  # int8 measurand kind
+    phased: np.ndarray  # bool: a per-phase reading (L1/L2/L3/N)
+    timestamp: np.ndarray  # float64 epoch seconds
+    value: np.ndarray  # float64 in kWh / kW / % / A / V
+    reconstructed: np.ndarray  # bool: flagged as reconstructed by the sender
+    n_sessions: int
+    dropped_timestamp: np.ndarray  # per session counts
+    dropped_value: np.ndarray
+    dropped_unit: np.ndarray
+
+
+def _safe_float(x: Any) -> float:
+    if isinstance(x, bool):
+        return float(x)
+    try:
+        return float(x)
+    except (TypeError, ValueError, OverflowError):
+        return np.nan
+
+
+def parse_values(raw: list[Any]) -> np.ndarray:
+    """Numbers or numeric strings to float64; anything else becomes NaN."""
+    try:
+        return np.array(raw, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        return np.array([_safe_float(x) for x in raw], dtype=np.float64)
+
+
+def _lookup(mapping: dict, keys: list[Any], default: int) -> list[int]:
+    try:
+        return [mapping.get(k, default) for k in keys]
+    except TypeError:  # an unhashable garbage value somewhere
+        return [mapping.get(k, default) if isinstance(k, (str, type(None))) else default for k in keys]
+
+
+_WIDTH = 32
+_DIGIT_COLUMNS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18])
+
+
+def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
+    year = year - (month <= 2)
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146097 + day_of_era - 719468
+
+
+def parse_timestamps(raw: Sequence[Any]) -> np.ndarray:
+    """ISO-8601 strings to float64 epoch seconds (NaN when unparseable).
+
+    The common shapes (YYYY-MM-DDTHH:MM:SS, optional fraction, then Z, an offset or
+    nothing = UTC) are decoded as bytes in bulk; anything else goes through
+    datetime.fromisoformat one by one.
+    """
+    n = len(raw)
+    if n == 0:
+        return np.empty(0, dtype=np.float64)
+    try:
+        text = np.array(raw, dtype=f"S{_WIDTH}")
+    except (UnicodeEncodeError, TypeError, ValueError):
+        text = np.array([x if isinstance(x, str) and x.isascii() else "" for x in raw], dtype=f"S{_WIDTH}")
+    b = text.view(np.uint8).reshape(n, _WIDTH).astype(np.int64)
+    digits = b[:, _DIGIT_COLUMNS] - 48
+    ok = np.all((digits >= 0) & (digits <= 9), axis=1)
+    ok &= (b[:, 4] == 45) & (b[:, 7] == 45) & (b[:, 13] == 58) & (b[:, 16] == 58)
+    ok &= (b[:, 10] == 84) | (b[:, 10] == 32) | (b[:, 10] == 116)  # 'T', ' ', 't'
+    year = digits[:, 0] * 1000 + digits[:, 1] * 100 + digits[:, 2] * 10 + digits[:, 3]
+    month = digits[:, 4] * 10 + digits[:, 5]
+    day = digits[:, 6] * 10 + digits[:, 7]
+    hour = digits[:, 8] * 10 + digits[:, 9]
+    minute = digits[:, 10] * 10 + digits[:, 11]
+    second = digits[:, 12] * 10 + digits[:, 13]
+    ok &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31) & (hour <= 23) & (minute <= 59) & (second <= 60)
+
+    # Optional fraction: '.' then up to 9 digits.
+    has_fraction = b[:, 19] == 46
+    frac_digits = b[:, 20:29] - 48
+    frac_is_digit = (frac_digits >= 0) & (frac_digits <= 9) & has_fraction[:, None]
+    frac_len = np.cumprod(frac_is_digit, axis=1).sum(axis=1)
+    place = 10.0 ** -np.arange(1, 10)
+    fraction = np.where(np.arange(9)[None, :] < frac_len[:, None], frac_digits * place, 0.0).sum(axis=1)
+    tail = np.where(has_fraction, 20 + frac_len, 19)
+    ok &= ~has_fraction | (frac_len > 0)
+
+    rows = np.arange(n)
+    tail = np.minimum(tail, _WIDTH - 7)
+    c0 = b[rows, tail]
+    c1 = b[rows, tail + 1]
+    zulu = ((c0 == 90) | (c0 == 122)) & (c1 == 0)
+    naive = c0 == 0
+    sign = np.where(c0 == 43, 1, np.where(c0 == 45, -1, 0))
+    off = b[rows[:, None], tail[:, None] + np.arange(1, 7)[None, :]]
+    off_digits = off[:, [0, 1, 3, 4]] - 48
+    with_offset = (
+        (sign != 0)
+        & np.all((off_digits >= 0) & (off_digits <= 9), axis=1)
+        & (off[:, 2] == 58)
+        & (off[:, 5] == 0)
+    )
+    offset_seconds = sign * ((off_digits[:, 0] * 10 + off_digits[:, 1]) * 3600 + (off_digits[:, 2] * 10 + off_digits[:, 3]) * 60)
+    ok &= zulu | naive | with_offset
+
+    seconds = (
+        _days_from_civil(year, month, day) * 86400.0
+        + hour * 3600.0
+        + minute * 60.0
+        + second
+        + fraction
+        - np.where(with_offset, offset_seconds, 0)
+    )
+    seconds[~ok] = np.nan
+    for i in np.flatnonzero(~ok).tolist():  # rare shapes only
+        parsed = parse_timestamp(raw[i])
+        if parsed is not None:
+            seconds[i] = parsed
+    seconds[(seconds < EARLIEST_PLAUSIBLE) | (seconds > LATEST_PLAUSIBLE)] = np.nan
+    return seconds
+
+
+def _as_reading_list(meter_values: Any) -> list[Any]:
+    if meter_values is None:
+        return []
+    if isinstance(meter_values, list):
+        return meter_values
+    try:
+        return list(meter_values)
+    except TypeError:
+        return []
+
+
+def build_reading_table(meter_value_lists: Sequence[Any]) -> ReadingTable:
+    n_sessions = len(meter_value_lists)
+    lists = [_as_reading_list(m) for m in meter_value_lists]
+    lengths = np.fromiter((len(m) for m in lists), dtype=np.int64, count=n_sessions)
+    flat: list[Any] = [r for m in lists for r in m] if n_sessions != 1 else lists[0]
+    try:
+        raw_ts = [r.get("timestamp") for r in flat]
+    except AttributeError:  # a reading that is not a dict
+        flat = [r if isinstance(r, dict) else {} for r in flat]
+        raw_ts = [r.get("timestamp") for r in flat]
+    raw_values = [r.get("value") for r in flat]
+    kinds = np.array(_lookup(MEASURAND_KIND, [r.get("measurand") for r in flat], OTHER), dtype=np.int8)
+    units = np.array(_lookup(UNIT_CODE, [r.get("unit") for r in flat], _UNKNOWN_UNIT), dtype=np.int8)
+
+    session = np.repeat(np.arange(n_sessions, dtype=np.int64), lengths)
+    timestamp = parse_timestamps(raw_ts)
+    value = parse_values(raw_values) * UNIT_SCALE[kinds, units]
+
+    bad_time = np.isnan(timestamp)
+    bad_unit = ~bad_time & np.isnan(UNIT_SCALE[kinds, units])
+    bad_value = ~bad_time & ~bad_unit & ~np.isfinite(value)
+    keep = ~(bad_time | bad_unit | bad_value) & (kinds != OTHER)
+
+    # Phase and the reconstructed flag only matter for a few measurands: read them sparsely.
+    phased = np.zeros(len(flat), dtype=bool)
+    power_or_energy = np.flatnonzero(keep & (kinds <= POWER))
+    if len(power_or_energy):
+        phases = [flat[i].get("phase") for i in power_or_energy.tolist()]
+        phased[power_or_energy] = [isinstance(p, str) and p != "" for p in phases]
+    reconstructed = np.zeros(len(flat), dtype=bool)
+    soc_rows = np.flatnonzero(keep & (kinds == SOC))
+    if len(soc_rows):
+        reconstructed[soc_rows] = [flat[i].get("reconstructed") is True for i in soc_rows.tolist()]
+
+    def per_session(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(session[mask], minlength=n_sessions)
+
+    return ReadingTable(
+        session=session[keep],
+        kind=kinds[keep],
+        phased=phased[keep],
+        timestamp=timestamp[keep],
+        value=value[keep],
+        reconstructed=reconstructed[keep],
+        n_sessions=n_sessions,
+        dropped_timestamp=per_session(bad_time),
+        dropped_value=per_session(bad_value),
+        dropped_unit=per_session(bad_unit),
+    )

@@ -1,0 +1,173 @@
+"""Per-measurand time series of many sessions, concatenated, plus segment helpers.
+
+A Series holds one measurand of every session back to back: rows are sorted by
+(session, time), with `offsets[s]:offsets[s+1]` the rows of session s. All helpers
+here work on that layout so the rules never loop over readings in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Series:
+    session: np.ndarray  # int64, non-decreasing
+    time: np.ndarray  # float64 seconds since the session's first reading
+    value: np.ndarray  # float64
+    offsets: np.ndarray  # int64, len n_sessions + 1
+
+    def __len__(self) -> int:
+        return len(self.session)
+
+    @property
+    def counts(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def same_session_next(self) -> np.ndarray:
+        """For interval i (rows i, i+1): True when both rows belong to one session."""
+        return self.session[1:] == self.session[:-1]
+
+    def searchable_time(self, span: float) -> np.ndarray:
+        """Monotonic key over the whole batch, for np.interp/np.searchsorted per session."""
+        return self.session * span + self.time
+
+
+@dataclass
+class DisorderEvents:
+    session: np.ndarray
+    time_low: np.ndarray
+    time_high: np.ndarray
+
+
+def offsets_from_sessions(session: np.ndarray, n_sessions: int) -> np.ndarray:
+    counts = np.bincount(session, minlength=n_sessions) if len(session) else np.zeros(n_sessions, np.int64)
+    offsets = np.zeros(n_sessions + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return offsets
+
+
+def segment_reduce(ufunc: np.ufunc, values: np.ndarray, offsets: np.ndarray, empty: float) -> np.ndarray:
+    """ufunc.reduceat per session, with `empty` for sessions without rows."""
+    counts = np.diff(offsets)
+    out = np.full(len(counts), empty, dtype=np.float64)
+    nonempty = counts > 0
+    if len(values) and nonempty.any():
+        out[nonempty] = ufunc.reduceat(values, offsets[:-1][nonempty])
+    return out
+
+
+def first_per_session(values: np.ndarray, offsets: np.ndarray, empty: float = np.nan) -> np.ndarray:
+    counts = np.diff(offsets)
+    out = np.full(len(counts), empty, dtype=np.float64)
+    nonempty = counts > 0
+    out[nonempty] = values[offsets[:-1][nonempty]]
+    return out
+
+
+def last_per_session(values: np.ndarray, offsets: np.ndarray, empty: float = np.nan) -> np.ndarray:
+    counts = np.diff(offsets)
+    out = np.full(len(counts), empty, dtype=np.float64)
+    nonempty = counts > 0
+    out[nonempty] = values[offsets[1:][nonempty] - 1]
+    return out
+
+
+def true_runs(mask: np.ndarray, session: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(first, last) indices of maximal runs of True that stay inside one session."""
+    if len(mask) == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
+    same = session[1:] == session[:-1]
+    continues_from_previous = np.concatenate(([False], mask[:-1] & same))
+    continues_to_next = np.concatenate((mask[1:] & same, [False]))
+    return np.flatnonzero(mask & ~continues_from_previous), np.flatnonzero(mask & ~continues_to_next)
+
+
+def run_ids(starts: np.ndarray, ends: np.ndarray, size: int) -> np.ndarray:
+    """Label every row with the index of the run covering it, -1 elsewhere."""
+    marks = np.zeros(size + 1, dtype=np.int64)
+    np.add.at(marks, starts, np.arange(1, len(starts) + 1))
+    np.add.at(marks, ends + 1, -np.arange(1, len(starts) + 1))
+    return np.cumsum(marks[:-1]) - 1
+
+
+def percentile_per_session(series: Series, q: float) -> np.ndarray:
+    """Lower-interpolated q-quantile of the values of each session (NaN if none)."""
+    if len(series) == 0:
+        return np.full(len(series.offsets) - 1, np.nan)
+    order = np.lexsort((series.value, series.session))
+    ranked = series.value[order]
+    counts = series.counts
+    pick = series.offsets[:-1] + np.floor(q * np.maximum(counts - 1, 0)).astype(np.int64)
+    out = np.full(len(counts), np.nan)
+    nonempty = counts > 0
+    out[nonempty] = ranked[pick[nonempty]]
+    return out
+
+
+def interp_at(source: Series, session: np.ndarray, time: np.ndarray, span: float) -> tuple[np.ndarray, np.ndarray]:
+    """Linear interpolation of `source` at (session, time) points.
+
+    Returns (values, inside): `inside` is False where the session has no source rows
+    or the time lies outside that session's source range (values are then NaN).
+    """
+    if len(source) == 0 or len(session) == 0:
+        return np.full(len(session), np.nan), np.zeros(len(session), dtype=bool)
+    first = first_per_session(source.time, source.offsets)[session]
+    last = last_per_session(source.time, source.offsets)[session]
+    inside = (time >= first) & (time <= last)
+    values = np.interp(session * span + time, source.searchable_time(span), source.value)
+    values[~inside] = np.nan
+    return values, inside
+
+
+def build_series(
+    session: np.ndarray, time: np.ndarray, value: np.ndarray, n_sessions: int
+) -> tuple[Series, DisorderEvents, np.ndarray]:
+    """Sort one measurand's rows (given in arrival order) and drop duplicate timestamps.
+
+    Returns the series, the disorder evidence (a reading older than the one received
+    before it, or one timestamp with two different values) and per-session counts of
+    exact duplicates removed.
+    """
+    same = session[1:] == session[:-1]
+    went_back = np.flatnonzero(same & (time[1:] < time[:-1]))
+    ev_session = [session[went_back + 1]]
+    ev_low = [time[went_back + 1]]
+    ev_high = [time[went_back]]
+    if len(went_back):
+        order = np.lexsort((time, session))  # stable: equal times keep arrival order
+        session, time, value = session[order], time[order], value[order]
+        same = session[1:] == session[:-1]
+    duplicate = same & (time[1:] == time[:-1])
+    removed = np.zeros(n_sessions, dtype=np.int64)
+    if duplicate.any():
+        dup = np.flatnonzero(duplicate)
+        conflicting = np.abs(value[dup + 1] - value[dup]) > 1e-9 * np.maximum(1.0, np.abs(value[dup]))
+        ev_session.append(session[dup[conflicting]])
+        ev_low.append(time[dup[conflicting]])
+        ev_high.append(time[dup[conflicting]])
+        removed = np.bincount(session[dup[~conflicting]], minlength=n_sessions)
+        keep = np.ones(len(session), dtype=bool)
+        keep[dup] = False  # keep the last reading received for a timestamp
+        session, time, value = session[keep], time[keep], value[keep]
+    series = Series(session, time, value, offsets_from_sessions(session, n_sessions))
+    events = DisorderEvents(np.concatenate(ev_session), np.concatenate(ev_low), np.concatenate(ev_high))
+    return series, events, removed
+
+
+def unique_timeline(session: np.ndarray, time: np.ndarray, n_sessions: int) -> Series:
+    """Distinct reading times of each session, over all measurands, sorted."""
+    if len(session) == 0:
+        return Series(session, time, np.zeros(0), offsets_from_sessions(session, n_sessions))
+    same = session[1:] == session[:-1]
+    if np.any(same & (time[1:] < time[:-1])):
+        order = np.lexsort((time, session))
+        session, time = session[order], time[order]
+        same = session[1:] == session[:-1]
+    keep = np.concatenate(([True], ~(same & (time[1:] == time[:-1]))))
+    session, time = session[keep], time[keep]
+    return Series(session, time, np.zeros(len(time)), offsets_from_sessions(session, n_sessions))
