@@ -1,0 +1,81 @@
+"""Generate docs/openapi.json from the functions' resolvers (the code is the source of truth).
+
+`python -m chargewatch_tools.openapi --write` rewrites the file; `--check` exits 1 when it is stale.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+from chargewatch_tools.infra import ROOT, Stack, load_template, parameter_defaults
+
+OUTPUT = ROOT / "docs" / "openapi.json"
+TITLE = "Chargewatch API"
+VERSION = "1.0.0"
+
+
+def _function_apps():
+    template = load_template()
+    stack = Stack(template=template, region="eu-west-1", parameters=parameter_defaults(template))
+    for logical_id in sorted(stack.resources("AWS::Serverless::Function")):
+        code_dir, handler = stack.function_code(logical_id)
+        module_file = code_dir / f"{handler.rpartition('.')[0]}.py"
+        spec = importlib.util.spec_from_file_location(f"chargewatch_openapi_{logical_id}", module_file)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        app = getattr(module, "app", None)
+        if app is not None and hasattr(app, "get_openapi_json_schema"):
+            yield logical_id, app
+
+
+def build_document() -> dict:
+    document: dict = {
+        "openapi": "3.1.0",
+        "info": {"title": TITLE, "version": VERSION,
+                 "description": "Anomaly detection for EV charging sessions and stations. "
+                                "Authenticate with `Authorization: Bearer <api key>`."},
+        "paths": {},
+        "components": {"schemas": {}, "securitySchemes": {
+            "apiKey": {"type": "http", "scheme": "bearer", "description": "cw_<env>_... API key"}}},
+        "security": [{"apiKey": []}],
+    }
+    for _, app in _function_apps():
+        schema = json.loads(app.get_openapi_json_schema(title=TITLE, version=VERSION))
+        for path, operations in schema.get("paths", {}).items():
+            document["paths"].setdefault(path, {}).update(operations)
+        document["components"]["schemas"].update(schema.get("components", {}).get("schemas", {}))
+    document["paths"] = dict(sorted(document["paths"].items()))
+    document["components"]["schemas"] = dict(sorted(document["components"]["schemas"].items()))
+    return document
+
+
+def render() -> str:
+    return json.dumps(build_document(), indent=2, sort_keys=False) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="rewrite docs/openapi.json")
+    parser.add_argument("--check", action="store_true", help="exit 1 if docs/openapi.json is stale")
+    args = parser.parse_args(argv)
+    text = render()
+    if args.write:
+        OUTPUT.parent.mkdir(parents=True, exist_ok=True)
+        OUTPUT.write_text(text)
+        print(f"wrote {OUTPUT.relative_to(ROOT)} ({len(text)} bytes)")
+        return 0
+    if args.check:
+        current = OUTPUT.read_text() if OUTPUT.exists() else ""
+        if current != text:
+            print("docs/openapi.json is stale: run `make openapi`", file=sys.stderr)
+            return 1
+        return 0
+    sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
