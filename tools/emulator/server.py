@@ -1,0 +1,444 @@
+"""The local emulator: AWS faked by moto, the HTTP API served on a local port, no Docker.
+
+One process holds everything, so it all shares one in-memory AWS (see docs/local-development.md):
+
+- `moto.mock_aws()` patches botocore in this process: the handlers, invoked in-process by the
+  gateway, reach DynamoDB without an HTTP hop (no AWS_ENDPOINT_URL in their environment).
+- `moto.server.ThreadedMotoServer` serves the *same* state on 127.0.0.1:4566 (the LocalStack
+  edge port), so other processes (the `chargewatch` CLI, scripts, the AWS CLI) see the same data.
+- A `ThreadingHTTPServer` on 127.0.0.1:${PORT:-3000} hands every request to
+  `LocalGateway.handle`, which runs the template's authorizer and handler in this process.
+
+Handler invocations are serialised with one lock. A Lambda execution environment handles one
+event at a time, and the code relies on it: the powertools resolver of a function is a module
+global that keeps the current event and its tenant context (`app.current_event`, `app.context`)
+between the middleware and the route, so two concurrent requests in one process could swap
+tenants. The lock also keeps moto's in-memory backends consistent. Requests still parse and
+answer concurrently; only the invocation itself is one at a time (see tests/perf/bench_api.py).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 3000
+DEFAULT_MOTO_PORT = 4566  # the LocalStack edge port: code that works here works against LocalStack
+DEFAULT_REGION = "eu-west-1"
+DEFAULT_ORGANIZATION_ID = "00000000-0000-4000-8000-000000000001"
+DEMO_ORGANIZATION_NAME = "Demo Charging"
+STACK_PREFIX = "chargewatch-local"
+# API Gateway HTTP APIs refuse bodies over 10 MB before any Lambda runs; Lambda itself stops at 6 MB
+# (the handlers answer that one with their own 413 JSON).
+MAX_REQUEST_BYTES = 10 * 1024 * 1024
+# Variables that would send the in-process handlers over HTTP (or to real AWS) instead of the mock.
+_ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS",
+                       "AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "CHARGEWATCH_AWS_MODE")
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "upgrade"}
+
+
+class EmulatorError(RuntimeError):
+    """The emulator cannot start; the message says why and what to do."""
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def something_listens(host: str, port: int, timeout: float = 0.3) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------------------- HTTP front end
+
+class _GatewayRequestHandler(BaseHTTPRequestHandler):
+    """Turns one HTTP request into `LocalGateway.handle(...)` and writes its answer back."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive: a client's latency is the API's, not TCP setup
+    server_version = "ChargewatchLocal/1.0"
+    server: "_EmulatorHTTPServer"
+
+    def _read_body(self) -> bytes | None:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else None
+
+    def _headers(self) -> dict[str, str]:
+        merged: dict[str, str] = {}
+        for name, value in self.headers.items():
+            key = name.lower()
+            if key in merged:
+                merged[key] += ("; " if key == "cookie" else ",") + value
+            else:
+                merged[key] = value
+        return merged
+
+    def _dispatch(self) -> None:
+        started = time.perf_counter()
+        try:
+            declared = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            declared = -1
+        if declared < 0 or declared > MAX_REQUEST_BYTES:
+            self.close_connection = True
+            self._write(413 if declared > 0 else 400, {"content-type": "application/json"},
+                        json.dumps({"message": "Request Entity Too Large" if declared > 0 else "Bad Request"}).encode(), [])
+            return
+        body = self._read_body()
+        target = urlsplit(self.path)
+        response = self.server.emulator.invoke(self.command, target.path or "/", headers=self._headers(),
+                                               query=target.query, body=body, source_ip=self.client_address[0])
+        self._write(response.status, response.headers, response.body, response.cookies)
+        if self.server.emulator.verbose:
+            elapsed = (time.perf_counter() - started) * 1000
+            print(f"{self.command} {self.path} -> {response.status} ({elapsed:.1f} ms)", file=sys.stderr, flush=True)
+
+    def _write(self, status: int, headers: dict[str, str], body: bytes, cookies: list[str]) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            if name.lower() not in _HOP_BY_HOP:
+                self.send_header(name, value)
+        for cookie in cookies:
+            self.send_header("Set-Cookie", cookie)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD" and body:
+            self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _dispatch
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        pass  # one line per request is printed by _dispatch when verbose
+
+
+class _EmulatorHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    emulator: "Emulator"
+
+
+# --------------------------------------------------------------------------- the emulator
+
+@dataclass
+class Emulator:
+    """A running emulator. `stop()` ends both servers and restores this process's environment."""
+
+    url: str
+    moto_url: str
+    api_key: str
+    organization_id: str
+    stack: Any
+    gateway: Any
+    verbose: bool = False
+    _http: _EmulatorHTTPServer | None = None
+    _http_thread: threading.Thread | None = None
+    _moto_server: Any = None
+    _mock: Any = None
+    _saved_environ: dict[str, str] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _serialize: bool = True
+    _profiler: Any = None
+    _profile_path: str | None = None
+    _stopped: bool = False
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    @property
+    def moto_port(self) -> int:
+        return int(self.moto_url.rsplit(":", 1)[1])
+
+    @property
+    def table_name(self) -> str:
+        return self.stack.refs["Table"]
+
+    def invoke(self, method: str, path: str, **request: Any):
+        """One request through the gateway: authorizer + handler, one invocation at a time."""
+        if not self._serialize:
+            return self.gateway.handle(method, path, **request)
+        with self._lock:
+            if self._profiler is None:
+                return self.gateway.handle(method, path, **request)
+            self._profiler.enable()
+            try:
+                return self.gateway.handle(method, path, **request)
+            finally:
+                self._profiler.disable()
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+        if self._http_thread is not None:
+            self._http_thread.join(timeout=5)
+        if self._moto_server is not None:
+            self._moto_server.stop()
+        if self._mock is not None:
+            self._mock.stop()
+        os.environ.clear()
+        os.environ.update(self._saved_environ)
+        from chargewatch import settings
+        from chargewatch.dal import table
+        from chargewatch.services import auth
+
+        table.bind(settings.reload_settings())
+        auth.clear_cache()
+        if self._profiler is not None:
+            _report_profile(self._profiler, self._profile_path)
+
+    def __enter__(self) -> "Emulator":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+
+def _report_profile(profiler, path: str | None) -> None:
+    import pstats
+
+    if path:
+        profiler.dump_stats(path)
+        print(f"profile written to {path} (python -m pstats {path})", file=sys.stderr)
+    stats = pstats.Stats(profiler, stream=sys.stderr)
+    stats.sort_stats("cumulative").print_stats(35)
+    stats.sort_stats("tottime").print_stats(25)
+
+
+def _check_demo_key(api_key: str | None) -> None:
+    if api_key is None:
+        return
+    from chargewatch.services import api_keys
+
+    if not api_keys.is_well_formed(api_key):
+        raise EmulatorError(
+            "DEMO_API_KEY is not a well-formed Chargewatch API key: expected cw_<env>_ followed by 32 random "
+            "and 6 checksum characters (base62), e.g. a key printed by a previous run. "
+            "Unset DEMO_API_KEY to have one generated.")
+
+
+def start_emulator(port: int = 0, moto_port: int = DEFAULT_MOTO_PORT, *, host: str = DEFAULT_HOST,
+                   region: str | None = None, demo_api_key: str | None = None,
+                   organization_id: str | None = None, verbose: bool = False, serialize: bool = True,
+                   profile: bool | str = False) -> Emulator:
+    """Start moto (in-process mock + server), the template's resources, the demo org and the API.
+
+    `port=0` / `moto_port=0` pick free ports (tests). `demo_api_key` / `organization_id` default to
+    DEMO_API_KEY / DEMO_ORGANIZATION_ID from the environment. Returns once both servers accept
+    connections; call `.stop()` (or use it as a context manager) to end them.
+    """
+    demo_api_key = demo_api_key if demo_api_key is not None else (os.environ.get("DEMO_API_KEY") or None)
+    organization_id = organization_id or os.environ.get("DEMO_ORGANIZATION_ID") or DEFAULT_ORGANIZATION_ID
+    _check_demo_key(demo_api_key)
+    if "#" in organization_id or not organization_id.strip():
+        raise EmulatorError("DEMO_ORGANIZATION_ID must be a non-empty id without '#'")
+    if moto_port and not port_is_free(host, moto_port):
+        raise EmulatorError(f"{host}:{moto_port} (moto server) is already in use - is another emulator "
+                            f"(`make run`) or LocalStack running? Stop it, or choose another port (--moto-port / MOTO_PORT).")
+    if port and not port_is_free(host, port):
+        raise EmulatorError(f"{host}:{port} (API) is already in use - stop what listens there or choose "
+                            f"another port (--port / PORT).")
+
+    import boto3
+    from moto import mock_aws
+    from moto.server import ThreadedMotoServer
+
+    from chargewatch_tools.emulator.gateway import LocalGateway
+    from chargewatch_tools.infra import create_stack
+
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+    saved_environ = dict(os.environ)
+    for name in _ENDPOINT_VARIABLES:
+        os.environ.pop(name, None)
+    os.environ.update({"AWS_REGION": region, "AWS_DEFAULT_REGION": region})
+    logging.getLogger("werkzeug").setLevel(logging.INFO if verbose else logging.WARNING)
+
+    emulator = Emulator(url="", moto_url="", api_key="", organization_id=organization_id, stack=None,
+                        gateway=None, verbose=verbose, _saved_environ=saved_environ, _serialize=serialize)
+    try:
+        emulator._mock = mock_aws()
+        emulator._mock.start()
+        emulator._moto_server = ThreadedMotoServer(ip_address=host, port=moto_port, verbose=False)
+        emulator._moto_server.start()
+        moto_host, bound_moto_port = emulator._moto_server.get_host_and_port()
+        emulator.moto_url = f"http://{moto_host}:{bound_moto_port}"
+
+        stack = create_stack(boto3.Session(region_name=region), prefix=STACK_PREFIX)
+        emulator.stack = stack
+        # Every function's template environment (Globals + its own). In-process they share one
+        # os.environ, as they share one table; FunctionRegistry re-applies each at its cold start.
+        for logical_id in stack.resources("AWS::Serverless::Function"):
+            os.environ.update(stack.function_environment(logical_id))
+        # No X-Ray daemon locally (what `sam local` does too); nothing else is overridden.
+        os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+
+        from chargewatch import settings
+        from chargewatch.dal import table
+        from chargewatch.services import auth
+        from chargewatch.services.organizations import create_organization
+
+        table.bind(settings.reload_settings())
+        auth.clear_cache()
+        emulator.gateway = gateway = LocalGateway(stack)
+        # Cold-start every routed function now: import errors show at start, not on a request.
+        functions = {route["function"] for route in gateway.routes}
+        if gateway.default_authorizer:
+            functions.add(gateway.default_authorizer["function"])
+        for logical_id in sorted(functions):
+            gateway.registry.handler(logical_id)
+
+        provisioned = create_organization(DEMO_ORGANIZATION_NAME, organization_id=organization_id, api_key=demo_api_key)
+        emulator.api_key = provisioned.api_key
+
+        if profile:
+            import cProfile
+
+            emulator._profiler = cProfile.Profile()
+            emulator._profile_path = profile if isinstance(profile, str) else None
+
+        try:
+            http = _EmulatorHTTPServer((host, port), _GatewayRequestHandler)
+        except OSError as error:
+            raise EmulatorError(f"cannot listen on {host}:{port}: {error}") from error
+        http.emulator = emulator
+        emulator._http = http
+        emulator.url = f"http://{host}:{http.server_address[1]}"
+        emulator._http_thread = threading.Thread(target=http.serve_forever, name="chargewatch-api", daemon=True)
+        emulator._http_thread.start()
+    except BaseException:
+        emulator.stop()
+        raise
+    return emulator
+
+
+# --------------------------------------------------------------------------- command line
+
+def curl_example(url: str, api_key: str) -> str:
+    body = {
+        "sessionId": "sess-demo-001",
+        "chargingStationId": "CP-NL-AMS-0042",
+        "connectorId": "1",
+        "meterValues": [
+            {"timestamp": "2026-02-27T10:00:00Z", "measurand": "Energy.Active.Import.Register", "unit": "kWh", "value": 0},
+            {"timestamp": "2026-02-27T10:15:00Z", "measurand": "Energy.Active.Import.Register", "unit": "kWh", "value": 5.5},
+            {"timestamp": "2026-02-27T10:30:00Z", "measurand": "Energy.Active.Import.Register", "unit": "kWh", "value": 11.1},
+        ],
+    }
+    return (f"curl -s -X POST {url}/v1/sessions \\\n"
+            f"  -H 'Authorization: Bearer {api_key}' \\\n"
+            f"  -H 'Content-Type: application/json' \\\n"
+            f"  -d '{json.dumps(body)}'")
+
+
+def banner(emulator: Emulator) -> str:
+    lines = [
+        "Chargewatch local emulator - no AWS account, no Docker; all data in memory (Ctrl-C stops it and loses it)",
+        "",
+        f"  API URL               {emulator.url}",
+        f"  AWS endpoint (moto)   {emulator.moto_url}   table {emulator.table_name}",
+        f"  Demo organization id  {emulator.organization_id}",
+        f"  Demo API key          {emulator.api_key}",
+        "",
+        "Create a session (3 meter values):",
+        "",
+        curl_example(emulator.url, emulator.api_key),
+        "",
+        f"List sessions:  curl -s {emulator.url}/v1/sessions -H 'Authorization: Bearer {emulator.api_key}'",
+        "",
+        "From another terminal: `chargewatch invoke SessionsFunction --event events/sessions/create.json`,",
+        "`chargewatch admin create-org --local --name NAME`"
+        + ("" if emulator.moto_port == DEFAULT_MOTO_PORT else f" (with AWS_ENDPOINT_URL={emulator.moto_url})") + ".",
+    ]
+    return "\n".join(lines)
+
+
+def _env_port(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise EmulatorError(f"{name} must be a port number, not {raw!r}") from None
+    if not 0 <= value <= 65535:
+        raise EmulatorError(f"{name} must be a port number (0-65535), not {value}")
+    return value
+
+
+def run(port: int | None = None, moto_port: int | None = None, *, verbose: bool | None = None) -> int:
+    """Run until SIGINT/SIGTERM; exit code 0 on a clean stop, 2 when it cannot start."""
+    try:
+        port = _env_port("PORT", DEFAULT_PORT) if port is None else port
+        moto_port = _env_port("MOTO_PORT", DEFAULT_MOTO_PORT) if moto_port is None else moto_port
+        if verbose is None:
+            verbose = os.environ.get("CHARGEWATCH_EMULATOR_VERBOSE", "").lower() in ("1", "true", "yes")
+        profile: bool | str = os.environ.get("CHARGEWATCH_PROFILE") or False
+        if profile in ("1", "true", "yes"):
+            profile = True
+        emulator = start_emulator(port, moto_port, verbose=verbose, profile=profile)
+    except EmulatorError as error:
+        print(f"chargewatch emulator: {error}", file=sys.stderr, flush=True)
+        return 2
+
+    stopping = threading.Event()
+
+    def _request_stop(signum, _frame) -> None:
+        stopping.set()
+        signal.signal(signum, signal.SIG_DFL)  # a second Ctrl-C ends the process at once
+
+    previous = {sig: signal.signal(sig, _request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    print(banner(emulator), flush=True)
+    try:
+        while not stopping.wait(0.5):
+            pass
+    finally:
+        print("\nstopping the emulator...", file=sys.stderr, flush=True)
+        emulator.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print("emulator stopped (in-memory data discarded)", file=sys.stderr, flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m chargewatch_tools.emulator",
+                                     description="Chargewatch local emulator (moto + HTTP API)")
+    parser.add_argument("--port", type=int, default=None, help="API port (default: $PORT or 3000)")
+    parser.add_argument("--moto-port", type=int, default=None, help="moto server port (default: $MOTO_PORT or 4566)")
+    parser.add_argument("--verbose", action="store_true", default=None, help="log every request")
+    args = parser.parse_args(argv)
+    return run(args.port, args.moto_port, verbose=args.verbose)
