@@ -1,0 +1,63 @@
+"""Where AWS calls go: one factory for boto3 clients and the DynamoDB endpoint for pynamodb.
+
+- Default: boto3 with `endpoint_url` from settings (AWS_ENDPOINT_URL: moto, LocalStack) or,
+  without it, real AWS.
+- `CHARGEWATCH_AWS_MODE=localstack`: clients come from the `localstack-client` package, which
+  targets the LocalStack edge port (LOCALSTACK_HOST, default localhost:4566; it also honours
+  AWS_ENDPOINT_URL). The local emulator listens there too, so the same code runs against either.
+
+boto3 (and localstack_client, which imports it) is imported on first use only: handlers that
+never build a client don't pay its import time at cold start.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from chargewatch.settings import Settings, get_settings
+
+LOCALSTACK_MODE = "localstack"
+MODE_VARIABLE = "CHARGEWATCH_AWS_MODE"
+
+
+def mode() -> str:
+    """'localstack' or 'aws' (the default: AWS itself, or AWS_ENDPOINT_URL when set)."""
+    value = (os.environ.get(MODE_VARIABLE) or "aws").strip().lower()
+    if value not in ("aws", LOCALSTACK_MODE):
+        raise ValueError(f"{MODE_VARIABLE} must be 'aws' or '{LOCALSTACK_MODE}', not {value!r}")
+    return value
+
+
+def _localstack_session(settings: Settings):
+    from localstack_client.session import Session
+
+    # LocalStack (and moto) accept any credentials; real ones from the environment are used when set.
+    return Session(
+        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID") or "test",
+        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY") or "test",
+        aws_session_token=os.environ.get("AWS_SESSION_TOKEN") or "test",
+        region_name=settings.aws_region,
+    )
+
+
+def client(service_name: str, *, settings: Settings | None = None, **kwargs: Any):
+    """A boto3 client for `service_name` (sqs, s3, ...), pointed where this process's mode says."""
+    settings = settings or get_settings()
+    if mode() == LOCALSTACK_MODE:
+        return _localstack_session(settings).client(service_name, **kwargs)
+    import boto3
+
+    kwargs.setdefault("region_name", settings.aws_region)
+    if settings.aws_endpoint_url:
+        kwargs.setdefault("endpoint_url", settings.aws_endpoint_url)
+    return boto3.client(service_name, **kwargs)
+
+
+def pynamodb_host(settings: Settings | None = None) -> str | None:
+    """The DynamoDB endpoint for pynamodb's `Meta.host` / `Connection(host=...)`; None = AWS."""
+    settings = settings or get_settings()
+    if mode() == LOCALSTACK_MODE:
+        from localstack_client.config import get_service_endpoint
+
+        return get_service_endpoint("dynamodb")
+    return settings.aws_endpoint_url
