@@ -26,6 +26,9 @@ from .series import (
 
 # Register resolutions a meter may quantise to (kWh), coarsest first.
 _RESOLUTIONS = (1.0, 0.1, 0.01, 0.001)
+UNMOVED_REGISTER_RESOLUTION_KWH = 0.01
+# Power samples below this are idle (plugged in, not charging) and do not describe the rating.
+IDLE_POWER_KW = 0.5
 
 
 @dataclass
@@ -99,11 +102,19 @@ def register_resolution(energy: Series) -> np.ndarray:
     undecided = np.ones(n, dtype=bool)
     if len(energy) == 0:
         return resolution
+    # A register that never moves says nothing about its resolution (0 is a multiple
+    # of everything): assume a common 10 Wh meter for those.
+    moved = np.zeros(n, dtype=bool)
+    if len(energy) > 1:
+        same = energy.same_session_next()
+        moved[energy.session[:-1][same & (np.diff(energy.value) != 0)]] = True
+    resolution[~moved] = UNMOVED_REGISTER_RESOLUTION_KWH
+    undecided &= moved
     for step in _RESOLUTIONS:
         scaled = energy.value / step
         off_grid = np.abs(scaled - np.rint(scaled)) > 1e-3
         violations = np.bincount(energy.session, weights=off_grid, minlength=n)
-        fits = undecided & (violations == 0) & (energy.counts > 0)
+        fits = undecided & (violations == 0)
         resolution[fits] = step
         undecided &= ~fits
     return resolution
@@ -184,8 +195,13 @@ def build_context(table: ReadingTable, metadatas: Sequence[Any], params: CsarPar
         energy = Series(energy.session, energy.time, energy.value * factors, energy.offsets)
         unit_corrected_rows = np.bincount(energy.session[factors != 1.0], minlength=n)
 
-    p95 = percentile_per_session(power, 0.95)
-    from_power = (power.counts >= 3) & (p95 >= 0.5)
+    # Rating from what the session actually drew while charging: idle samples after the
+    # battery is full would otherwise drag the percentile down to nothing.
+    active = power.value >= IDLE_POWER_KW
+    charging_power = Series(power.session[active], power.time[active], power.value[active],
+                            offsets_from_sessions(power.session[active], n))
+    p95 = percentile_per_session(charging_power, 0.95)
+    from_power = charging_power.counts >= 2
     rated = np.where(
         np.isfinite(metadata.max_power_kw),
         metadata.max_power_kw,

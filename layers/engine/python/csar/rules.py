@@ -154,7 +154,16 @@ def energy_register_rules(ctx: BatchContext, log: EventLog, unit_runs: list) -> 
         )
 
     # ENERGY_SPIKE -----------------------------------------------------------------
-    spiked = np.flatnonzero(same & (step > allowed) & (step > 0))
+    too_fast = same & (step > allowed) & (step > 0)
+    # A spike is a jump. Sustained over-counting against reported power is an
+    # ENERGY_POWER_MISMATCH, so long runs with power on both ends are left to that rule.
+    run_first, run_last = true_runs(too_fast, energy.session[:-1])
+    sustained = (run_last - run_first + 1) >= p.mismatch_min_intervals
+    power_known = np.isfinite(ctx.power_at_energy)
+    for a, b in zip(run_first[sustained].tolist(), run_last[sustained].tolist()):
+        if power_known[a : b + 2].all():
+            too_fast[a : b + 1] = False
+    spiked = np.flatnonzero(too_fast)
     if len(spiked):
         sessions = energy.session[spiked]
         rated_energy = ctx.rated_kw[sessions] * dt[spiked] / 3600.0
@@ -195,6 +204,7 @@ def energy_power_mismatch(ctx: BatchContext, log: EventLog) -> None:
     known = same & np.isfinite(lo) & np.isfinite(hi) & (step >= 0)
     deviation = np.where(step > hi, step - hi, np.where(step < lo, step - lo, 0.0))
     deviation = np.where(known, deviation, 0.0)
+    mid = np.where(known, mid, 0.0)  # NaN would poison the batch-wide cumulative sums
     still_counting = step > 0
     for sign in (1.0, -1.0):
         flagged = known & still_counting & (sign * deviation > p.mismatch_relative * mid + slack)
@@ -395,13 +405,19 @@ def soc_decrease(ctx: BatchContext, log: EventLog) -> None:
     x = np.clip(soc.value, -500.0, 500.0)
     offset = s * 2000.0  # keeps the running maximum inside each session
     running_max = np.maximum.accumulate(x + offset) - offset
-    falling = running_max - x > p.soc_drop_points
-    first, last = true_runs(falling, s)
+    # An excursion is the stretch below the previous peak; it is a decrease when it
+    # goes deeper than the threshold (integer SoC jitter stays within a point).
+    below_peak = running_max - x > 0.5
+    first, last = true_runs(below_peak, s)
+    if not len(first):
+        return
+    depth = _run_max(running_max - x, first, last)
+    deep = depth > p.soc_drop_points
+    first, last, depth = first[deep], last[deep], depth[deep]
     if not len(first):
         return
     peak_marker = np.where(x >= running_max, np.arange(len(x)), -1)
     peak_row = np.maximum.accumulate(peak_marker)[first]
-    depth = _run_max(running_max - x, first, last)
     sessions = s[first]
     e_peak, in_peak = interp_at(_delivered_series(ctx), sessions, t[peak_row], ctx.span)
     e_low, in_low = interp_at(_delivered_series(ctx), sessions, t[last], ctx.span)

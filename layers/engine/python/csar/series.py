@@ -152,7 +152,10 @@ def build_series(
         ev_high.append(time[dup[conflicting]])
         removed = np.bincount(session[dup[~conflicting]], minlength=n_sessions)
         keep = np.ones(len(session), dtype=bool)
-        keep[dup] = False  # keep the last reading received for a timestamp
+        keep[dup] = False  # an exact repeat: keep one copy
+        # Two different values for one instant: neither can be trusted, drop both so
+        # the ambiguity is reported once (as disorder) and not again as a jump.
+        keep[dup[conflicting] + 1] = False
         session, time, value = session[keep], time[keep], value[keep]
     series = Series(session, time, value, offsets_from_sessions(session, n_sessions))
     events = DisorderEvents(np.concatenate(ev_session), np.concatenate(ev_low), np.concatenate(ev_high))

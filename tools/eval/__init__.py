@@ -1,0 +1,1 @@
+"""Engine evaluation on labelled synthetic sessions (`make eval`)."""

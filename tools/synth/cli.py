@@ -1,0 +1,58 @@
+"""`chargewatch synth` / `python -m chargewatch_tools.synth`: write labelled sessions as JSON lines."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .generator import CATEGORIES, generate
+
+
+def _categories(text: str) -> tuple[str, ...]:
+    chosen = tuple(c.strip().upper() for c in text.split(",") if c.strip())
+    unknown = [c for c in chosen if c not in CATEGORIES]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown categories: {', '.join(unknown)}")
+    return chosen
+
+
+def _configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--n", type=int, default=1000, help="number of sessions (default 1000)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same file")
+    parser.add_argument("--out", default="-", help="output .jsonl file (default: stdout)")
+    parser.add_argument("--hard-negatives-fraction", type=float, default=0.3)
+    parser.add_argument("--anomaly-fraction", type=float, default=0.45)
+    parser.add_argument("--categories", type=_categories, default=CATEGORIES, help="comma-separated subset")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    sessions = generate(
+        args.n,
+        seed=args.seed,
+        hard_negatives_fraction=args.hard_negatives_fraction,
+        anomaly_fraction=args.anomaly_fraction,
+        categories=args.categories,
+        progress=args.out != "-",
+    )
+    out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8")
+    try:
+        for session in sessions:
+            out.write(json.dumps(session, separators=(",", ":")) + "\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return 0
+
+
+def add_cli(subparsers) -> None:
+    """Register `synth` on an argparse subparsers object."""
+    _configure(subparsers.add_parser("synth", help="generate labelled synthetic sessions (JSON lines)"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chargewatch_tools.synth", description=__doc__)
+    _configure(parser)
+    args = parser.parse_args(argv)
+    return args.handler(args)
