@@ -131,6 +131,8 @@ class SessionBuilder:
             vehicle = float(rng.choice((3.7, 7.4, 11.0, 22.0)))
             start_soc = float(rng.uniform(5, 70))
             target = float(rng.uniform(80, 100))
+        if steady:
+            vehicle = max(vehicle, rated)  # the station, not the car, limits the power
         plan = Plan(
             current_type="DC" if dc else "AC",
             rated_kw=rated,
@@ -193,7 +195,8 @@ class SessionBuilder:
         if category in ("ENERGY_PIT", "POWER_OVER_RATING"):
             length = max(900.0, 3.0 * plan.interval_s) * float(rng.uniform(1.0, 2.0))
             earliest = max(1200.0, 3.0 * plan.interval_s)
-            latest = max(earliest, plan.steady_end_s - length - 3.0 * plan.interval_s)
+            room = min(plan.steady_end_s, 200.0 * plan.interval_s)
+            latest = max(earliest, room - length - 3.0 * plan.interval_s)
             start = float(rng.uniform(earliest, latest))
             if category == "ENERGY_PIT":
                 ceiling = min(plan.rated_kw, plan.vehicle_max_kw)
@@ -299,9 +302,11 @@ class SessionBuilder:
         elif category == "SOC_DECREASE":
             k = middle(0.3, 0.7)
             m = min(n, k + int(rng.integers(2, 8)))
+            # BMS recalibration: SoC falls at k, then either recovers after a few
+            # samples or keeps the offset. The anomaly is the fall (last peak to k).
+            m = n if rng.random() < 0.5 else m
             reported_soc[k:m] -= float(rng.uniform(4, 15))
-            peak = k - 1
-            labels.append((category, float(sample_times[peak]), float(sample_times[m - 1])))
+            labels.append((category, float(sample_times[k - 1]), float(sample_times[k])))
         elif category == "SOC_ENERGY_INCONSISTENT":
             gained = soc_true - soc_true[0]
             if rng.random() < 0.5:

@@ -14,7 +14,15 @@ import numpy as np
 
 from .context import BatchContext, set_delivered
 from .result import CATEGORIES
-from .series import Series, first_per_session, interp_at, last_per_session, true_runs
+from .series import (
+    Series,
+    first_per_session,
+    interp_at,
+    last_per_session,
+    run_ids,
+    segment_reduce,
+    true_runs,
+)
 
 CATEGORY_INDEX = {name: i for i, name in enumerate(CATEGORIES)}
 
@@ -262,7 +270,12 @@ def frozen_telemetry(ctx: BatchContext, log: EventLog) -> None:
     )
     soc_start, in_start = interp_at(ctx.soc, sessions, t[first], ctx.span)
     soc_end, in_end = interp_at(ctx.soc, sessions, t[last], ctx.span)
-    by_soc = ~has_power & in_start & in_end & (soc_end - soc_start >= p.frozen_min_soc_rise)
+    # Without power, a SoC rise proves charging only if even the smallest plausible
+    # battery would have moved a coarse register by two steps.
+    needed_rise = np.maximum(
+        p.frozen_min_soc_rise, 2.0 * ctx.resolution_kwh[sessions] * 100.0 / p.soc_capacity_min_kwh
+    )
+    by_soc = ~has_power & in_start & in_end & (soc_end - soc_start >= needed_rise)
     frozen = by_power | by_soc
     log.add(
         "FROZEN_TELEMETRY",
@@ -418,6 +431,13 @@ def soc_decrease(ctx: BatchContext, log: EventLog) -> None:
         return
     peak_marker = np.where(x >= running_max, np.arange(len(x)), -1)
     peak_row = np.maximum.accumulate(peak_marker)[first]
+    # The anomaly is the fall itself: from the peak to the excursion's lowest reading.
+    run_of_row = run_ids(first, last, len(x))
+    in_run = run_of_row >= 0
+    at_depth = in_run & (running_max - x >= depth[np.maximum(run_of_row, 0)])
+    trough_row = last.copy()
+    np.minimum.at(trough_row, run_of_row[at_depth], np.flatnonzero(at_depth))
+    last = trough_row
     sessions = s[first]
     e_peak, in_peak = interp_at(_delivered_series(ctx), sessions, t[peak_row], ctx.span)
     e_low, in_low = interp_at(_delivered_series(ctx), sessions, t[last], ctx.span)
@@ -452,38 +472,49 @@ def soc_energy_inconsistent(ctx: BatchContext, log: EventLog) -> None:
     soc, energy = ctx.soc, ctx.energy
     if len(soc) < 2 or len(energy) < 2:
         return
-    both = (soc.counts >= 2) & (energy.counts >= 2)
-    sessions = np.flatnonzero(both)
+    sessions = np.flatnonzero((soc.counts >= 2) & (energy.counts >= 2))
     if not len(sessions):
         return
     soc_t0 = first_per_session(soc.time, soc.offsets)[sessions]
     soc_t1 = last_per_session(soc.time, soc.offsets)[sessions]
-    soc_v0 = first_per_session(soc.value, soc.offsets)[sessions]
-    soc_v1 = last_per_session(soc.value, soc.offsets)[sessions]
     e_t0 = first_per_session(energy.time, energy.offsets)[sessions]
     e_t1 = last_per_session(energy.time, energy.offsets)[sessions]
-    # Judge only the stretch that both measurands cover.
-    start = np.maximum(soc_t0, e_t0)
-    end = np.minimum(soc_t1, e_t1)
-    covered = end > start
     delivered = _delivered_series(ctx)
-    d0, _ = interp_at(delivered, sessions, np.clip(start, e_t0, e_t1), ctx.span)
-    d1, _ = interp_at(delivered, sessions, np.clip(end, e_t0, e_t1), ctx.span)
-    q0, _ = interp_at(soc, sessions, np.clip(start, soc_t0, soc_t1), ctx.span)
-    q1, _ = interp_at(soc, sessions, np.clip(end, soc_t0, soc_t1), ctx.span)
-    gained_kwh = d1 - d0
-    gained_points = q1 - q0
-    judged = covered & ((gained_points >= p.soc_judge_min_points) | (gained_kwh >= p.soc_judge_min_kwh))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        capacity = np.where(
-            gained_points > 0, p.soc_efficiency * gained_kwh / (gained_points / 100.0), np.inf
-        )
-    too_small = capacity < p.soc_capacity_min_kwh
-    too_large = capacity > p.soc_capacity_max_kwh
-    fire = judged & (too_small | too_large)
+    # When SoC first reaches its highest value: a SoC that races to 100 % and then
+    # sits there while energy keeps flowing is judged on its rising stretch too.
+    top = segment_reduce(np.maximum, soc.value, soc.offsets, np.nan)
+    at_top = np.flatnonzero(soc.value >= top[soc.session])
+    first_top = np.full(ctx.n_sessions, np.inf)
+    np.minimum.at(first_top, soc.session[at_top], soc.time[at_top])
+    first_top = first_top[sessions]
+
+    def implied_capacity(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(capacity kWh, judged, energy kWh) over [start, end] (both measurands present)."""
+        d0, _ = interp_at(delivered, sessions, np.clip(start, e_t0, e_t1), ctx.span)
+        d1, _ = interp_at(delivered, sessions, np.clip(end, e_t0, e_t1), ctx.span)
+        q0, _ = interp_at(soc, sessions, np.clip(start, soc_t0, soc_t1), ctx.span)
+        q1, _ = interp_at(soc, sessions, np.clip(end, soc_t0, soc_t1), ctx.span)
+        gained_kwh, gained_points = d1 - d0, q1 - q0
+        judged = (end > start) & ((gained_points >= p.soc_judge_min_points) | (gained_kwh >= p.soc_judge_min_kwh))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            capacity = np.where(gained_points > 0, p.soc_efficiency * gained_kwh / (gained_points / 100.0), np.inf)
+        return capacity, judged, gained_kwh
+
+    start = np.maximum(soc_t0, e_t0)  # only the stretch both measurands cover
+    end = np.minimum(soc_t1, e_t1)
+    whole, whole_judged, whole_kwh = implied_capacity(start, end)
+    rising, rising_judged, _ = implied_capacity(start, np.minimum(end, first_top))
+
+    def outside(capacity: np.ndarray) -> np.ndarray:
+        return (capacity < p.soc_capacity_min_kwh) | (capacity > p.soc_capacity_max_kwh)
+
+    whole_bad = whole_judged & outside(whole)
+    rising_bad = rising_judged & outside(rising) & np.isfinite(rising)
+    fire = whole_bad | rising_bad
+    capacity = np.where(whole_bad, whole, rising)
     with np.errstate(divide="ignore", invalid="ignore"):
         margin = np.where(
-            too_small,
+            capacity < p.soc_capacity_min_kwh,
             3.0 * np.log(p.soc_capacity_min_kwh / np.maximum(capacity, 1e-6)),
             3.0 * np.log(capacity / p.soc_capacity_max_kwh),
         )
@@ -494,7 +525,7 @@ def soc_energy_inconsistent(ctx: BatchContext, log: EventLog) -> None:
         end[fire],
         margin=np.minimum(np.nan_to_num(margin, posinf=5.0), 5.0)[fire],
         corroboration=1.0,
-        energy_kwh=gained_kwh[fire],
+        energy_kwh=whole_kwh[fire],
         detail_value=np.where(np.isfinite(capacity), capacity, np.nan)[fire],
     )
 

@@ -95,13 +95,14 @@ def run_ids(starts: np.ndarray, ends: np.ndarray, size: int) -> np.ndarray:
 
 
 def percentile_per_session(series: Series, q: float) -> np.ndarray:
-    """Lower-interpolated q-quantile of the values of each session (NaN if none)."""
+    """Nearest-rank q-quantile of the values of each session (NaN if none); with few
+    values it leans to the top, which is what a rating estimate needs."""
     if len(series) == 0:
         return np.full(len(series.offsets) - 1, np.nan)
     order = np.lexsort((series.value, series.session))
     ranked = series.value[order]
     counts = series.counts
-    pick = series.offsets[:-1] + np.floor(q * np.maximum(counts - 1, 0)).astype(np.int64)
+    pick = series.offsets[:-1] + np.maximum(np.ceil(q * counts).astype(np.int64) - 1, 0)
     out = np.full(len(counts), np.nan)
     nonempty = counts > 0
     out[nonempty] = ranked[pick[nonempty]]
