@@ -133,6 +133,7 @@ class SessionBuilder:
             target = float(rng.uniform(80, 100))
         if steady:
             vehicle = max(vehicle, rated)  # the station, not the car, limits the power
+            target = 100.0
         plan = Plan(
             current_type="DC" if dc else "AC",
             rated_kw=rated,
@@ -256,8 +257,13 @@ class SessionBuilder:
             last = max(first + 1, int(len(charging) * hi))
             return int(charging[int(rng.integers(first, min(last, len(charging))))])
 
-        if category in ("ENERGY_PIT", "POWER_OVER_RATING") and truth is not None:
+        if category == "ENERGY_PIT" and truth is not None:
             labels.append((category, *covered(truth)))
+        elif category == "POWER_OVER_RATING" and truth is not None:
+            # Truth is where the physical power really exceeded 1.1x the rating.
+            over = np.flatnonzero((power_true > 1.1 * plan.rated_kw) & (sample_times >= truth[0]) & (sample_times <= truth[1]))
+            if len(over):
+                labels.append((category, float(sample_times[over[0]]), float(sample_times[over[-1]])))
         elif category == "ZERO_ENERGY":
             labels.append((category, float(sample_times[0]), float(sample_times[-1])))
         elif category == "KWH_DECREASE":
@@ -281,6 +287,7 @@ class SessionBuilder:
             labels.append((category, float(sample_times[k - 1]), float(sample_times[k])))
         elif category == "ENERGY_POWER_MISMATCH":
             a = middle(0.05, 0.3)
+            a = min(a, int(charging[-1]) - 6) if len(charging) > 8 else a
             b = min(int(charging[-1]), a + max(5, int(len(charging) * float(rng.uniform(0.3, 0.6)))))
             factor = float(rng.choice((rng.uniform(0.3, 0.65), rng.uniform(1.4, 2.0))))
             increments = np.diff(energy)
@@ -305,7 +312,10 @@ class SessionBuilder:
             # BMS recalibration: SoC falls at k, then either recovers after a few
             # samples or keeps the offset. The anomaly is the fall (last peak to k).
             m = n if rng.random() < 0.5 else m
-            reported_soc[k:m] -= float(rng.uniform(4, 15))
+            # "Falls by more than 2 points" is what the readings show, so the fall must
+            # beat the rise charging adds over one interval.
+            rise = max(0.0, float(soc_true[k] - soc_true[k - 1]))
+            reported_soc[k:m] -= rise + float(rng.uniform(4, 15))
             labels.append((category, float(sample_times[k - 1]), float(sample_times[k])))
         elif category == "SOC_ENERGY_INCONSISTENT":
             gained = soc_true - soc_true[0]

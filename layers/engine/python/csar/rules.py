@@ -78,6 +78,15 @@ class EventLog:
             )
         )
 
+    def sessions_with(self, categories: tuple[str, ...]) -> np.ndarray:
+        """Bool per session: any event of these categories logged so far."""
+        wanted = [CATEGORY_INDEX[c] for c in categories]
+        flagged = np.zeros(self.ctx.n_sessions, dtype=bool)
+        for part in self.parts:
+            if part[0][0] in wanted:
+                flagged[part[1]] = True
+        return flagged
+
     def columns(self) -> tuple[np.ndarray, ...]:
         if not self.parts:
             return tuple(np.empty(0) for _ in range(9))
@@ -472,7 +481,10 @@ def soc_energy_inconsistent(ctx: BatchContext, log: EventLog) -> None:
     soc, energy = ctx.soc, ctx.energy
     if len(soc) < 2 or len(energy) < 2:
         return
-    sessions = np.flatnonzero((soc.counts >= 2) & (energy.counts >= 2))
+    # A register already shown to miscount (frozen, spiking, disagreeing with power)
+    # explains an odd energy/SoC ratio by itself; don't report the same fault twice.
+    register_faulty = log.sessions_with(("FROZEN_TELEMETRY", "ENERGY_SPIKE", "ENERGY_POWER_MISMATCH"))
+    sessions = np.flatnonzero((soc.counts >= 2) & (energy.counts >= 2) & ~register_faulty)
     if not len(sessions):
         return
     soc_t0 = first_per_session(soc.time, soc.offsets)[sessions]
