@@ -68,9 +68,8 @@ def analyze_batch(
     ctx, unit_runs = build_context(table, [s.get("metadata") for s in items], p)
     log = run_rules(ctx, unit_runs)
     anomalies = _collect_anomalies(ctx, log.columns())
-    return [
-        _session_result(ctx, table, i, anomalies.get(i, []), items[i].get("history")) for i in range(len(items))
-    ]
+    summary = _SessionSummary(ctx, table)
+    return [summary.result(i, anomalies.get(i, []), items[i].get("history")) for i in range(len(items))]
 
 
 def _collect_anomalies(ctx: BatchContext, columns: tuple[np.ndarray, ...]) -> dict[int, list[Anomaly]]:
@@ -139,27 +138,6 @@ def _collect_anomalies(ctx: BatchContext, columns: tuple[np.ndarray, ...]) -> di
     return result
 
 
-def _message(ctx: BatchContext, table, i: int, too_few: bool) -> str | None:
-    notes = []
-    if too_few:
-        notes.append(
-            f"fewer than {ctx.params.min_readings} usable readings ({int(ctx.reading_count[i])}); not analysed"
-        )
-    dropped = (
-        ("unparseable or implausible timestamps", table.dropped_timestamp[i]),
-        ("non-numeric or non-finite values", table.dropped_value[i]),
-        ("units that do not fit their measurand", table.dropped_unit[i]),
-    )
-    for reason, count in dropped:
-        if count:
-            notes.append(f"dropped {int(count)} reading(s) with {reason}")
-    if ctx.duplicates_removed[i]:
-        notes.append(f"ignored {int(ctx.duplicates_removed[i])} duplicate reading(s)")
-    if ctx.unit_corrected_rows[i]:
-        notes.append(f"rescaled {int(ctx.unit_corrected_rows[i])} energy reading(s) sent in the wrong unit")
-    return "; ".join(notes) if notes else None
-
-
 def _is_recurring(anomalies: list[Anomaly], history: Any, session_start: float, window_days: float) -> bool:
     if not anomalies or not isinstance(history, (list, tuple)) or not math.isfinite(session_start):
         return False
@@ -174,55 +152,90 @@ def _is_recurring(anomalies: list[Anomaly], history: Any, session_start: float, 
     return False
 
 
-def _session_result(
-    ctx: BatchContext, table, i: int, anomalies: list[Anomaly], history: Any
-) -> SessionAnalysis:
-    p = ctx.params
-    reading_count = int(ctx.reading_count[i])
-    soc_reconstructed = bool(ctx.soc_reconstructed_input[i]) or bool(
-        ctx.soc.counts[i] == 0
-        and math.isfinite(ctx.metadata.battery_capacity_kwh[i])
-        and math.isfinite(ctx.metadata.start_soc[i])
-        and ctx.energy.counts[i] > 0
-    )
-    energy_kwh = float(ctx.delivered_total[i])
-    if reading_count < p.min_readings:
-        return SessionAnalysis(
-            is_anomaly=False,
-            anomaly_score=0.0,
-            anomaly_confidence=0.0,
-            is_incident=False,
-            is_recurring=False,
-            soc_reconstructed=soc_reconstructed,
-            anomalies=[],
-            message=_message(ctx, table, i, too_few=True),
-            reading_count=reading_count,
-            energy_kwh=energy_kwh,
+class _SessionSummary:
+    """Per-session scalars of a batch as plain Python lists, so building thousands of
+    results costs no numpy call per session."""
+
+    def __init__(self, ctx: BatchContext, table):
+        self.ctx = ctx
+        self.params = ctx.params
+        self.reading_count = ctx.reading_count.tolist()
+        self.energy_kwh = ctx.delivered_total.tolist()
+        self.start_time = ctx.start_time.tolist()
+        self.coverage = ctx.coverage.tolist()
+        rebuildable = (
+            (ctx.soc.counts == 0)
+            & np.isfinite(ctx.metadata.battery_capacity_kwh)
+            & np.isfinite(ctx.metadata.start_soc)
+            & (ctx.energy.counts > 0)
         )
-    clean_probability = 1.0
-    for anomaly in anomalies:
-        clean_probability *= 1.0 - anomaly.score
-    score = 1.0 - clean_probability
-    coverage = float(ctx.coverage[i])
-    if anomalies:
-        strongest = max(a.confidence for a in anomalies)
-        # Several independent categories agreeing make the verdict more certain.
-        confidence = min(1.0, strongest + 0.05 * (len(anomalies) - 1))
-    else:
-        # Clean verdict: as certain as the telemetry is complete.
-        confidence = 0.5 + 0.45 * coverage
-    anomalies.sort(key=lambda a: (-a.score, a.category))
-    return SessionAnalysis(
-        is_anomaly=score >= p.anomaly_threshold,
-        anomaly_score=score,
-        anomaly_confidence=confidence,
-        is_incident=any(
-            a.category in BILLING_RELEVANT and a.energy_kwh >= p.incident_min_kwh for a in anomalies
-        ),
-        is_recurring=_is_recurring(anomalies, history, float(ctx.start_time[i]), p.recurring_window_days),
-        soc_reconstructed=soc_reconstructed,
-        anomalies=anomalies,
-        message=_message(ctx, table, i, too_few=False),
-        reading_count=reading_count,
-        energy_kwh=energy_kwh,
-    )
+        self.soc_reconstructed = (ctx.soc_reconstructed_input | rebuildable).tolist()
+        self.notes = [
+            ("unparseable or implausible timestamps", table.dropped_timestamp.tolist()),
+            ("non-numeric or non-finite values", table.dropped_value.tolist()),
+            ("units that do not fit their measurand", table.dropped_unit.tolist()),
+        ]
+        self.duplicates = ctx.duplicates_removed.tolist()
+        self.rescaled = ctx.unit_corrected_rows.tolist()
+        self.has_notes = (
+            (table.dropped_timestamp + table.dropped_value + table.dropped_unit
+             + ctx.duplicates_removed + ctx.unit_corrected_rows) > 0
+        ).tolist()
+
+    def message(self, i: int, too_few: bool) -> str | None:
+        if not too_few and not self.has_notes[i]:
+            return None
+        notes = []
+        if too_few:
+            notes.append(f"fewer than {self.params.min_readings} usable readings ({self.reading_count[i]}); not analysed")
+        for reason, counts in self.notes:
+            if counts[i]:
+                notes.append(f"dropped {counts[i]} reading(s) with {reason}")
+        if self.duplicates[i]:
+            notes.append(f"ignored {self.duplicates[i]} duplicate reading(s)")
+        if self.rescaled[i]:
+            notes.append(f"rescaled {self.rescaled[i]} energy reading(s) sent in the wrong unit")
+        return "; ".join(notes) if notes else None
+
+    def result(self, i: int, anomalies: list[Anomaly], history: Any) -> SessionAnalysis:
+        p = self.params
+        reading_count = self.reading_count[i]
+        if reading_count < p.min_readings:
+            return SessionAnalysis(
+                is_anomaly=False,
+                anomaly_score=0.0,
+                anomaly_confidence=0.0,
+                is_incident=False,
+                is_recurring=False,
+                soc_reconstructed=self.soc_reconstructed[i],
+                anomalies=[],
+                message=self.message(i, too_few=True),
+                reading_count=reading_count,
+                energy_kwh=self.energy_kwh[i],
+            )
+        clean_probability = 1.0
+        for anomaly in anomalies:
+            clean_probability *= 1.0 - anomaly.score
+        score = 1.0 - clean_probability
+        if anomalies:
+            strongest = max(a.confidence for a in anomalies)
+            # Several independent categories agreeing make the verdict more certain.
+            confidence = min(1.0, strongest + 0.05 * (len(anomalies) - 1))
+            anomalies.sort(key=lambda a: (-a.score, a.category))
+        else:
+            # Clean verdict: as certain as the telemetry is complete.
+            confidence = 0.5 + 0.45 * self.coverage[i]
+        return SessionAnalysis(
+            is_anomaly=score >= p.anomaly_threshold,
+            anomaly_score=score,
+            anomaly_confidence=confidence,
+            is_incident=any(
+                a.category in BILLING_RELEVANT and a.energy_kwh >= p.incident_min_kwh for a in anomalies
+            ),
+            is_recurring=_is_recurring(anomalies, history, self.start_time[i], p.recurring_window_days),
+            soc_reconstructed=self.soc_reconstructed[i],
+            anomalies=anomalies,
+            message=self.message(i, too_few=False),
+            reading_count=reading_count,
+            energy_kwh=self.energy_kwh[i],
+        )

@@ -91,7 +91,19 @@ def _lookup(mapping: dict, keys: list[Any], default: int) -> list[int]:
 
 
 _WIDTH = 32
+# Byte columns of the digits in YYYY-MM-DDTHH:MM:SS and their place values.
 _DIGIT_COLUMNS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18])
+_DIGIT_WEIGHTS = np.array(
+    [
+        [1000, 100, 10, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],  # year
+        [0, 0, 0, 0, 10, 1, 0, 0, 0, 0, 0, 0, 0, 0],  # month
+        [0, 0, 0, 0, 0, 0, 10, 1, 0, 0, 0, 0, 0, 0],  # day
+        [0, 0, 0, 0, 0, 0, 0, 0, 10, 1, 0, 0, 0, 0],  # hour
+        [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 1, 0, 0],  # minute
+        [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 1],  # second
+    ],
+    dtype=np.int32,
+).T
 
 
 def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -104,11 +116,63 @@ def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np
     return era * 146097 + day_of_era - 719468
 
 
+def _tail_seconds(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fraction and UTC offset after the seconds field, for rows that have one:
+    returns (seconds to add, ok)."""
+    n = len(b)
+    b = b.astype(np.int32)
+    has_fraction = b[:, 19] == 46  # '.'
+    frac_digits = b[:, 20:29] - 48
+    frac_is_digit = (frac_digits >= 0) & (frac_digits <= 9) & has_fraction[:, None]
+    frac_len = np.cumprod(frac_is_digit, axis=1).sum(axis=1)
+    place = 10.0 ** -np.arange(1, 10)
+    fraction = np.where(np.arange(9)[None, :] < frac_len[:, None], frac_digits * place, 0.0).sum(axis=1)
+    tail = np.minimum(np.where(has_fraction, 20 + frac_len, 19), _WIDTH - 7)
+    rows = np.arange(n)
+    c0, c1 = b[rows, tail], b[rows, tail + 1]
+    zulu = ((c0 == 90) | (c0 == 122)) & (c1 == 0)
+    naive = c0 == 0  # no zone: UTC
+    sign = np.where(c0 == 43, 1, np.where(c0 == 45, -1, 0))
+    zone = b[rows[:, None], tail[:, None] + np.arange(1, 7)[None, :]]
+    zone_digits = zone[:, [0, 1, 3, 4]] - 48
+    with_offset = (
+        (sign != 0) & np.all((zone_digits >= 0) & (zone_digits <= 9), axis=1) & (zone[:, 2] == 58) & (zone[:, 5] == 0)
+    )
+    offset = sign * ((zone_digits[:, 0] * 10 + zone_digits[:, 1]) * 3600 + (zone_digits[:, 2] * 10 + zone_digits[:, 3]) * 60)
+    ok = (~has_fraction | (frac_len > 0)) & (zulu | naive | with_offset)
+    return fraction - np.where(with_offset, offset, 0), ok
+
+
+def _parse_distinct(text: np.ndarray) -> np.ndarray:
+    """Bulk-decode fixed-width ISO byte strings; NaN where the shape is unusual."""
+    n = len(text)
+    b = text.view(np.uint8).reshape(n, _WIDTH)
+    digits = b[:, _DIGIT_COLUMNS] - np.uint8(48)  # non-digits wrap around to >= 10
+    ok = np.all(digits <= 9, axis=1)
+    digits = digits.astype(np.int32)
+    ok &= (b[:, 4] == 45) & (b[:, 7] == 45) & (b[:, 13] == 58) & (b[:, 16] == 58)
+    ok &= (b[:, 10] == 84) | (b[:, 10] == 32) | (b[:, 10] == 116)  # 'T', ' ', 't'
+    fields = digits @ _DIGIT_WEIGHTS
+    year, month, day, hour, minute, second = (fields[:, i] for i in range(6))
+    ok &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31) & (hour <= 23) & (minute <= 59) & (second <= 60)
+    seconds = _days_from_civil(year, month, day) * 86400.0 + (hour * 3600 + minute * 60 + second)
+    # The common tails, 'Z' or nothing, need no further work.
+    plain = ((b[:, 19] == 90) & (b[:, 20] == 0)) | (b[:, 19] == 0)
+    other = np.flatnonzero(ok & ~plain)
+    if len(other):
+        extra, tail_ok = _tail_seconds(b[other])
+        seconds[other] += extra
+        ok[other] &= tail_ok
+    seconds[~ok] = np.nan
+    return seconds
+
+
 def parse_timestamps(raw: Sequence[Any]) -> np.ndarray:
-    """ISO-8601 strings to float64 epoch seconds (NaN when unparseable).
+    """ISO-8601 strings to float64 epoch seconds (NaN when unparseable or implausible).
 
     The common shapes (YYYY-MM-DDTHH:MM:SS, optional fraction, then Z, an offset or
-    nothing = UTC) are decoded as bytes in bulk; anything else goes through
+    nothing = UTC) are decoded as bytes in bulk, once per run of equal strings (the
+    measurands of one sample share a timestamp); anything else goes through
     datetime.fromisoformat one by one.
     """
     n = len(raw)
@@ -118,62 +182,17 @@ def parse_timestamps(raw: Sequence[Any]) -> np.ndarray:
         text = np.array(raw, dtype=f"S{_WIDTH}")
     except (UnicodeEncodeError, TypeError, ValueError):
         text = np.array([x if isinstance(x, str) and x.isascii() else "" for x in raw], dtype=f"S{_WIDTH}")
-    b = text.view(np.uint8).reshape(n, _WIDTH).astype(np.int64)
-    digits = b[:, _DIGIT_COLUMNS] - 48
-    ok = np.all((digits >= 0) & (digits <= 9), axis=1)
-    ok &= (b[:, 4] == 45) & (b[:, 7] == 45) & (b[:, 13] == 58) & (b[:, 16] == 58)
-    ok &= (b[:, 10] == 84) | (b[:, 10] == 32) | (b[:, 10] == 116)  # 'T', ' ', 't'
-    year = digits[:, 0] * 1000 + digits[:, 1] * 100 + digits[:, 2] * 10 + digits[:, 3]
-    month = digits[:, 4] * 10 + digits[:, 5]
-    day = digits[:, 6] * 10 + digits[:, 7]
-    hour = digits[:, 8] * 10 + digits[:, 9]
-    minute = digits[:, 10] * 10 + digits[:, 11]
-    second = digits[:, 12] * 10 + digits[:, 13]
-    ok &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31) & (hour <= 23) & (minute <= 59) & (second <= 60)
-
-    # Optional fraction: '.' then up to 9 digits.
-    has_fraction = b[:, 19] == 46
-    frac_digits = b[:, 20:29] - 48
-    frac_is_digit = (frac_digits >= 0) & (frac_digits <= 9) & has_fraction[:, None]
-    frac_len = np.cumprod(frac_is_digit, axis=1).sum(axis=1)
-    place = 10.0 ** -np.arange(1, 10)
-    fraction = np.where(np.arange(9)[None, :] < frac_len[:, None], frac_digits * place, 0.0).sum(axis=1)
-    tail = np.where(has_fraction, 20 + frac_len, 19)
-    ok &= ~has_fraction | (frac_len > 0)
-
-    rows = np.arange(n)
-    tail = np.minimum(tail, _WIDTH - 7)
-    c0 = b[rows, tail]
-    c1 = b[rows, tail + 1]
-    zulu = ((c0 == 90) | (c0 == 122)) & (c1 == 0)
-    naive = c0 == 0
-    sign = np.where(c0 == 43, 1, np.where(c0 == 45, -1, 0))
-    off = b[rows[:, None], tail[:, None] + np.arange(1, 7)[None, :]]
-    off_digits = off[:, [0, 1, 3, 4]] - 48
-    with_offset = (
-        (sign != 0)
-        & np.all((off_digits >= 0) & (off_digits <= 9), axis=1)
-        & (off[:, 2] == 58)
-        & (off[:, 5] == 0)
-    )
-    offset_seconds = sign * ((off_digits[:, 0] * 10 + off_digits[:, 1]) * 3600 + (off_digits[:, 2] * 10 + off_digits[:, 3]) * 60)
-    ok &= zulu | naive | with_offset
-
-    seconds = (
-        _days_from_civil(year, month, day) * 86400.0
-        + hour * 3600.0
-        + minute * 60.0
-        + second
-        + fraction
-        - np.where(with_offset, offset_seconds, 0)
-    )
-    seconds[~ok] = np.nan
-    for i in np.flatnonzero(~ok).tolist():  # rare shapes only
-        parsed = parse_timestamp(raw[i])
+    starts_run = np.empty(n, dtype=bool)
+    starts_run[0] = True
+    np.not_equal(text[1:], text[:-1], out=starts_run[1:])
+    heads = np.flatnonzero(starts_run)
+    distinct = _parse_distinct(text[heads])
+    for i in np.flatnonzero(np.isnan(distinct)).tolist():  # rare shapes only
+        parsed = parse_timestamp(raw[heads[i]])
         if parsed is not None:
-            seconds[i] = parsed
-    seconds[(seconds < EARLIEST_PLAUSIBLE) | (seconds > LATEST_PLAUSIBLE)] = np.nan
-    return seconds
+            distinct[i] = parsed
+    distinct[(distinct < EARLIEST_PLAUSIBLE) | (distinct > LATEST_PLAUSIBLE)] = np.nan
+    return distinct[np.cumsum(starts_run) - 1]
 
 
 def _as_reading_list(meter_values: Any) -> list[Any]:
@@ -187,6 +206,31 @@ def _as_reading_list(meter_values: Any) -> list[Any]:
         return []
 
 
+# (measurand, unit) -> kind * 16 + unit code, for the pairs stations actually send.
+_PAIR_CODE = {
+    (measurand, unit): kind * 16 + code
+    for measurand, kind in MEASURAND_KIND.items()
+    for unit, code in UNIT_CODE.items()
+}
+
+
+def _kinds_and_units(flat: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """Measurand kind and unit code per reading, in one pass over the dicts."""
+    pair_code = _PAIR_CODE.get
+    try:
+        codes = np.array([pair_code((r.get("measurand"), r.get("unit")), -1) for r in flat], dtype=np.int16)
+    except TypeError:  # unhashable garbage in measurand or unit
+        codes = np.full(len(flat), -1, dtype=np.int16)
+    kinds = (codes // 16).astype(np.int8)
+    units = (codes % 16).astype(np.int8)
+    unusual = np.flatnonzero(codes < 0)
+    if len(unusual):  # unknown measurands or units: classify one by one
+        rows = [flat[i] for i in unusual.tolist()]
+        kinds[unusual] = _lookup(MEASURAND_KIND, [r.get("measurand") for r in rows], OTHER)
+        units[unusual] = _lookup(UNIT_CODE, [r.get("unit") for r in rows], _UNKNOWN_UNIT)
+    return kinds, units
+
+
 def build_reading_table(meter_value_lists: Sequence[Any]) -> ReadingTable:
     n_sessions = len(meter_value_lists)
     lists = [_as_reading_list(m) for m in meter_value_lists]
@@ -198,8 +242,7 @@ def build_reading_table(meter_value_lists: Sequence[Any]) -> ReadingTable:
         flat = [r if isinstance(r, dict) else {} for r in flat]
         raw_ts = [r.get("timestamp") for r in flat]
     raw_values = [r.get("value") for r in flat]
-    kinds = np.array(_lookup(MEASURAND_KIND, [r.get("measurand") for r in flat], OTHER), dtype=np.int8)
-    units = np.array(_lookup(UNIT_CODE, [r.get("unit") for r in flat], _UNKNOWN_UNIT), dtype=np.int8)
+    kinds, units = _kinds_and_units(flat)
 
     session = np.repeat(np.arange(n_sessions, dtype=np.int64), lengths)
     timestamp = parse_timestamps(raw_ts)
@@ -210,12 +253,11 @@ def build_reading_table(meter_value_lists: Sequence[Any]) -> ReadingTable:
     bad_value = ~bad_time & ~bad_unit & ~np.isfinite(value)
     keep = ~(bad_time | bad_unit | bad_value) & (kinds != OTHER)
 
-    # Phase and the reconstructed flag only matter for a few measurands: read them sparsely.
     phased = np.zeros(len(flat), dtype=bool)
-    power_or_energy = np.flatnonzero(keep & (kinds <= POWER))
-    if len(power_or_energy):
-        phases = [flat[i].get("phase") for i in power_or_energy.tolist()]
-        phased[power_or_energy] = [isinstance(p, str) and p != "" for p in phases]
+    phases = [r.get("phase") for r in flat]
+    if any(phases):  # most stations send totals only
+        phased[:] = [isinstance(p, str) and p != "" for p in phases]
+    # The reconstructed flag only matters for SoC: read it sparsely.
     reconstructed = np.zeros(len(flat), dtype=bool)
     soc_rows = np.flatnonzero(keep & (kinds == SOC))
     if len(soc_rows):
