@@ -136,14 +136,23 @@ def build_series(
     """
     same = session[1:] == session[:-1]
     went_back = np.flatnonzero(same & (time[1:] < time[:-1]))
-    ev_session = [session[went_back + 1]]
-    ev_low = [time[went_back + 1]]
-    ev_high = [time[went_back]]
+    back_session, back_low, back_high = session[went_back + 1], time[went_back + 1], time[went_back]
+    arrival = None
     if len(went_back):
-        order = np.lexsort((time, session))  # stable: equal times keep arrival order
-        session, time, value = session[order], time[order], value[order]
+        arrival = np.lexsort((time, session))  # stable: equal times keep arrival order
+        session, time, value = session[arrival], time[arrival], value[arrival]
         same = session[1:] == session[:-1]
     duplicate = same & (time[1:] == time[:-1])
+    if arrival is not None and duplicate.any():
+        # A late re-send of a reading already received is a duplicate, not disorder.
+        dup = np.flatnonzero(duplicate)
+        exact = dup[np.abs(value[dup + 1] - value[dup]) <= 1e-9 * np.maximum(1.0, np.abs(value[dup]))]
+        resent = np.zeros(len(session), dtype=bool)
+        resent[arrival[exact]] = True
+        resent[arrival[exact + 1]] = True
+        genuine = ~resent[went_back + 1]
+        back_session, back_low, back_high = back_session[genuine], back_low[genuine], back_high[genuine]
+    ev_session, ev_low, ev_high = [back_session], [back_low], [back_high]
     removed = np.zeros(n_sessions, dtype=np.int64)
     if duplicate.any():
         dup = np.flatnonzero(duplicate)
