@@ -12,7 +12,8 @@ import numpy as np
 
 from csar.context import build_context
 from csar.params import DEFAULT_PARAMS
-from csar.parsing import build_reading_table
+from csar.parsing import MEASURAND_KIND, OTHER, UNIT_CODE, UNIT_SCALE, ReadingTable, build_reading_table
+from csar.result import parse_timestamp
 from csar.series import Series, first_per_session, last_per_session, segment_reduce
 
 FEATURE_NAMES = (
@@ -54,8 +55,47 @@ def _interval_stats(series: Series, n: int) -> tuple[np.ndarray, np.ndarray, np.
     return min_step, max_step, max_rate, negative
 
 
-def session_features(sessions: Sequence[dict[str, Any]]) -> np.ndarray:
-    table = build_reading_table([s.get("meterValues") for s in sessions])
+def conventional_reading_table(meter_value_lists: Sequence[Any]) -> ReadingTable:
+    """The reading table built the conventional way, one reading at a time in Python
+    (datetime.fromisoformat, float()), as a feature pipeline without a bulk decoder does."""
+    session, kinds, phased, stamps, values, reconstructed = [], [], [], [], [], []
+    n = len(meter_value_lists)
+    dropped = np.zeros(n, dtype=np.int64)
+    for index, readings in enumerate(meter_value_lists):
+        for reading in readings or []:
+            kind = MEASURAND_KIND.get(reading.get("measurand"), OTHER)
+            scale = UNIT_SCALE[kind, UNIT_CODE.get(reading.get("unit"), 8)]
+            stamp = parse_timestamp(reading.get("timestamp"))
+            try:
+                value = float(reading.get("value")) * scale
+            except (TypeError, ValueError):
+                value = float("nan")
+            if stamp is None or not np.isfinite(value) or kind == OTHER:
+                dropped[index] += 1
+                continue
+            session.append(index)
+            kinds.append(kind)
+            phased.append(bool(reading.get("phase")))
+            stamps.append(stamp)
+            values.append(value)
+            reconstructed.append(reading.get("reconstructed") is True)
+    return ReadingTable(
+        session=np.array(session, dtype=np.int64),
+        kind=np.array(kinds, dtype=np.int8),
+        phased=np.array(phased, dtype=bool),
+        timestamp=np.array(stamps, dtype=np.float64),
+        value=np.array(values, dtype=np.float64),
+        reconstructed=np.array(reconstructed, dtype=bool),
+        n_sessions=n,
+        dropped_timestamp=dropped,
+        dropped_value=np.zeros(n, dtype=np.int64),
+        dropped_unit=np.zeros(n, dtype=np.int64),
+    )
+
+
+def session_features(sessions: Sequence[dict[str, Any]], table_builder=build_reading_table) -> np.ndarray:
+    """Per-session feature matrix; table_builder chooses how readings are parsed."""
+    table = table_builder([s.get("meterValues") for s in sessions])
     ctx, _ = build_context(table, [s.get("metadata") for s in sessions], DEFAULT_PARAMS)
     n = len(sessions)
     energy, power, soc, line = ctx.energy, ctx.power, ctx.soc, ctx.timeline

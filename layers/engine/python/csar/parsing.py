@@ -8,7 +8,8 @@ or unit) are dropped here and counted per session for the analysis message.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from itertools import repeat
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -236,12 +237,12 @@ def build_reading_table(meter_value_lists: Sequence[Any]) -> ReadingTable:
     lists = [_as_reading_list(m) for m in meter_value_lists]
     lengths = np.fromiter((len(m) for m in lists), dtype=np.int64, count=n_sessions)
     flat: list[Any] = [r for m in lists for r in m] if n_sessions != 1 else lists[0]
-    try:
-        raw_ts = [r.get("timestamp") for r in flat]
-    except AttributeError:  # a reading that is not a dict
-        flat = [r if isinstance(r, dict) else {} for r in flat]
-        raw_ts = [r.get("timestamp") for r in flat]
-    raw_values = [r.get("value") for r in flat]
+    try:  # dict.get mapped in C: no Python bytecode per reading
+        raw_ts = list(map(dict.get, flat, repeat("timestamp")))
+    except TypeError:  # a reading that is not a dict
+        flat = [r if isinstance(r, dict) else dict(r) if isinstance(r, Mapping) else {} for r in flat]
+        raw_ts = list(map(dict.get, flat, repeat("timestamp")))
+    raw_values = list(map(dict.get, flat, repeat("value")))
     kinds, units = _kinds_and_units(flat)
 
     session = np.repeat(np.arange(n_sessions, dtype=np.int64), lengths)
@@ -254,7 +255,7 @@ def build_reading_table(meter_value_lists: Sequence[Any]) -> ReadingTable:
     keep = ~(bad_time | bad_unit | bad_value) & (kinds != OTHER)
 
     phased = np.zeros(len(flat), dtype=bool)
-    phases = [r.get("phase") for r in flat]
+    phases = list(map(dict.get, flat, repeat("phase")))
     if any(phases):  # most stations send totals only
         phased[:] = [isinstance(p, str) and p != "" for p in phases]
     # The reconstructed flag only matters for SoC: read it sparsely.
