@@ -58,7 +58,7 @@ def _interval_stats(series: Series, n: int) -> tuple[np.ndarray, np.ndarray, np.
 def conventional_reading_table(meter_value_lists: Sequence[Any]) -> ReadingTable:
     """The reading table built the conventional way, one reading at a time in Python
     (datetime.fromisoformat, float()), as a feature pipeline without a bulk decoder does."""
-    session, kinds, phased, stamps, values, reconstructed = [], [], [], [], [], []
+    session, kinds, phased, off_outlet, stamps, values, reconstructed = [], [], [], [], [], [], []
     n = len(meter_value_lists)
     dropped = np.zeros(n, dtype=np.int64)
     for index, readings in enumerate(meter_value_lists):
@@ -76,6 +76,7 @@ def conventional_reading_table(meter_value_lists: Sequence[Any]) -> ReadingTable
             session.append(index)
             kinds.append(kind)
             phased.append(bool(reading.get("phase")))
+            off_outlet.append(reading.get("location") not in (None, "", "Outlet"))
             stamps.append(stamp)
             values.append(value)
             reconstructed.append(reading.get("reconstructed") is True)
@@ -83,6 +84,7 @@ def conventional_reading_table(meter_value_lists: Sequence[Any]) -> ReadingTable
         session=np.array(session, dtype=np.int64),
         kind=np.array(kinds, dtype=np.int8),
         phased=np.array(phased, dtype=bool),
+        off_outlet=np.array(off_outlet, dtype=bool),
         timestamp=np.array(stamps, dtype=np.float64),
         value=np.array(values, dtype=np.float64),
         reconstructed=np.array(reconstructed, dtype=bool),

@@ -113,6 +113,24 @@ def test_unsorted_input_gives_the_sorted_result_plus_disorder():
     assert math.isclose(scrambled.energy_kwh, ordered.energy_kwh)
 
 
+def test_inlet_register_next_to_the_outlet_one_is_not_a_second_value():
+    readings, _, _ = session(11.0, minutes=30)
+    inlet = [dict(r, location="Inlet", value=r["value"] * 1.02) for r in readings]
+    outlet = [dict(r, location="Outlet") for r in readings]
+    assert csar.analyze_session(outlet + inlet).to_dict() == csar.analyze_session(readings).to_dict()
+
+
+def test_per_phase_power_is_summed_when_no_total_is_sent():
+    readings, _, _ = session(lambda t: 14.0 if 600 <= t < 1200 else 11.0, minutes=30)
+    phases = []
+    for r in readings:
+        if r["measurand"] == POWER:
+            phases += [dict(r, phase=p, value=r["value"] / 3) for p in ("L1", "L2", "L3")]
+        else:
+            phases.append(r)
+    assert categories(csar.analyze_session(phases, {"maxPowerKw": 11})) == {"POWER_OVER_RATING"}
+
+
 def test_exact_duplicates_are_ignored():
     readings, _, _ = session(11.0, minutes=30)
     doubled = [r for r in readings for _ in range(2)]

@@ -255,6 +255,9 @@ def set_delivered(ctx: BatchContext, increments: np.ndarray) -> None:
 
 def _totals_or_phase_sums(measurand, is_kind, table: ReadingTable, t_rel, n, measurand_series) -> Series:
     session = table.session
+    # Prefer Outlet readings; another location counts only where a session has no Outlet one.
+    at_outlet = np.bincount(session[is_kind & ~table.off_outlet], minlength=n) > 0
+    is_kind = is_kind & ~(table.off_outlet & at_outlet[session])
     totals = is_kind & ~table.phased
     has_total = np.bincount(session[totals], minlength=n) > 0
     phase_only = is_kind & table.phased & ~has_total[session]

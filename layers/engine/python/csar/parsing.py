@@ -58,6 +58,7 @@ class ReadingTable:
     session: np.ndarray  # int64 session index
     kind: np.ndarray  # int8 measurand kind
     phased: np.ndarray  # bool: a per-phase reading (L1/L2/L3/N)
+    off_outlet: np.ndarray  # bool: measured at the Inlet/EV/Cable rather than the Outlet
     timestamp: np.ndarray  # float64 epoch seconds
     value: np.ndarray  # float64 in kWh / kW / % / A / V
     reconstructed: np.ndarray  # bool: flagged as reconstructed by the sender
@@ -258,6 +259,12 @@ def build_reading_table(meter_value_lists: Sequence[Any]) -> ReadingTable:
     phases = list(map(dict.get, flat, repeat("phase")))
     if any(phases):  # most stations send totals only
         phased[:] = [isinstance(p, str) and p != "" for p in phases]
+    # OCPP's default location is the Outlet; some stations also report the Inlet (or EV)
+    # register at the same instant, which must not be mistaken for a second value.
+    off_outlet = np.zeros(len(flat), dtype=bool)
+    locations = list(map(dict.get, flat, repeat("location")))
+    if any(locations):
+        off_outlet[:] = [isinstance(loc, str) and loc not in ("", "Outlet") for loc in locations]
     # The reconstructed flag only matters for SoC: read it sparsely.
     reconstructed = np.zeros(len(flat), dtype=bool)
     soc_rows = np.flatnonzero(keep & (kinds == SOC))
@@ -271,6 +278,7 @@ def build_reading_table(meter_value_lists: Sequence[Any]) -> ReadingTable:
         session=session[keep],
         kind=kinds[keep],
         phased=phased[keep],
+        off_outlet=off_outlet[keep],
         timestamp=timestamp[keep],
         value=value[keep],
         reconstructed=reconstructed[keep],
