@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from chargewatch.api import create_app, current_tenant
+from chargewatch.api import create_app, current_tenant, handle
 from chargewatch.schemas.sessions import (
     AppendSessionRequest,
     CreateSessionRequest,
@@ -68,4 +68,4 @@ def append_session(session_id: SessionId, body: Annotated[AppendSessionRequest, 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return app.resolve(event, context)
+    return handle(app, event, context)

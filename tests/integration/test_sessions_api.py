@@ -18,7 +18,7 @@ def test_create_normalises_units_and_stores_readings(api):
     energy = [v for v in detail["meterValues"] if v["measurand"] == "Energy.Active.Import.Register"]
     power = [v for v in detail["meterValues"] if v["measurand"] == "Power.Active.Import"]
     assert {v["unit"] for v in energy} == {"kWh"} and {v["unit"] for v in power} == {"kW"}
-    assert energy[1]["value"] == pytest.approx(11.0 * 5 / 60)
+    assert energy[1]["value"] == pytest.approx(0.9167)  # 916.7 Wh
     assert power[0]["value"] == pytest.approx(11.0)
     assert detail["meterValueCount"] == 8
 
@@ -133,7 +133,7 @@ def test_one_bad_reading_rejects_the_whole_append(api):
 def test_oversized_body_is_413_and_writes_nothing(api, monkeypatch):
     from chargewatch import settings
 
-    monkeypatch.setenv("MAX_BODY_BYTES", "2000")
+    monkeypatch.setenv("MAX_BODY_BYTES", "500")
     settings.reload_settings()
     try:
         response = api.post("/v1/sessions", seed_session("big"))

@@ -1,8 +1,8 @@
 """The HTTP surface shared by every function: one resolver factory, one error mapping.
 
 Every client error leaves as `{"error": {"code", "message", "details"}}` with a 4xx status;
-authentication is enforced here, before validation, so an unauthenticated request never learns
-whether its body was valid.
+authentication is enforced in `handle`, before the resolver parses or validates anything, so an
+unauthenticated request never learns whether its body was valid.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFound
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from chargewatch.errors import ChargewatchError, PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError
+from chargewatch.errors import ChargewatchError, PayloadTooLargeError, UnsupportedMediaTypeError
 from chargewatch.settings import get_settings
 from chargewatch.tenancy import Tenant, tenant_from_event
 
@@ -58,24 +58,35 @@ def _validation_details(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return details
 
 
-def _enforce_request_guards(app: APIGatewayHttpResolver, next_middleware) -> Response:
-    event = app.current_event
-    body = event.body
-    if body is not None and len(body) > get_settings().max_body_bytes:
-        raise PayloadTooLargeError(f"request body exceeds {get_settings().max_body_bytes} bytes",
-                                   details=[{"field": "body", "message": "too large"}])
-    app.append_context(tenant=tenant_from_event(event.raw_event))
-    if body and event.http_method in ("POST", "PUT", "PATCH"):
-        content_type = (event.headers or {}).get("content-type", "application/json")
+def _check_request(event: dict[str, Any]) -> Tenant:
+    """Authentication, body size and media type: settled before any parsing or validation."""
+    tenant = tenant_from_event(event)
+    body = event.get("body")
+    limit = get_settings().max_body_bytes
+    if body is not None and len(body) > limit:
+        raise PayloadTooLargeError(f"request body exceeds {limit} bytes", details=[{"field": "body", "message": "too large"}])
+    method = ((event.get("requestContext") or {}).get("http") or {}).get("method", "")
+    if body and method in ("POST", "PUT", "PATCH"):
+        content_type = (event.get("headers") or {}).get("content-type", "application/json")
         if "json" not in content_type.lower():
             raise UnsupportedMediaTypeError("request body must be application/json",
                                             details=[{"field": "Content-Type", "message": content_type}])
-    return next_middleware(app)
+    return tenant
+
+
+def handle(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The Lambda entry point of every API function: guard the request, then route it."""
+    try:
+        tenant = _check_request(event)
+    except ChargewatchError as error:
+        return {"statusCode": error.status_code, "headers": {"Content-Type": "application/json"},
+                "body": json.dumps(error.to_body())}
+    app.append_context(tenant=tenant)
+    return app.resolve(event, context)
 
 
 def create_app() -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
-    app.use(middlewares=[_enforce_request_guards])
 
     @app.exception_handler(ChargewatchError)
     def _client_error(error: ChargewatchError) -> Response:
@@ -105,6 +116,3 @@ def create_app() -> APIGatewayHttpResolver:
 def current_tenant(app: APIGatewayHttpResolver) -> Tenant:
     return app.context["tenant"]
 
-
-def raise_for_field(field: str, message: str) -> None:
-    raise ValidationError.for_field(field, message)

@@ -32,7 +32,7 @@ from chargewatch.schemas.sessions import (
 MIN_READINGS_FOR_ANALYSIS = 3
 RECURRENCE_WINDOW = timedelta(days=7)
 DEFAULT_STATUS = "active"
-_WRITE_ATTEMPTS = 6
+_WRITE_ATTEMPTS = 12
 
 _NO_ANALYSIS = {
     "analyzedVersion": None, "lastAnalyzedAt": None, "isAnomaly": False, "anomalyScore": None,
@@ -243,7 +243,7 @@ def _with_retries(organization_id: str, session_id: str, mutate) -> SessionResul
         try:
             outcome = mutate(item)
         except sessions_dal.VersionConflict:
-            time.sleep(random.uniform(0, 0.02 * (attempt + 1)))
+            time.sleep(random.uniform(0, min(0.25, 0.005 * 2**attempt)))  # jittered exponential backoff
             continue
         if outcome is None:  # nothing to change
             analysis, analyzed_at = _analysis_if_due(organization_id, item)
@@ -259,6 +259,7 @@ def _with_retries(organization_id: str, session_id: str, mutate) -> SessionResul
 def append_session(organization_id: str, session_id: str, request: AppendSessionRequest) -> SessionResult:
     new_readings = normalise_readings(request.meterValues)
     _check_chunk_budget(len(new_readings))
+    new_first, new_last = _time_span(new_readings)
 
     def mutate(item):
         changes = {**_metadata_changes(item, request.metadata, merge=True)}
@@ -267,19 +268,19 @@ def append_session(organization_id: str, session_id: str, request: AppendSession
         if not new_readings and not changes:
             return None
         if new_readings:
-            current = sessions_dal.read_readings(item)
-            first_ms, last_ms = _time_span(current + new_readings)
-            changes.update(_span_changes(item, first_ms, last_ms))
+            # The span comes from META and the new readings alone: nothing is read between the
+            # optimistic-lock read and the write, which keeps the race window (and retries) small.
+            had_readings = int(item.readingCount) > 0
+            first = min(new_first, int(item.startedAtMs)) if had_readings else new_first
+            last = max(new_last, int(item.endedAtMs)) if had_readings and item.endedAtMs is not None else new_last
+            changes.update(_span_changes(item, first, last))
             changes["storedBytes"] = int(item.storedBytes or 0) + _encoded_size(new_readings)
-        else:
-            current = None
         changes["updatedAt"] = clock.iso_now()
         if int(item.readingCount) + len(new_readings) < MIN_READINGS_FOR_ANALYSIS:
             changes.update(_NO_ANALYSIS)
-        item = sessions_dal.append_readings(item, new_readings, changes) if new_readings \
-            else sessions_dal.update_session(item, changes)
-        readings = (current + new_readings) if current is not None else None
-        return item, readings
+        if new_readings:
+            return sessions_dal.append_readings(item, new_readings, changes), None
+        return sessions_dal.update_session(item, changes), None
 
     return _with_retries(organization_id, session_id, mutate)
 
