@@ -43,7 +43,6 @@ validate: $(INSTALLED) $(SAM_INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python tests/perf/bench_imports.py
 	$(BIN)/python tests/perf/bench_api.py
-	$(BIN)/python tests/perf/bench_sessions_store.py
 	$(BIN)/python tests/perf/bench_engine.py
 
 ## eval: engine quality on labelled synthetic data (see docs/engine.md)

@@ -47,9 +47,51 @@ def build_document() -> dict:
         for path, operations in schema.get("paths", {}).items():
             document["paths"].setdefault(path, {}).update(operations)
         document["components"]["schemas"].update(schema.get("components", {}).get("schemas", {}))
+    _document_errors(document)
     document["paths"] = dict(sorted(document["paths"].items()))
     document["components"]["schemas"] = dict(sorted(document["components"]["schemas"].items()))
     return document
+
+
+_ERROR_SCHEMA = {
+    "title": "ErrorResponse",
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "object", "required": ["code", "message", "details"], "properties": {
+        "code": {"type": "string", "examples": ["validation_error"]},
+        "message": {"type": "string"},
+        "details": {"type": "array", "items": {"type": "object", "properties": {
+            "field": {"type": "string", "examples": ["meterValues[3].measurand"]},
+            "message": {"type": "string"}}}}}}},
+}
+_ERROR_STATUSES = {
+    "400": "Invalid input; `details` names each field",
+    "401": "Missing, invalid, revoked or expired API key",
+    "403": "X-Organization-Id names another organization",
+    "404": "Not found (or another tenant's)",
+    "409": "Conflicts with the stored state",
+    "413": "Body over the size limit",
+    "415": "Body is not JSON",
+}
+
+
+def _document_errors(document: dict) -> None:
+    """Our error body replaces the resolver's default 422 (we answer 400 with named fields)."""
+    document["components"]["schemas"]["ErrorResponse"] = _ERROR_SCHEMA
+    for schema_name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        document["components"]["schemas"].pop(schema_name, None)
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            statuses = ["400", "401", "403"]
+            if "{" in path:
+                statuses.append("404")
+            if method in ("post", "put", "patch"):
+                statuses += ["409", "413", "415"]
+            for status in statuses:
+                responses[status] = {"description": _ERROR_STATUSES[status], "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
 
 
 def render() -> str:
