@@ -283,3 +283,22 @@ def test_register_rising_from_zero_is_not_unit_mismatch():
     readings, _, _ = session(11.0, minutes=30, register_start_kwh=0.0)
     set_energy(readings, 0, 0.001)
     assert_clean(analyze(readings))
+
+
+def test_pit_is_found_from_the_register_when_no_power_is_reported():
+    readings, _, _ = session(lambda t: 3.0 if 1800 <= t < 2700 else 22.0, minutes=70, with_power=False)
+    found = anomaly(analyze(readings), "ENERGY_PIT")
+    assert found.start_timestamp >= iso(1740) and found.end_timestamp <= iso(2700)
+
+
+def test_two_resets_far_apart_are_two_anomalies_counted_once_in_the_score():
+    readings, _, registers = session(11.0, minutes=90)
+    energies = energy_readings(readings)
+    for start in (20, 70):
+        base = energies[start]["value"]
+        for r in energies[start:]:
+            r["value"] = round(r["value"] - base, 3)
+    result = analyze(readings)
+    decreases = [a for a in result.anomalies if a.category == "KWH_DECREASE"]
+    assert len(decreases) == 2
+    assert result.anomaly_score == max(a.score for a in decreases)

@@ -73,11 +73,14 @@ def analyze_batch(
 
 
 def _collect_anomalies(ctx: BatchContext, columns: tuple[np.ndarray, ...]) -> dict[int, list[Anomaly]]:
-    """One Anomaly per (session, category): the union of that category's events."""
+    """Anomalies per session: events of one category that overlap or lie within
+    params.event_merge_seconds of each other become one Anomaly; separate incidents of
+    the same category stay separate (each with its own time range)."""
     category, session, t_start, t_end, score, confidence, energy, code, value = columns
     if len(category) == 0:
         return {}
     bucket = ctx.params.bucket_seconds
+    merge_gap = ctx.params.event_merge_seconds
     order = np.lexsort((t_start, category, session))
     rows = zip(
         session[order].tolist(),
@@ -120,7 +123,12 @@ def _collect_anomalies(ctx: BatchContext, columns: tuple[np.ndarray, ...]) -> di
         )
 
     for s, c, t0, t1, sc, conf, en, cd, val in rows:
-        if current is not None and current["session"] == s and current["category"] == c:
+        if (
+            current is not None
+            and current["session"] == s
+            and current["category"] == c
+            and t0 <= current["t_end"] + merge_gap
+        ):
             current["t_end"] = max(current["t_end"], t1)
             current["energy"] += en
             current["events"] += 1
@@ -213,15 +221,22 @@ class _SessionSummary:
                 reading_count=reading_count,
                 energy_kwh=self.energy_kwh[i],
             )
-        clean_probability = 1.0
+        # Noisy-OR over categories; a category repeated in several events counts once,
+        # with its strongest score, and its energy summed.
+        category_score: dict[str, float] = {}
+        category_energy: dict[str, float] = {}
         for anomaly in anomalies:
-            clean_probability *= 1.0 - anomaly.score
+            category_score[anomaly.category] = max(category_score.get(anomaly.category, 0.0), anomaly.score)
+            category_energy[anomaly.category] = category_energy.get(anomaly.category, 0.0) + anomaly.energy_kwh
+        clean_probability = 1.0
+        for category_max in category_score.values():
+            clean_probability *= 1.0 - category_max
         score = 1.0 - clean_probability
         if anomalies:
             strongest = max(a.confidence for a in anomalies)
             # Several independent categories agreeing make the verdict more certain.
-            confidence = min(1.0, strongest + 0.05 * (len(anomalies) - 1))
-            anomalies.sort(key=lambda a: (-a.score, a.category))
+            confidence = min(1.0, strongest + 0.05 * (len(category_score) - 1))
+            anomalies.sort(key=lambda a: (-a.score, a.category, a.start_timestamp or ""))
         else:
             # Clean verdict: as certain as the telemetry is complete.
             confidence = 0.5 + 0.45 * self.coverage[i]
@@ -230,7 +245,8 @@ class _SessionSummary:
             anomaly_score=score,
             anomaly_confidence=confidence,
             is_incident=any(
-                a.category in BILLING_RELEVANT and a.energy_kwh >= p.incident_min_kwh for a in anomalies
+                category in BILLING_RELEVANT and energy >= p.incident_min_kwh
+                for category, energy in category_energy.items()
             ),
             is_recurring=_is_recurring(anomalies, history, self.start_time[i], p.recurring_window_days),
             soc_reconstructed=self.soc_reconstructed[i],

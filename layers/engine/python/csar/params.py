@@ -19,6 +19,7 @@ class CsarParams:
     recurring_window_days: float = 7.0
     bucket_seconds: float = 300.0  # one bucket unit = 5 minutes
     min_readings: int = 3
+    event_merge_seconds: float = 600.0  # same-category events closer than this are one anomaly
 
     # --- tolerances shared by several rules -----------------------------------
     # Station clocks jitter by a few seconds; increments are judged against the

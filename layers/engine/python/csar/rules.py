@@ -19,6 +19,7 @@ from .series import (
     first_per_session,
     interp_at,
     last_per_session,
+    offsets_from_sessions,
     run_ids,
     segment_reduce,
     true_runs,
@@ -319,9 +320,35 @@ def _trailing_mean(series: Series, window: float, min_history: float, span: floa
     return mean
 
 
+def _power_profile(ctx: BatchContext) -> tuple[Series, np.ndarray]:
+    """Reported power; for sessions that report none, the average power of each energy
+    interval (at the interval's first reading), when the register is fine enough for it.
+    Also returns which rows are such interval averages."""
+    power, energy = ctx.power, ctx.energy
+    n = ctx.n_sessions
+    if len(energy) < 2:
+        return power, np.zeros(len(power), dtype=bool)
+    same = energy.same_session_next()
+    mean_step = ctx.delivered_total / np.maximum(energy.counts - 1, 1)
+    derive = (power.counts < 3) & (energy.counts >= 4) & (ctx.resolution_kwh <= 0.2 * mean_step)
+    intervals = np.flatnonzero(same & derive[energy.session[:-1]])
+    if not len(intervals):
+        return power, np.zeros(len(power), dtype=bool)
+    dt = np.maximum(energy.time[intervals + 1] - energy.time[intervals], 1.0)
+    derived = np.maximum(energy.value[intervals + 1] - energy.value[intervals], 0.0) / dt * 3600.0
+    reported = ~derive[power.session]
+    session = np.concatenate((power.session[reported], energy.session[intervals]))
+    order = np.argsort(session, kind="stable")  # each session comes from one source, already in time order
+    time = np.concatenate((power.time[reported], energy.time[intervals]))[order]
+    value = np.concatenate((power.value[reported], derived))[order]
+    is_average = np.concatenate((np.zeros(int(reported.sum()), dtype=bool), np.ones(len(intervals), dtype=bool)))[order]
+    session = session[order]
+    return Series(session, time, value, offsets_from_sessions(session, n)), is_average
+
+
 def energy_pit(ctx: BatchContext, log: EventLog) -> None:
     p = ctx.params
-    power = ctx.power
+    power, is_average = _power_profile(ctx)
     if len(power) < 3:
         return
     t, x, s = power.time, power.value, power.session
@@ -358,8 +385,13 @@ def energy_pit(ctx: BatchContext, log: EventLog) -> None:
         ok = (last + ahead < n) & (s[row] == s[first]) & (t[row] - t[last] <= p.pit_recover_within_seconds)
         recovered |= ok & (x[row] >= p.pit_recover_fraction * base)
     level = _window_sums(x, first, last) / (last - first + 1)
-    pause = level < np.maximum(p.pit_pause_fraction * base, p.pit_pause_kw)
-    pit = (duration >= p.pit_min_seconds) & recovered & ~pause
+    # Any (near-)zero sample inside the dip means the EV suspended: a pause, not a pit.
+    lowest = -_run_max(-x, first, last)
+    pause = lowest < np.maximum(p.pit_pause_fraction * base, p.pit_pause_kw)
+    # Interval averages smear a pause over its neighbours; a pause shorter than two
+    # intervals can leave two partial averages, so averages need three low intervals.
+    enough = ~is_average[first] | ((last - first + 1) >= 3)
+    pit = (duration >= p.pit_min_seconds) & recovered & ~pause & enough
     sessions = s[first]
     # Curtailment: when the offered power dropped with it, the station asked for the dip.
     offered_before, ok_before = interp_at(ctx.offered, sessions, t[first - 1], ctx.span)

@@ -8,6 +8,7 @@ here work on that layout so the rules never loop over readings in Python.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -22,13 +23,17 @@ class Series:
     def __len__(self) -> int:
         return len(self.session)
 
-    @property
+    @cached_property
     def counts(self) -> np.ndarray:
-        return np.diff(self.offsets)
+        return self.offsets[1:] - self.offsets[:-1]
+
+    @cached_property
+    def _same_session_next(self) -> np.ndarray:
+        return self.session[1:] == self.session[:-1]
 
     def same_session_next(self) -> np.ndarray:
         """For interval i (rows i, i+1): True when both rows belong to one session."""
-        return self.session[1:] == self.session[:-1]
+        return self._same_session_next
 
     def searchable_time(self, span: float) -> np.ndarray:
         """Monotonic key over the whole batch, for np.interp/np.searchsorted per session."""
@@ -51,7 +56,7 @@ def offsets_from_sessions(session: np.ndarray, n_sessions: int) -> np.ndarray:
 
 def segment_reduce(ufunc: np.ufunc, values: np.ndarray, offsets: np.ndarray, empty: float) -> np.ndarray:
     """ufunc.reduceat per session, with `empty` for sessions without rows."""
-    counts = np.diff(offsets)
+    counts = offsets[1:] - offsets[:-1]
     out = np.full(len(counts), empty, dtype=np.float64)
     nonempty = counts > 0
     if len(values) and nonempty.any():
@@ -60,7 +65,7 @@ def segment_reduce(ufunc: np.ufunc, values: np.ndarray, offsets: np.ndarray, emp
 
 
 def first_per_session(values: np.ndarray, offsets: np.ndarray, empty: float = np.nan) -> np.ndarray:
-    counts = np.diff(offsets)
+    counts = offsets[1:] - offsets[:-1]
     out = np.full(len(counts), empty, dtype=np.float64)
     nonempty = counts > 0
     out[nonempty] = values[offsets[:-1][nonempty]]
@@ -68,7 +73,7 @@ def first_per_session(values: np.ndarray, offsets: np.ndarray, empty: float = np
 
 
 def last_per_session(values: np.ndarray, offsets: np.ndarray, empty: float = np.nan) -> np.ndarray:
-    counts = np.diff(offsets)
+    counts = offsets[1:] - offsets[:-1]
     out = np.full(len(counts), empty, dtype=np.float64)
     nonempty = counts > 0
     out[nonempty] = values[offsets[1:][nonempty] - 1]
