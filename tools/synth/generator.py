@@ -170,7 +170,7 @@ class SessionBuilder:
         return plan
 
     # -- one session ---------------------------------------------------------------
-    def build(self, category: str | None, hard_negatives: set[str]) -> dict[str, Any]:
+    def build(self, category: str | None, hard_negatives: set[str], attempt: int = 0) -> dict[str, Any]:
         rng = self.rng
         # Anomalies that live inside the charging phase need a long constant-power phase.
         plan = self.plan(hard_negatives, steady=category in STEADY_CATEGORIES)
@@ -213,6 +213,13 @@ class SessionBuilder:
         n = len(sample_times)
 
         times, power, soc = simulate(plan)
+        if category == "ENERGY_PIT" and truth is not None and attempt < 5:
+            # A pit recovers: if charging had already tapered or stopped when the dip
+            # ended, this draw is a step-down, not a pit; draw again.
+            before = np.interp(truth[0] - 60.0, times, power)
+            after = np.interp(truth[1] + 2 * plan.interval_s, times, power)
+            if after < 0.8 * before:
+                return self.build(category, hard_negatives, attempt + 1)
         delivered = np.concatenate(([0.0], np.cumsum(power[:-1] * FINE_STEP_S / 3600.0)))
         energy = np.interp(sample_times, times, delivered)
         power_true = np.interp(sample_times, times, power)

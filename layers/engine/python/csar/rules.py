@@ -88,6 +88,22 @@ class EventLog:
                 flagged[part[1]] = True
         return flagged
 
+    def covers(self, category: str, session: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+        """Bool per query span: it lies inside an event of `category` of the same session."""
+        wanted = CATEGORY_INDEX[category]
+        parts = [part for part in self.parts if part[0][0] == wanted]
+        if not parts or not len(session):
+            return np.zeros(len(session), dtype=bool)
+        span = self.ctx.span
+        ev_start = np.concatenate([part[1] * span + part[2] for part in parts])
+        ev_end = np.concatenate([part[1] * span + part[3] for part in parts])
+        order = np.argsort(ev_start)
+        ev_start, ev_end = ev_start[order], np.maximum.accumulate(ev_end[order])
+        latest = np.searchsorted(ev_start, session * span + start, side="right") - 1
+        inside = latest >= 0
+        inside[inside] = ev_end[latest[inside]] >= (session * span + end)[inside]
+        return inside
+
     def columns(self) -> tuple[np.ndarray, ...]:
         if not self.parts:
             return tuple(np.empty(0) for _ in range(9))
@@ -104,8 +120,8 @@ def _window_sums(values: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.
 
 
 def energy_register_rules(ctx: BatchContext, log: EventLog, unit_runs: list) -> None:
-    """UNIT_MISMATCH, KWH_DECREASE, ENERGY_SPIKE on the (corrected) register; also fills
-    the cumulative delivered energy that later rules use."""
+    """UNIT_MISMATCH and KWH_DECREASE on the (corrected) register; also fills the
+    cumulative delivered energy that later rules use."""
     p = ctx.params
     energy = ctx.energy
     if unit_runs:
@@ -171,33 +187,6 @@ def energy_register_rules(ctx: BatchContext, log: EventLog, unit_runs: list) -> 
             detail_value=drop,
         )
 
-    # ENERGY_SPIKE -----------------------------------------------------------------
-    too_fast = same & (step > allowed) & (step > 0)
-    # A spike is a jump. Sustained over-counting against reported power is an
-    # ENERGY_POWER_MISMATCH, so long runs with power on both ends are left to that rule.
-    run_first, run_last = true_runs(too_fast, energy.session[:-1])
-    sustained = (run_last - run_first + 1) >= p.mismatch_min_intervals
-    power_known = np.isfinite(ctx.power_at_energy)
-    for a, b in zip(run_first[sustained].tolist(), run_last[sustained].tolist()):
-        if power_known[a : b + 2].all():
-            too_fast[a : b + 1] = False
-    spiked = np.flatnonzero(too_fast)
-    if len(spiked):
-        sessions = energy.session[spiked]
-        rated_energy = ctx.rated_kw[sessions] * dt[spiked] / 3600.0
-        # Corroborated when the reported power stayed within the rating.
-        p_max = np.fmax(ctx.power_at_energy[spiked], ctx.power_at_energy[spiked + 1])
-        log.add(
-            "ENERGY_SPIKE",
-            sessions,
-            t[spiked],
-            t[spiked + 1],
-            margin=2.0 * np.log(step[spiked] / allowed[spiked]),
-            corroboration=np.where(np.isfinite(p_max), (p_max <= ctx.rated_kw[sessions]) * 1.0, 0.5),
-            energy_kwh=np.maximum(step[spiked] - rated_energy, 0.0),
-            detail_value=step[spiked] / np.maximum(dt[spiked], 1.0) * 3600.0,
-        )
-
 
 # --------------------------------------------------------------------------- energy vs power
 
@@ -218,7 +207,9 @@ def energy_power_mismatch(ctx: BatchContext, log: EventLog) -> None:
     lo = p_lo * dt / 3600.0
     hi = p_hi * dt / 3600.0
     mid = 0.5 * (lo + hi)
-    slack = ctx.resolution_kwh[energy.session[:-1]] + p_hi * p.clock_tolerance_s / 3600.0
+    # Clock jitter moves energy between neighbouring intervals but cancels over a run:
+    # half the tolerance per interval, the full tolerance once on the run total.
+    slack = ctx.resolution_kwh[energy.session[:-1]] + p_hi * 0.5 * p.clock_tolerance_s / 3600.0
     known = same & np.isfinite(lo) & np.isfinite(hi) & (step >= 0)
     deviation = np.where(step > hi, step - hi, np.where(step < lo, step - lo, 0.0))
     deviation = np.where(known, deviation, 0.0)
@@ -233,7 +224,8 @@ def energy_power_mismatch(ctx: BatchContext, log: EventLog) -> None:
             continue
         total_dev = np.abs(_window_sums(deviation, first, last))
         total_mid = _window_sums(mid, first, last)
-        big = (total_dev > p.mismatch_min_kwh) & (total_dev > p.mismatch_relative * total_mid)
+        jitter = _run_max(np.nan_to_num(p_hi), first, last) * p.clock_tolerance_s / 3600.0
+        big = (total_dev > p.mismatch_min_kwh + jitter) & (total_dev > p.mismatch_relative * total_mid + jitter)
         first, last, total_dev, total_mid = first[big], last[big], total_dev[big], total_mid[big]
         relative = total_dev / np.maximum(total_mid, 1e-9)
         log.add(
@@ -247,6 +239,52 @@ def energy_power_mismatch(ctx: BatchContext, log: EventLog) -> None:
             energy_kwh=total_dev,
             detail_value=np.full(len(first), sign),
         )
+
+
+def energy_spike(ctx: BatchContext, log: EventLog) -> None:
+    """An energy increment implying more than 1.5x the rated power (a jump in the register)."""
+    p = ctx.params
+    energy = ctx.energy
+    if len(energy) < 2:
+        return
+    v, t = energy.value, energy.time
+    same = energy.same_session_next()
+    step = np.diff(v)
+    dt = np.diff(t)
+    allowed = ctx.interval_rated_energy(energy) + ctx.resolution_kwh[energy.session[:-1]]
+    too_fast = same & (step > allowed) & (step > 0)
+    if not too_fast.any():
+        return
+    # A spike is a jump. Sustained over-counting against reported power is an
+    # ENERGY_POWER_MISMATCH: runs with power known on every reading, and intervals
+    # inside a mismatch already reported, are left to that rule.
+    power_known = np.isfinite(ctx.power_at_energy)
+    run_first, run_last = true_runs(too_fast, energy.session[:-1])
+    readings_with_power = _window_sums(power_known * 1.0, run_first, run_last + 1)
+    sustained = ((run_last - run_first + 1) >= p.mismatch_min_intervals) & (
+        readings_with_power == run_last - run_first + 2
+    )
+    if sustained.any():
+        covered = run_ids(run_first[sustained], run_last[sustained], len(too_fast)) >= 0
+        too_fast &= ~covered
+    too_fast &= ~log.covers("ENERGY_POWER_MISMATCH", energy.session[:-1], t[:-1], t[1:])
+    spiked = np.flatnonzero(too_fast)
+    if not len(spiked):
+        return
+    sessions = energy.session[spiked]
+    rated_energy = ctx.rated_kw[sessions] * dt[spiked] / 3600.0
+    # Corroborated when the reported power stayed within the rating.
+    p_max = np.fmax(ctx.power_at_energy[spiked], ctx.power_at_energy[spiked + 1])
+    log.add(
+        "ENERGY_SPIKE",
+        sessions,
+        t[spiked],
+        t[spiked + 1],
+        margin=2.0 * np.log(step[spiked] / allowed[spiked]),
+        corroboration=np.where(np.isfinite(p_max), (p_max <= ctx.rated_kw[sessions]) * 1.0, 0.5),
+        energy_kwh=np.maximum(step[spiked] - rated_energy, 0.0),
+        detail_value=step[spiked] / np.maximum(dt[spiked], 1.0) * 3600.0,
+    )
 
 
 def frozen_telemetry(ctx: BatchContext, log: EventLog) -> None:
@@ -667,6 +705,7 @@ def zero_energy(ctx: BatchContext, log: EventLog) -> None:
 
 ALL_RULES = (
     energy_power_mismatch,
+    energy_spike,  # after the mismatch rule, whose runs it leaves alone
     frozen_telemetry,
     energy_pit,
     power_over_rating,
