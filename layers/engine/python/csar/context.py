@@ -197,7 +197,8 @@ def build_context(table: ReadingTable, metadatas: Sequence[Any], params: CsarPar
 
     # Rating from what the session actually drew while charging: idle samples after the
     # battery is full would otherwise drag the percentile down to nothing.
-    active = power.value >= IDLE_POWER_KW
+    # Only sessions without a rated power in their metadata need the estimate.
+    active = (power.value >= IDLE_POWER_KW) & ~np.isfinite(metadata.max_power_kw[power.session])
     charging_power = Series(power.session[active], power.time[active], power.value[active],
                             offsets_from_sessions(power.session[active], n))
     p95 = percentile_per_session(charging_power, 0.95)

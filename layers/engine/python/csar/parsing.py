@@ -208,29 +208,19 @@ def _as_reading_list(meter_values: Any) -> list[Any]:
         return []
 
 
-# (measurand, unit) -> kind * 16 + unit code, for the pairs stations actually send.
-_PAIR_CODE = {
-    (measurand, unit): kind * 16 + code
-    for measurand, kind in MEASURAND_KIND.items()
-    for unit, code in UNIT_CODE.items()
-}
-
-
 def _kinds_and_units(flat: list[dict]) -> tuple[np.ndarray, np.ndarray]:
-    """Measurand kind and unit code per reading, in one pass over the dicts."""
-    pair_code = _PAIR_CODE.get
+    """Measurand kind and unit code per reading; dict lookups mapped in C."""
+    measurands = list(map(dict.get, flat, repeat("measurand")))
+    units = list(map(dict.get, flat, repeat("unit")))
     try:
-        codes = np.array([pair_code((r.get("measurand"), r.get("unit")), -1) for r in flat], dtype=np.int16)
-    except TypeError:  # unhashable garbage in measurand or unit
-        codes = np.full(len(flat), -1, dtype=np.int16)
-    kinds = (codes // 16).astype(np.int8)
-    units = (codes % 16).astype(np.int8)
-    unusual = np.flatnonzero(codes < 0)
-    if len(unusual):  # unknown measurands or units: classify one by one
-        rows = [flat[i] for i in unusual.tolist()]
-        kinds[unusual] = _lookup(MEASURAND_KIND, [r.get("measurand") for r in rows], OTHER)
-        units[unusual] = _lookup(UNIT_CODE, [r.get("unit") for r in rows], _UNKNOWN_UNIT)
-    return kinds, units
+        kinds = np.array(list(map(MEASURAND_KIND.get, measurands, repeat(OTHER))), dtype=np.int8)
+    except TypeError:  # unhashable garbage
+        kinds = np.array(_lookup(MEASURAND_KIND, measurands, OTHER), dtype=np.int8)
+    try:
+        unit_codes = np.array(list(map(UNIT_CODE.get, units, repeat(_UNKNOWN_UNIT))), dtype=np.int8)
+    except TypeError:
+        unit_codes = np.array(_lookup(UNIT_CODE, units, _UNKNOWN_UNIT), dtype=np.int8)
+    return kinds, unit_codes
 
 
 def build_reading_table(meter_value_lists: Sequence[Any]) -> ReadingTable:
