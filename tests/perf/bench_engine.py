@@ -30,6 +30,7 @@ import csar  # noqa: E402
 
 SIZES = (40, 200, 2000)
 VALUES_PER_RUN = 400_000  # meter values per batch measurement
+REPEATS = 5  # best of: the machine may be shared, the minimum is the least disturbed run
 
 
 def make_sessions(count: int, meter_values: int, seed: int) -> list[dict]:
@@ -65,14 +66,16 @@ def best_of(repeats: int, action) -> float:
     return best
 
 
-def cold_import_seconds(statement: str, repeats: int = 7) -> float:
-    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
-    env = dict(os.environ)
-    times = []
+def cold_import_seconds(statements: tuple[str, ...], repeats: int = 11) -> list[float]:
+    """Median import time of each statement in fresh interpreters, runs interleaved so
+    that background load hits every statement alike."""
+    samples: dict[str, list[float]] = {s: [] for s in statements}
     for _ in range(repeats):
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-        times.append(float(out.stdout.strip()))
-    return statistics.median(times)
+        for statement in statements:
+            code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+            samples[statement].append(float(out.stdout.strip()))
+    return [statistics.median(samples[s]) for s in statements]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     forest = IsolationForestBaseline(seed=0).fit(session_features(train))
 
     print(f"# python tests/perf/bench_engine.py{' --quick' if args.quick else ''}")
-    print(f"# numpy {np.__version__}, python {sys.version.split()[0]}, one core (OMP/BLAS threads = 1), best of 3")
+    print(f"# numpy {np.__version__}, python {sys.version.split()[0]}, one core (OMP/BLAS threads = 1), best of {REPEATS}")
     print()
     print("IF-shared: IsolationForest on features computed with csar's own vectorised parser;")
     print("IF-conventional: the same features and model, readings parsed one by one in Python.")
@@ -107,11 +110,11 @@ def main(argv: list[str] | None = None) -> int:
         single_count = max(10, count // 4)
         singles = sessions[:single_count]
         single_values = sum(len(s["meterValues"]) for s in singles)
-        t_single = best_of(3, lambda: [csar.analyze_session(s["meterValues"], s["metadata"]) for s in singles])
-        t_batch = best_of(3, lambda: csar.analyze_batch(sessions))
-        t_shared = best_of(3, lambda: forest.score(session_features(sessions)))
+        t_single = best_of(REPEATS, lambda: [csar.analyze_session(s["meterValues"], s["metadata"]) for s in singles])
+        t_batch = best_of(REPEATS, lambda: csar.analyze_batch(sessions))
+        t_shared = best_of(REPEATS, lambda: forest.score(session_features(sessions)))
         t_conventional = best_of(
-            3, lambda: forest.score(session_features(sessions, table_builder=conventional_reading_table))
+            REPEATS, lambda: forest.score(session_features(sessions, table_builder=conventional_reading_table))
         )
         print(
             f"| {size:,} | {single_count / t_single:,.0f} | {single_values / t_single:,.0f} "
@@ -120,9 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             f"| {count / t_conventional:,.0f} | {t_conventional / t_batch:.1f}x |"
         )
     print()
-    numpy_import = cold_import_seconds("import numpy")
-    csar_import = cold_import_seconds("import csar")
-    print("| cold import (fresh interpreter, median of 7) | ms |")
+    numpy_import, csar_import = cold_import_seconds(("import numpy", "import csar"))
+    print("| cold import (fresh interpreter, median of 11, interleaved) | ms |")
     print("|---|---|")
     print(f"| import numpy | {numpy_import * 1000:.1f} |")
     print(f"| import csar (includes numpy) | {csar_import * 1000:.1f} |")
