@@ -21,9 +21,15 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=int, default=1000, help="number of sessions (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same file")
     parser.add_argument("--out", default="-", help="output .jsonl file (default: stdout)")
-    parser.add_argument("--hard-negatives-fraction", type=float, default=0.3)
-    parser.add_argument("--anomaly-fraction", type=float, default=0.45)
-    parser.add_argument("--categories", type=_categories, default=CATEGORIES, help="comma-separated subset")
+    parser.add_argument(
+        "--hard-negatives-fraction", type=float, default=0.3,
+        help="share of sessions with hard negatives (DC taper, pauses, curtailment, coarse meters, jitter, sparse sampling)",
+    )
+    parser.add_argument("--anomaly-fraction", type=float, default=0.45, help="share of sessions with one injected anomaly")
+    parser.add_argument(
+        "--categories", type=_categories, default=CATEGORIES,
+        help="comma-separated subset of: " + ",".join(CATEGORIES),
+    )
     parser.set_defaults(handler=run)
 
 
@@ -40,6 +46,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         for session in sessions:
             out.write(json.dumps(session, separators=(",", ":")) + "\n")
+    except BrokenPipeError:  # e.g. piped into `head`
+        sys.stderr.close()
+        return 0
     finally:
         if out is not sys.stdout:
             out.close()
