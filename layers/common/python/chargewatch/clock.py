@@ -1,6 +1,7 @@
 """Time and id helpers shared by every module (one place to fake the clock in tests)."""
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from datetime import datetime, timezone
@@ -39,3 +40,12 @@ def to_epoch_ms(moment: datetime) -> int:
 def new_id() -> str:
     """Opaque ids (UUID v4): never derived from names, so they never collide across tenants."""
     return str(uuid.uuid4())
+
+
+def new_sortable_id() -> str:
+    """A UUIDv7 (RFC 9562): opaque, but its text sorts by creation time (ms) under `clock.now()`."""
+    millis = to_epoch_ms(now()) & ((1 << 48) - 1)
+    value = (millis << 80) | int.from_bytes(os.urandom(10), "big")
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    return str(uuid.UUID(int=value))

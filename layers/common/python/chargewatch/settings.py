@@ -21,6 +21,15 @@ class Settings(BaseModel):
     max_body_bytes: int = Field(default=6 * 1024 * 1024, gt=0)
     # How long the authorizer may keep a verified key in memory before looking it up again.
     auth_cache_ttl_seconds: float = Field(default=30.0, ge=0, le=60)
+    # Webhook deliveries: the queue every attempt goes through, and where exhausted ones land.
+    webhook_queue_url: str | None = None
+    webhook_dlq_url: str | None = None
+    # Local mode only: lets webhooks target http://127.0.0.1 receivers (tests, `make run` demos).
+    # Never set in a deployed stage: there every webhook must be https to a public address.
+    webhook_allow_local_http: bool = False
+    # Longest SQS DelaySeconds a retry uses (SQS caps it at 900; longer waits are chained).
+    # Tests that fake the clock set 0 so a scheduled message is visible at once.
+    webhook_max_delay_seconds: int = Field(default=900, ge=0, le=900)
 
     @classmethod
     def from_environ(cls, environ: os._Environ | dict | None = None) -> "Settings":
@@ -35,6 +44,10 @@ class Settings(BaseModel):
             "aws_endpoint_url": env.get("AWS_ENDPOINT_URL") or None,
             "max_body_bytes": env.get("MAX_BODY_BYTES"),
             "auth_cache_ttl_seconds": env.get("AUTH_CACHE_TTL_SECONDS"),
+            "webhook_queue_url": env.get("WEBHOOK_QUEUE_URL") or None,
+            "webhook_dlq_url": env.get("WEBHOOK_DLQ_URL") or None,
+            "webhook_allow_local_http": env.get("WEBHOOK_ALLOW_LOCAL_HTTP"),
+            "webhook_max_delay_seconds": env.get("WEBHOOK_MAX_DELAY_SECONDS"),
         }
         return cls(**{k: v for k, v in raw.items() if v is not None})
 

@@ -6,10 +6,13 @@
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from pynamodb.attributes import ListAttribute, UnicodeAttribute
+from pynamodb.exceptions import UpdateError
 from pynamodb.models import Model
 
-from chargewatch.dal.table import GSI1, GSI2, register, tenant_pk
+from chargewatch.dal.table import GSI1, GSI2, is_condition_failure, register, tenant_pk
 
 KEY_SK = "APIKEY"
 
@@ -83,3 +86,45 @@ def find_by_hash(key_hash: str) -> ApiKeyItem | None:
     for item in ApiKeyItem.by_hash.query(hash_index_key(key_hash), limit=2):
         return item
     return None
+
+
+def key_pk(organization_id: str, key_id: str) -> str:
+    return tenant_pk(organization_id, "APIKEY", key_id)
+
+
+def get_key(organization_id: str, key_id: str) -> ApiKeyItem | None:
+    try:
+        return ApiKeyItem.get(key_pk(organization_id, key_id), KEY_SK, consistent_read=True)
+    except ApiKeyItem.DoesNotExist:
+        return None
+
+
+def list_keys(organization_id: str) -> Iterator[ApiKeyItem]:
+    """A tenant's keys, newest first."""
+    return ApiKeyItem.by_tenant.query(tenant_pk(organization_id, "APIKEYS"), scan_index_forward=False)
+
+
+def revoke(item: ApiKeyItem, revoked_at: str) -> ApiKeyItem:
+    """Set revokedAt once (a second revoke keeps the first time)."""
+    try:
+        item.update(actions=[ApiKeyItem.revokedAt.set(revoked_at)],
+                    condition=ApiKeyItem.PK.exists() & ApiKeyItem.revokedAt.does_not_exist())
+    except UpdateError as error:
+        if not is_condition_failure(error):
+            raise
+        item.refresh(consistent_read=True)
+    return item
+
+
+def touch_last_used(item: ApiKeyItem, used_at: str, not_after: str) -> bool:
+    """Set lastUsedAt = used_at only when it is unset or not after `not_after` (at most one write a
+    minute per key, whichever container gets there first). False when another request already did."""
+    try:
+        item.update(actions=[ApiKeyItem.lastUsedAt.set(used_at)],
+                    condition=ApiKeyItem.PK.exists()
+                    & (ApiKeyItem.lastUsedAt.does_not_exist() | (ApiKeyItem.lastUsedAt <= not_after)))
+    except UpdateError as error:
+        if is_condition_failure(error):
+            return False
+        raise
+    return True

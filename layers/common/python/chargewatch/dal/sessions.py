@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from pynamodb.attributes import (
@@ -39,8 +39,8 @@ from chargewatch.dal.table import GSI1, GSI2, connection, is_condition_failure, 
 META_SK = "META"
 ANALYSIS_SK = "ANALYSIS"
 CHUNK_SIZE = 1000
-# DynamoDB transactions take at most 100 items; one is the META item.
-MAX_CHUNKS_PER_WRITE = 99
+# DynamoDB transactions take at most 100 items: META and the station/connector/tenant counters.
+MAX_CHUNKS_PER_WRITE = 96
 READING_FIELDS = ("timestamp", "value", "measurand", "unit", "phase", "location", "reconstructed")
 
 
@@ -95,6 +95,7 @@ class SessionItem(Model):
     chunkCount = NumberAttribute(default=0)
     readingCount = NumberAttribute(default=0)
     storedBytes = NumberAttribute(default=0)
+    energyKwh = NumberAttribute(default=0)
     version = NumberAttribute(default=1)
     # analysis summary, denormalised for listing and filtering
     analyzedVersion = NumberAttribute(null=True)
@@ -128,6 +129,7 @@ class AnalysisItem(Model):
     modelId = UnicodeAttribute()
     modelVersion = UnicodeAttribute()
     analyzedAt = UnicodeAttribute()
+    energyKwh = NumberAttribute(default=0)
     result = JSONAttribute()
 
 
@@ -189,8 +191,9 @@ def new_session_item(organization_id: str, session_id: str, chargingStationId: s
     )
 
 
-def create_session(item: SessionItem, readings: list[dict[str, Any]]) -> None:
-    """Write the session and its readings atomically; VersionConflict if the id exists."""
+def create_session(item: SessionItem, readings: list[dict[str, Any]],
+                   effects: Callable[[TransactWrite], None] | None = None) -> None:
+    """Write the session, its readings and `effects` (counters) atomically; VersionConflict if the id exists."""
     chunks = _chunk_items(item.PK, item.generation, 0, readings)
     item.chunkCount = len(chunks)
     item.readingCount = len(readings)
@@ -199,6 +202,8 @@ def create_session(item: SessionItem, readings: list[dict[str, Any]]) -> None:
             transaction.save(item, condition=SessionItem.PK.does_not_exist())
             for chunk in chunks:
                 transaction.save(chunk)
+            if effects is not None:
+                effects(transaction)
     except (TransactWriteError, PutError) as error:
         if is_condition_failure(error):
             raise VersionConflict(item.sessionId) from error
@@ -284,22 +289,37 @@ def read_readings(item: SessionItem) -> list[dict[str, Any]]:
 
 # --------------------------------------------------------------------------- analysis
 
-def save_analysis(item: SessionItem, analysis: AnalysisItem, summary: dict[str, Any]) -> SessionItem:
-    """Store the analysis of exactly the session version that was analysed, with its summary.
+class AnalysisRaced(Exception):
+    """Another writer stored an analysis (or an issue) since ours was planned: plan again."""
 
-    Conditioned on that version: if the session changed meanwhile, the newer request stores
-    the newer analysis, and this stale one raises VersionConflict instead of overwriting it.
+
+def save_analysis(item: SessionItem, analysis: AnalysisItem | None, summary: dict[str, Any], *,
+                  replaces_analyzed_at: str | None, effects: Callable[[TransactWrite], None] | None = None) -> SessionItem:
+    """Store the analysis of exactly the session version that was analysed, with its summary and
+    its read-side effects, in one transaction.
+
+    Conditioned on that session version — if the session changed meanwhile, the newer request
+    stores the newer analysis and this stale one raises VersionConflict — and on the stored
+    analysis being the one the effects were planned against (else AnalysisRaced: plan again).
     """
-    analysis.PK = item.PK
-    analysis.SK = ANALYSIS_SK
+    replaced = AnalysisItem.PK.does_not_exist() if replaces_analyzed_at is None else (AnalysisItem.analyzedAt == replaces_analyzed_at)
     try:
         with TransactWrite(connection=connection()) as transaction:
-            transaction.save(analysis)
             transaction.update(item, actions=_update_meta_actions(item, summary), condition=_version_condition(int(item.version)))
+            if analysis is None:  # the session no longer has enough readings: drop its analysis
+                transaction.delete(AnalysisItem(item.PK, ANALYSIS_SK), condition=replaced)
+            else:
+                analysis.PK, analysis.SK = item.PK, ANALYSIS_SK
+                transaction.save(analysis, condition=replaced)
+            if effects is not None:
+                effects(transaction)
     except TransactWriteError as error:
-        if is_condition_failure(error):
+        if not is_condition_failure(error):
+            raise
+        reasons = getattr(error, "cancellation_reasons", None) or []
+        if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
             raise VersionConflict(item.sessionId) from error
-        raise
+        raise AnalysisRaced(item.sessionId) from error
     return _applied(item, summary)
 
 

@@ -1,4 +1,4 @@
-"""API key format, hashing and verification.
+"""API keys: format, hashing and verification, and the /v1/api-keys operations.
 
 A key looks like `cw_<env>_<32 random base62><6 checksum base62>`. The checksum (CRC32 of the
 rest) lets the authorizer reject typos and garbage without a database read, and lets secret
@@ -12,9 +12,19 @@ import re
 import secrets
 import string
 import zlib
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import TypeVar
 
 from chargewatch import clock
 from chargewatch.dal import api_keys as api_keys_dal
+from chargewatch.errors import NotFoundError, ValidationError
+from chargewatch.schemas.api_keys import ApiKey, ApiKeyCreated, ApiKeyPage, ApiKeyRevoked, CreateApiKeyRequest
+from chargewatch.schemas.sessions import Pagination
+from chargewatch.settings import get_settings
+from chargewatch.tenancy import Tenant
+
+T = TypeVar("T")
 
 _ALPHABET = string.digits + string.ascii_letters
 _RANDOM_LENGTH = 32
@@ -81,3 +91,85 @@ def issue_key(organization_id: str, *, env: str, name: str, description: str | N
         expires_at=expires_at,
     )
     return key, item
+
+
+# --------------------------------------------------------------------------- /v1/api-keys
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _api_key_out(item: api_keys_dal.ApiKeyItem) -> ApiKey:
+    return ApiKey(id=item.keyId, name=item.name, description=item.description, prefix=item.prefix,
+                  tenantId=item.organizationId, createdAt=item.createdAt, expiresAt=item.expiresAt,
+                  lastUsedAt=item.lastUsedAt, revokedAt=item.revokedAt)
+
+
+def is_active(item: api_keys_dal.ApiKeyItem, moment: datetime) -> bool:
+    return not item.revokedAt and not (item.expiresAt and parse_instant(item.expiresAt) <= moment)
+
+
+def parse_instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def create_api_key(tenant: Tenant, request: CreateApiKeyRequest) -> ApiKeyCreated:
+    """A new key of the caller's organization; it gets no more scopes than the calling key."""
+    expires_at = None
+    if request.expiresAt is not None:
+        if request.expiresAt <= clock.now():
+            raise ValidationError.for_field("expiresAt", "must be in the future")
+        expires_at = clock.to_iso(request.expiresAt)
+    key, item = issue_key(tenant.organization_id, env=get_settings().api_key_env, name=request.name.strip(),
+                          description=request.description, scopes=list(tenant.scopes) or None, expires_at=expires_at)
+    return ApiKeyCreated(id=item.keyId, name=item.name, description=item.description, key=key, prefix=item.prefix,
+                         tenantId=item.organizationId, expiresAt=item.expiresAt, createdAt=item.createdAt)
+
+
+def list_api_keys(organization_id: str, page: int, page_size: int) -> ApiKeyPage:
+    items, total = paginate(api_keys_dal.list_keys(organization_id), page, page_size)
+    return ApiKeyPage(items=[_api_key_out(item) for item in items],
+                      pagination=Pagination(totalCount=total, page=page, size=page_size))
+
+
+def revoke_api_key(tenant: Tenant, key_id: str) -> ApiKeyRevoked:
+    """Revoke one of the caller's organization's keys; effective on the next request (see auth)."""
+    from chargewatch.services import auth
+
+    item = api_keys_dal.get_key(tenant.organization_id, key_id)
+    if item is None:
+        raise NotFoundError(f"API key {key_id} not found", code="api_key_not_found")
+    item = api_keys_dal.revoke(item, clock.iso_now())
+    auth.forget(item.keyHash)
+    now = clock.now()
+    remaining = sum(1 for other in api_keys_dal.list_keys(tenant.organization_id)
+                    if other.keyId != item.keyId and is_active(other, now))
+    own = tenant.key_id == item.keyId
+    warning = None
+    if remaining == 0:
+        warning = ("this was the organization's last active API key: no key can call the API any more "
+                   "until an administrator provisions a new one")
+    elif own:
+        warning = "you revoked the key this request used: it no longer authenticates"
+    return ApiKeyRevoked(**_api_key_out(item).model_dump(), revokedOwnKey=own, activeKeysRemaining=remaining,
+                         warning=warning)
+
+
+def record_use(item: api_keys_dal.ApiKeyItem, moment: datetime) -> None:
+    """Keep lastUsedAt to the minute without a write per request (conditional, once a minute)."""
+    if item.lastUsedAt and moment - parse_instant(item.lastUsedAt) < LAST_USED_RESOLUTION:
+        return
+    used_at = clock.to_iso(moment.replace(microsecond=0))  # one format, so stored values compare as text
+    not_after = clock.to_iso((moment - LAST_USED_RESOLUTION).replace(microsecond=0))
+    if not api_keys_dal.touch_last_used(item, used_at, not_after):
+        item.lastUsedAt = used_at  # another container wrote it within the minute: don't try again now
+
+
+def paginate(items: Iterable[T], page: int, page_size: int) -> tuple[list[T], int]:
+    """(the items of 0-based `page`, total count) from one pass over an iterable."""
+    first, last = page * page_size, (page + 1) * page_size
+    selected, total = [], 0
+    for item in items:
+        if first <= total < last:
+            selected.append(item)
+        total += 1
+    return selected, total

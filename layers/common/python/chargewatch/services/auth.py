@@ -8,6 +8,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from aws_lambda_powertools import Logger
+
+from chargewatch import clock
 from chargewatch.dal import api_keys as api_keys_dal
 from chargewatch.services import api_keys
 from chargewatch.settings import get_settings
@@ -30,6 +33,9 @@ class AuthVerdict:
                     "errorCode": self.error_code or "unauthorized", "errorMessage": self.error_message or ""}
         return {"authStatus": "ok", "principalType": "api_key", "organizationId": self.organization_id or "",
                 "keyId": self.key_id or "", "scopes": " ".join(self.scopes)}
+
+
+logger = Logger(service="chargewatch-auth")
 
 
 def _deny(code: str, message: str, status: int = 401) -> AuthVerdict:
@@ -58,6 +64,12 @@ def clear_cache() -> None:
     _key_cache.clear()
 
 
+def forget(key_hash: str) -> None:
+    """Drop one key from this container's cache (revoke calls it: the next request re-reads the key).
+    Other warm containers notice within auth_cache_ttl_seconds (<= 60 s, documented in docs/api-keys.md)."""
+    _key_cache.pop(key_hash, None)
+
+
 def _header(headers: dict[str, str] | None, name: str) -> str | None:
     for key, value in (headers or {}).items():
         if key.lower() == name:
@@ -79,13 +91,16 @@ def authorize(headers: dict[str, str] | None, *, now: datetime | None = None) ->
     item = _lookup(key_hash)
     if item is None or not api_keys.hashes_match(item.keyHash, token):
         return _deny("invalid_api_key", "API key is not valid")
+    moment = now or clock.now()
     if item.revokedAt:
         return _deny("api_key_revoked", "API key has been revoked")
-    if item.expiresAt:
-        moment = now or datetime.now().astimezone()
-        if datetime.fromisoformat(item.expiresAt.replace("Z", "+00:00")) <= moment:
-            return _deny("api_key_expired", "API key has expired")
+    if item.expiresAt and api_keys.parse_instant(item.expiresAt) <= moment:
+        return _deny("api_key_expired", "API key has expired")
     requested_org = _header(headers, "x-organization-id")
     if requested_org and requested_org.strip() != item.organizationId:
         return _deny("organization_mismatch", "X-Organization-Id does not match the API key's organization", 403)
+    try:
+        api_keys.record_use(item, moment)
+    except Exception:  # bookkeeping must never turn a valid key away
+        logger.exception("could not record lastUsedAt")
     return AuthVerdict(True, organization_id=item.organizationId, key_id=item.keyId, scopes=tuple(item.scopes or ()))

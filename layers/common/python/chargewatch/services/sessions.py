@@ -12,8 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from aws_lambda_powertools import Logger
+
 from chargewatch import clock
 from chargewatch.dal import sessions as sessions_dal
+from chargewatch.dal import stations as stations_dal
+from chargewatch.services import read_model
 from chargewatch.errors import ConcurrencyError, ConflictError, NotFoundError, ValidationError
 from chargewatch.meter_values import normalise
 from chargewatch.schemas.sessions import (
@@ -29,9 +33,13 @@ from chargewatch.schemas.sessions import (
     SessionResult,
 )
 
+logger = Logger(service="chargewatch")
+
 MIN_READINGS_FOR_ANALYSIS = 3
 RECURRENCE_WINDOW = timedelta(days=7)
 DEFAULT_STATUS = "active"
+# Session metadata keys that describe the station rather than the session (shown on station detail).
+STATION_METADATA_KEYS = ("address", "operator", "stationName", "city", "country", "latitude", "longitude")
 _WRITE_ATTEMPTS = 12
 
 _NO_ANALYSIS = {
@@ -128,6 +136,12 @@ def _analyze(organization_id: str, item: sessions_dal.SessionItem, readings: lis
                 "connectorId": item.connectorId, "evseId": item.evseId}
     result = csar.analyze_session(_engine_input(readings), metadata=metadata,
                                   history=_recurrence_history(organization_id, item))
+    return record_analysis(organization_id, item, result)
+
+
+def record_analysis(organization_id: str, item: sessions_dal.SessionItem, result) -> tuple[dict[str, Any], str]:
+    """Store an engine result (a csar.SessionAnalysis) for the session version it was computed on,
+    with everything it changes on the read side. Used by single requests and by batch work."""
     document = result.to_dict()
     analyzed_at = clock.iso_now()
     anomalies = document.get("anomalies") or []
@@ -139,16 +153,43 @@ def _analyze(organization_id: str, item: sessions_dal.SessionItem, readings: lis
         "anomalyConfidence": float(document.get("anomalyConfidence") or 0.0),
         "anomalyCount": len(anomalies),
         "anomalyCategories": sorted({anomaly["category"] for anomaly in anomalies}),
+        "energyKwh": round(float(result.energy_kwh), 6),
     }
     analysis = sessions_dal.new_analysis_item(
         sessionVersion=int(item.version), modelId=result.model_id, modelVersion=str(result.model_version),
-        analyzedAt=analyzed_at, result=document,
+        analyzedAt=analyzed_at, energyKwh=summary["energyKwh"], result=document,
     )
-    try:
-        sessions_dal.save_analysis(item, analysis, summary)
-    except sessions_dal.VersionConflict:
-        pass  # the session moved on; the request that moved it stores the newer analysis
+    _store_with_effects(organization_id, item, analysis, document, summary)
     return document, analyzed_at
+
+
+def _store_with_effects(organization_id: str, item: sessions_dal.SessionItem, analysis, document, summary) -> None:
+    for _ in range(_WRITE_ATTEMPTS):
+        previous = sessions_dal.get_analysis(item)
+        effects = read_model.analysis_effects(
+            organization_id, item, document,
+            old_energy=float(previous.energyKwh or 0.0) if previous else 0.0,
+            new_energy=float(summary.get("energyKwh") or 0.0),
+            old_is_anomaly=bool(previous and previous.result.get("isAnomaly")),
+        )
+        try:
+            sessions_dal.save_analysis(item, analysis, summary, effects=effects.apply,
+                                       replaces_analyzed_at=previous.analyzedAt if previous else None)
+            return
+        except sessions_dal.VersionConflict:
+            return  # the session moved on; the request that moved it stores the newer analysis
+        except sessions_dal.AnalysisRaced:
+            continue
+    # The readings are committed; only the derived analysis lost every race. Never answer 409 for
+    # a write that happened (the client would retry it): the stored analysis stays marked stale
+    # (analyzedVersion < version) and the next read of the session re-analyses it.
+    logger.warning("analysis not stored after retries", extra={"sessionId": item.sessionId})
+
+
+def _clear_analysis(organization_id: str, item: sessions_dal.SessionItem) -> None:
+    """Fewer than 3 readings after a replace: the old analysis and its anomalies no longer apply."""
+    if sessions_dal.get_analysis(item) is not None:
+        _store_with_effects(organization_id, item, None, None, {**_NO_ANALYSIS, "energyKwh": 0})
 
 
 def _analysis_if_due(organization_id: str, item: sessions_dal.SessionItem,
@@ -214,8 +255,15 @@ def create_session(organization_id: str, request: CreateSessionRequest) -> Sessi
             requestHash=request_hash, createdAt=now, updatedAt=now, endedAtMs=last_ms,
             generation=clock.new_id(), storedBytes=_encoded_size(readings), version=1,
         )
+        station_metadata = {key: value for key, value in (item.metadata or {}).items() if key in STATION_METADATA_KEYS}
+
+        def count_session(transaction) -> None:
+            stations_dal.add_session(transaction, organization_id, item.chargingStationId, item.connectorId, item.evseId,
+                                     station_uuid=clock.new_id(), connector_uuid=clock.new_id(), now=now,
+                                     station_metadata=station_metadata or None)
+
         try:
-            sessions_dal.create_session(item, readings)
+            sessions_dal.create_session(item, readings, effects=count_session)
         except sessions_dal.VersionConflict:
             existing = _require(organization_id, request.sessionId)  # a concurrent create won
         else:
@@ -250,6 +298,7 @@ def _with_retries(organization_id: str, session_id: str, mutate) -> SessionResul
             return _session_result(item, analysis, analyzed_at)
         item, readings = outcome
         if int(item.readingCount) < MIN_READINGS_FOR_ANALYSIS:
+            _clear_analysis(organization_id, item)
             return _session_result(item, None, None)
         analysis, analyzed_at = _analysis_if_due(organization_id, item, readings)
         return _session_result(item, analysis, analyzed_at)
