@@ -8,16 +8,23 @@ One process holds everything, so it all shares one in-memory AWS (see docs/local
   edge port), so other processes (the `chargewatch` CLI, scripts, the AWS CLI) see the same data.
 - A `ThreadingHTTPServer` on 127.0.0.1:${PORT:-3000} hands every request to
   `LocalGateway.handle`, which runs the template's authorizer and handler in this process.
+- The template's SQS event sources are polled (chargewatch_tools.emulator.queues.QueuePoller) and
+  their functions invoked in-process, as Lambda's poller does.
+- moto's DynamoDB is patched (in this process only) so a transaction or a query costs what the
+  items it touches cost, not the whole table (see _install_moto_patches).
 
-Handler invocations are serialised with one lock. A Lambda execution environment handles one
-event at a time, and the code relies on it: the powertools resolver of a function is a module
-global that keeps the current event and its tenant context (`app.current_event`, `app.context`)
-between the middleware and the route, so two concurrent requests in one process could swap
-tenants. The lock also keeps moto's in-memory backends consistent. Requests still parse and
-answer concurrently; only the invocation itself is one at a time (see tests/perf/bench_api.py).
+Handler invocations run one at a time on one dedicated thread, like a Lambda execution
+environment, and the code relies on that: the powertools resolver of a function is a module global
+that keeps the current event and its tenant context (`app.current_event`, `app.context`) between
+the middleware and the route, so two concurrent invocations in one process could swap tenants;
+pynamodb keeps its botocore client per thread, so one thread also means one warm client (a new
+thread per HTTP connection would pay a client creation each time); and moto's in-memory backends
+are not built for concurrent writers. HTTP parsing and writing stay concurrent (one thread per
+connection); see tests/perf/bench_api.py for the numbers.
 """
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import os
@@ -26,6 +33,7 @@ import socket
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -45,6 +53,9 @@ MAX_REQUEST_BYTES = 10 * 1024 * 1024
 _ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS",
                        "AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "CHARGEWATCH_AWS_MODE")
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "upgrade"}
+# One emulator per process: a second would share the first's moto state and os.environ.
+_running: "Emulator | None" = None
+_running_lock = threading.Lock()
 
 
 class EmulatorError(RuntimeError):
@@ -75,6 +86,9 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
     """Turns one HTTP request into `LocalGateway.handle(...)` and writes its answer back."""
 
     protocol_version = "HTTP/1.1"  # keep-alive: a client's latency is the API's, not TCP setup
+    # Headers and body leave in separate writes; with Nagle on, each response waits for the
+    # client's delayed ACK (~40 ms on Linux). TCP_NODELAY sends them at once.
+    disable_nagle_algorithm = True
     server_version = "ChargewatchLocal/1.0"
     server: "_EmulatorHTTPServer"
 
@@ -146,6 +160,132 @@ class _EmulatorHTTPServer(ThreadingHTTPServer):
     emulator: "Emulator"
 
 
+# --------------------------------------------------------------------------- moto: O(items touched)
+
+class _TableAwareCopy:
+    """Stands in for the `copy` module inside moto.dynamodb.models: deep-copies everything but a Table.
+
+    moto's TransactWriteItems snapshots the *whole table* (copy.deepcopy) once per item of every
+    transaction so it can roll back, which makes each transaction cost O(table size): with a few
+    thousand items a session write takes hundreds of milliseconds and keeps slowing down. The
+    emulator snapshots only the items a transaction touches instead (see _install_moto_patches).
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        import copy
+
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        import copy
+
+        from moto.dynamodb.models.table import Table
+
+        if isinstance(value, Table):
+            return value
+        return copy.deepcopy(value, memo)
+
+
+def _transaction_key(table: Any, operation: dict[str, Any]):
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    key = operation.get("Key") or operation.get("Item") or {}
+    hash_value = DynamoType(key[table.hash_key_attr])
+    range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+    return hash_value, range_value
+
+
+_query_scope: "contextvars.ContextVar[tuple | None]" = contextvars.ContextVar("chargewatch_moto_query", default=None)
+
+
+def _install_moto_patches() -> Any:
+    """Make moto's DynamoDB cost O(items touched) instead of O(table) per call, in this process.
+
+    Semantics are unchanged; only the work is. Two places in moto 5.2 scale with the table:
+
+    - TransactWriteItems deep-copies the whole table once per item of the transaction, to roll back
+      on failure: here only the touched items are backed up and restored (and stream records of a
+      rolled-back transaction dropped).
+    - Query walks `Table.all_items()`, which sorts every item of the table, and then filters: here a
+      base-table query reads its one partition, and an index query walks the items unsorted (moto
+      sorts the matches itself afterwards).
+
+    With a few thousand items (a few hundred sessions) a session create otherwise costs hundreds of
+    milliseconds, and grows with every write. Returns a function that removes the patches.
+    """
+    import copy
+
+    import moto.dynamodb.models as dynamodb_models
+    from moto.dynamodb.models.table import Table
+
+    backend_class = dynamodb_models.DynamoDBBackend
+    original_transact = backend_class.transact_write_items
+    if getattr(original_transact, "_chargewatch_patched", False):
+        return None
+    original_query, original_all_items = Table.query, Table.all_items
+
+    def transact_write_items(self, transact_items: list[dict[str, Any]]) -> None:
+        backups = []
+        for entry in transact_items:
+            try:
+                (_, operation), = entry.items()
+                table = self.tables[operation["TableName"]]
+                hash_value, range_value = _transaction_key(table, operation)
+            except Exception:  # malformed or unknown table: moto's own checks report it below
+                continue
+            current = table.get_item(hash_value, range_value) if (range_value or not table.range_key_attr) else None
+            stream_length = len(table.stream_shard.items) if table.stream_shard is not None else None
+            backups.append((table, hash_value, range_value, copy.deepcopy(current), stream_length))
+        try:
+            return original_transact(self, transact_items)
+        except Exception:
+            for table, hash_value, range_value, item, stream_length in reversed(backups):
+                bucket = table.items[hash_value] if range_value is not None else table.items
+                key = range_value if range_value is not None else hash_value
+                if item is None:
+                    bucket.pop(key, None)
+                else:
+                    bucket[key] = item
+                if stream_length is not None and table.stream_shard is not None:
+                    del table.stream_shard.items[stream_length:]  # no records of rolled-back writes
+            raise
+
+    def query(self, hash_key, *args: Any, **kwargs: Any):
+        index_name = kwargs.get("index_name") if "index_name" in kwargs else (args[6] if len(args) > 6 else None)
+        token = _query_scope.set(("index",) if index_name else ("partition", hash_key))
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            _query_scope.reset(token)
+
+    def all_items(self) -> list:
+        scope = _query_scope.get()
+        if scope is None:  # scans, exports, ...: moto's sorted walk
+            return original_all_items(self)
+        if scope[0] == "partition":
+            partition = self.items.get(scope[1])  # .get: the defaultdict must not grow
+            if partition is None:
+                return []
+            return list(partition.values()) if self.range_key_attr else [partition]
+        if self.range_key_attr:
+            return [item for partition in self.items.values() for item in partition.values()]
+        return list(self.items.values())
+
+    transact_write_items._chargewatch_patched = True
+    backend_class.transact_write_items = transact_write_items
+    Table.query, Table.all_items = query, all_items
+    previous_copy = dynamodb_models.copy
+    dynamodb_models.copy = _TableAwareCopy()
+
+    def uninstall() -> None:
+        backend_class.transact_write_items = original_transact
+        Table.query, Table.all_items = original_query, original_all_items
+        dynamodb_models.copy = previous_copy
+
+    return uninstall
+
+
 # --------------------------------------------------------------------------- the emulator
 
 @dataclass
@@ -164,10 +304,16 @@ class Emulator:
     _moto_server: Any = None
     _mock: Any = None
     _saved_environ: dict[str, str] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    # The "execution environment": one thread runs every invocation, one at a time (see module doc).
+    _worker: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="chargewatch-lambda"))
     _serialize: bool = True
     _profiler: Any = None
     _profile_path: str | None = None
+    _uninstall_patches: Any = None
+    _poller: Any = None
+    _poller_thread: threading.Thread | None = None
+    _stopping: threading.Event = field(default_factory=threading.Event)
     _stopped: bool = False
 
     @property
@@ -183,33 +329,63 @@ class Emulator:
         return self.stack.refs["Table"]
 
     def invoke(self, method: str, path: str, **request: Any):
-        """One request through the gateway: authorizer + handler, one invocation at a time."""
+        """One request through the gateway: authorizer + handler, on the one invocation thread."""
         if not self._serialize:
             return self.gateway.handle(method, path, **request)
-        with self._lock:
-            if self._profiler is None:
-                return self.gateway.handle(method, path, **request)
-            self._profiler.enable()
+        return self._worker.submit(self._invoke_on_worker, method, path, request).result()
+
+    def _invoke_on_worker(self, method: str, path: str, request: dict[str, Any]):
+        if self._profiler is None:
+            return self.gateway.handle(method, path, **request)
+        self._profiler.enable()
+        try:
+            return self.gateway.handle(method, path, **request)
+        finally:
+            self._profiler.disable()
+
+    def _poll_queues(self) -> None:
+        """The template's SQS event sources, polled like Lambda does, on the invocation thread."""
+        while not self._stopping.is_set():
             try:
-                return self.gateway.handle(method, path, **request)
-            finally:
-                self._profiler.disable()
+                handled = self._worker.submit(self._poller.poll_once).result()
+            except Exception:  # keep polling: one bad round must not end the emulator's consumers
+                import traceback
+
+                traceback.print_exc()
+                handled = 0
+            if not handled:
+                self._stopping.wait(0.2)
+
+    @property
+    def queue_consumers(self) -> list[str]:
+        return [f"{source.function} <- {source.queue_url.rsplit('/', 1)[-1]}" for source in (self._poller.sources if self._poller else [])]
 
     def stop(self) -> None:
+        global _running
         if self._stopped:
             return
         self._stopped = True
+        self._stopping.set()
+        with _running_lock:
+            if _running is self:
+                _running = None
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
         if self._http_thread is not None:
             self._http_thread.join(timeout=5)
+        if self._poller_thread is not None:
+            self._poller_thread.join(timeout=10)
+        self._worker.shutdown(wait=True)
         if self._moto_server is not None:
             self._moto_server.stop()
         if self._mock is not None:
             self._mock.stop()
-        os.environ.clear()
-        os.environ.update(self._saved_environ)
+        if self._uninstall_patches is not None:
+            self._uninstall_patches()
+        if self._saved_environ:
+            os.environ.clear()
+            os.environ.update(self._saved_environ)
         from chargewatch import settings
         from chargewatch.dal import table
         from chargewatch.services import auth
@@ -278,16 +454,23 @@ def start_emulator(port: int = 0, moto_port: int = DEFAULT_MOTO_PORT, *, host: s
     from chargewatch_tools.emulator.gateway import LocalGateway
     from chargewatch_tools.infra import create_stack
 
-    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
-    saved_environ = dict(os.environ)
-    for name in _ENDPOINT_VARIABLES:
-        os.environ.pop(name, None)
-    os.environ.update({"AWS_REGION": region, "AWS_DEFAULT_REGION": region})
-    logging.getLogger("werkzeug").setLevel(logging.INFO if verbose else logging.WARNING)
+    global _running
+    with _running_lock:
+        if _running is not None:
+            raise EmulatorError(f"an emulator is already running in this process ({_running.url or 'starting'}); "
+                                "stop it first: two would share one in-memory AWS and one environment")
+        emulator = _running = Emulator(url="", moto_url="", api_key="", organization_id=organization_id, stack=None,
+                                       gateway=None, verbose=verbose, _serialize=serialize)
 
-    emulator = Emulator(url="", moto_url="", api_key="", organization_id=organization_id, stack=None,
-                        gateway=None, verbose=verbose, _saved_environ=saved_environ, _serialize=serialize)
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+    emulator._saved_environ = dict(os.environ)
     try:
+        for name in _ENDPOINT_VARIABLES:
+            os.environ.pop(name, None)
+        os.environ.update({"AWS_REGION": region, "AWS_DEFAULT_REGION": region})
+        logging.getLogger("werkzeug").setLevel(logging.INFO if verbose else logging.WARNING)
+        if os.environ.get("CHARGEWATCH_EMULATOR_MOTO_PATCHES", "1").lower() not in ("0", "false", "no"):
+            emulator._uninstall_patches = _install_moto_patches()
         emulator._mock = mock_aws()
         emulator._mock.start()
         emulator._moto_server = ThreadedMotoServer(ip_address=host, port=moto_port, verbose=False)
@@ -316,11 +499,25 @@ def start_emulator(port: int = 0, moto_port: int = DEFAULT_MOTO_PORT, *, host: s
         functions = {route["function"] for route in gateway.routes}
         if gateway.default_authorizer:
             functions.add(gateway.default_authorizer["function"])
-        for logical_id in sorted(functions):
-            gateway.registry.handler(logical_id)
 
-        provisioned = create_organization(DEMO_ORGANIZATION_NAME, organization_id=organization_id, api_key=demo_api_key)
-        emulator.api_key = provisioned.api_key
+        def cold_start_and_provision() -> str:
+            for logical_id in sorted(functions):
+                gateway.registry.handler(logical_id)
+            return create_organization(DEMO_ORGANIZATION_NAME, organization_id=organization_id,
+                                       api_key=demo_api_key).api_key
+
+        # On the invocation thread: pynamodb keeps its botocore client per thread.
+        emulator.api_key = emulator._worker.submit(cold_start_and_provision).result()
+
+        from chargewatch_tools.emulator.queues import QueuePoller
+
+        # Failed messages come back after 2 s here instead of the queue's production visibility timeout.
+        emulator._poller = QueuePoller(gateway.registry, boto3.client("sqs", region_name=region),
+                                       failed_visibility_seconds=2)
+        if emulator._poller.sources:
+            emulator._poller_thread = threading.Thread(target=emulator._poll_queues, name="chargewatch-sqs-poller",
+                                                       daemon=True)
+            emulator._poller_thread.start()
 
         if profile:
             import cProfile
@@ -370,6 +567,7 @@ def banner(emulator: Emulator) -> str:
         f"  AWS endpoint (moto)   {emulator.moto_url}   table {emulator.table_name}",
         f"  Demo organization id  {emulator.organization_id}",
         f"  Demo API key          {emulator.api_key}",
+        f"  Queue consumers       {', '.join(emulator.queue_consumers) or 'none in template.yaml'}",
         "",
         "Create a session (3 meter values):",
         "",

@@ -1,0 +1,193 @@
+"""POST /v1/sessions through the local emulator, from a second process: latency and throughput.
+
+    python tests/perf/bench_api.py [--requests 1000] [--readings 100] [--profile]
+
+Starts `python -m chargewatch_tools.emulator` as a subprocess on free ports (PORT, MOTO_PORT,
+DEMO_API_KEY in its environment), waits until it answers, then sends the requests one after the
+other over one keep-alive connection, each a new session (unique sessionId) with `--readings`
+meter values (energy register, power and SoC, 1-minute OCPP samples, spread over 50 stations and
+several days), and prints p50/p90/p99/max latency and requests/s. Target: p99 <= 30 ms.
+
+`--profile` runs the emulator with CHARGEWATCH_PROFILE set: cProfile around every invocation,
+printed (cumulative and own time) when the emulator stops. `--url URL --api-key KEY` benchmarks
+an emulator that is already running instead. A benchmark prints numbers; it is not a test.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+TARGET_P99_MS = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def demo_key() -> str:
+    from chargewatch.services.api_keys import generate_key
+
+    return generate_key("test")
+
+
+def session_body(index: int, readings: int, rng: random.Random) -> dict:
+    """A plausible charging session: 1-minute samples of energy (kWh), power (kW) and SoC (%)."""
+    station = index % 50
+    dc = station % 3 == 0
+    rated_kw = 50.0 if dc else 11.0
+    battery_kwh = rng.choice([40.0, 58.0, 77.0])
+    start = datetime(2026, 2, 1, 7, tzinfo=timezone.utc) + timedelta(days=index // 50, minutes=(index % 50) * 13)
+    soc = rng.uniform(10, 60)
+    energy = rng.uniform(0, 5000)  # the register does not start at zero
+    values = []
+    minute = 0
+    while len(values) < readings:
+        taper = 1.0 if soc < 80 else max(0.2, (100 - soc) / 20)  # DC taper above 80 %
+        power = rated_kw * taper * rng.uniform(0.97, 1.02) if dc else rated_kw * rng.uniform(0.98, 1.01)
+        stamp = (start + timedelta(minutes=minute)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for measurand, unit, value in (("Energy.Active.Import.Register", "kWh", energy),
+                                       ("Power.Active.Import", "kW", power), ("SoC", "Percent", soc)):
+            if len(values) < readings:
+                values.append({"timestamp": stamp, "measurand": measurand, "unit": unit, "value": round(value, 3)})
+        energy += power / 60
+        soc = min(100.0, soc + power / 60 / battery_kwh * 100)
+        minute += 1
+    return {
+        "sessionId": f"bench-{index:05d}-{rng.getrandbits(32):08x}",
+        "chargingStationId": f"CP-NL-AMS-{station:04d}",
+        "connectorId": str(1 + index % 2),
+        "evseId": f"NL*CWT*E{station:04d}*{1 + index % 2}",
+        "meterValues": values,
+    }
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile."""
+    rank = max(1, math.ceil(fraction * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def start_emulator(profile: bool, log_path: Path) -> tuple[subprocess.Popen, str, str]:
+    port, moto_port, key = free_port(), free_port(), demo_key()
+    env = {**os.environ, "PORT": str(port), "MOTO_PORT": str(moto_port), "DEMO_API_KEY": key}
+    for name in ("AWS_ENDPOINT_URL", "CHARGEWATCH_AWS_MODE"):
+        env.pop(name, None)
+    if profile:
+        env["CHARGEWATCH_PROFILE"] = str(log_path.with_suffix(".prof"))
+    log = open(log_path, "w")
+    process = subprocess.Popen([sys.executable, "-m", "chargewatch_tools.emulator"], cwd=ROOT, env=env,
+                               stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        if process.poll() is not None:
+            raise SystemExit(f"the emulator exited with {process.returncode}:\n{log_path.read_text()}")
+        try:
+            if requests.get(f"{url}/v1/sessions", headers={"Authorization": f"Bearer {key}"}, timeout=2).status_code == 200:
+                return process, url, key
+        except requests.ConnectionError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise SystemExit(f"the emulator did not answer within 90 s:\n{log_path.read_text()}")
+        time.sleep(0.2)
+
+
+def stop_emulator(process: subprocess.Popen) -> int:
+    process.send_signal(signal.SIGINT)
+    try:
+        return process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--readings", type=int, default=100, help="meter values per session")
+    parser.add_argument("--warmup", type=int, default=20, help="requests sent first and not measured")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--profile", action="store_true", help="cProfile inside the emulator, printed at the end")
+    parser.add_argument("--url", help="benchmark an emulator that is already running (with --api-key)")
+    parser.add_argument("--api-key")
+    args = parser.parse_args()
+
+    rng = random.Random(args.seed)
+    bodies = [session_body(index, args.readings, rng) for index in range(args.warmup + args.requests)]
+    log_path = Path(tempfile.mkdtemp(prefix="chargewatch-bench-")) / "emulator.log"
+    process = None
+    if args.url:
+        if not args.api_key:
+            raise SystemExit("--url needs --api-key")
+        url, key = args.url.rstrip("/"), args.api_key
+    else:
+        started = time.perf_counter()
+        process, url, key = start_emulator(args.profile, log_path)
+        print(f"emulator ready in {time.perf_counter() - started:.1f} s at {url} (log: {log_path})")
+
+    latencies: list[float] = []
+    failures: dict[int, int] = {}
+    try:
+        with requests.Session() as http:
+            http.headers.update({"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+            import json
+
+            payloads = [json.dumps(body).encode() for body in bodies]
+            for payload in payloads[:args.warmup]:
+                http.post(f"{url}/v1/sessions", data=payload, timeout=60)
+            wall_start = time.perf_counter()
+            for payload in payloads[args.warmup:]:
+                sent = time.perf_counter()
+                response = http.post(f"{url}/v1/sessions", data=payload, timeout=60)
+                latencies.append((time.perf_counter() - sent) * 1000)
+                if response.status_code != 200:
+                    failures[response.status_code] = failures.get(response.status_code, 0) + 1
+                    if sum(failures.values()) == 1:
+                        print(f"first failure: {response.status_code} {response.text[:500]}", file=sys.stderr)
+            wall = time.perf_counter() - wall_start
+    finally:
+        exit_code = stop_emulator(process) if process is not None else None
+
+    ordered = sorted(latencies)
+    size = len(payloads[-1])
+    print(f"\nPOST /v1/sessions, {len(latencies)} requests, {args.readings} meter values each "
+          f"(~{size / 1024:.1f} KiB body), one client, keep-alive, after {args.warmup} warm-up requests")
+    print(f"  p50 {percentile(ordered, 0.50):7.1f} ms   p90 {percentile(ordered, 0.90):7.1f} ms   "
+          f"p99 {percentile(ordered, 0.99):7.1f} ms   max {ordered[-1]:7.1f} ms   mean {statistics.fmean(ordered):6.1f} ms")
+    print(f"  throughput {len(latencies) / wall:6.1f} requests/s over {wall:.1f} s")
+    tenth = max(1, len(latencies) // 10)
+    print(f"  p50 of the first {tenth}: {statistics.median(latencies[:tenth]):.1f} ms, "
+          f"of the last {tenth}: {statistics.median(latencies[-tenth:]):.1f} ms (does latency grow with the table?)")
+    if failures:
+        print(f"  NON-200 answers: {failures}")
+    p99 = percentile(ordered, 0.99)
+    verdict = "meets" if p99 <= TARGET_P99_MS else "MISSES"
+    print(f"  target p99 <= {TARGET_P99_MS:.0f} ms: {verdict} ({p99:.1f} ms)")
+    if exit_code is not None:
+        print(f"  emulator stopped with exit code {exit_code}" + ("" if exit_code == 0 else f" (log: {log_path})"))
+        if args.profile:
+            print(f"\nprofile of the emulator (from {log_path}):")
+            text = log_path.read_text()
+            print(text[text.find("function calls"):][:12000] if "function calls" in text else text[-4000:])
+    return 1 if failures or (exit_code not in (None, 0)) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
