@@ -183,6 +183,13 @@ def test_recurring_only_for_the_same_category_in_the_previous_seven_days():
     assert not csar.analyze_session(readings, history="garbage").is_recurring
 
 
+@pytest.mark.parametrize("rating", [float("inf"), float("nan"), True, "fast", -11, 0, None, "11"])
+def test_unusable_or_string_ratings(rating):
+    readings, _, _ = session(11.0, minutes=30)
+    result = csar.analyze_session(readings, {"maxPowerKw": rating, "unknownKey": object()})
+    assert not result.is_anomaly
+
+
 def test_soc_reconstructed_when_soc_missing_but_capacity_and_start_known():
     readings, _, _ = session(11.0, minutes=30)
     assert csar.analyze_session(readings, {"batteryCapacityKwh": 60, "startSoc": 20}).soc_reconstructed

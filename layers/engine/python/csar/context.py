@@ -3,14 +3,14 @@ ratings, meter resolution and the cumulative delivered energy."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from itertools import repeat
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from .params import CsarParams
-from .parsing import ENERGY, POWER, POWER_OFFERED, SOC, ReadingTable
+from .parsing import ENERGY, POWER, POWER_OFFERED, SOC, ReadingTable, parse_values
 from .series import (
     DisorderEvents,
     Series,
@@ -69,26 +69,19 @@ class BatchContext:
         return self.params.spike_power_factor * rated * (dt + self.params.clock_tolerance_s) / 3600.0
 
 
-def _float_or_nan(value: Any) -> float:
-    if isinstance(value, bool):
-        return math.nan
-    try:
-        result = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return math.nan
-    return result if math.isfinite(result) else math.nan
-
-
 def read_metadata(metadatas: Sequence[Any]) -> SessionMetadata:
+    dicts = [m if type(m) is dict else (dict(m) if isinstance(m, Mapping) else {}) for m in metadatas]
+
     def column(key: str) -> np.ndarray:
-        return np.array(
-            [_float_or_nan(m.get(key)) if isinstance(m, dict) else math.nan for m in metadatas], dtype=np.float64
-        )
+        raw = list(map(dict.get, dicts, repeat(key)))
+        if any(type(x) is bool for x in raw):  # True is not a power rating
+            raw = [None if type(x) is bool else x for x in raw]
+        return parse_values(raw)
 
     max_power = column("maxPowerKw")
-    max_power[~(max_power > 0)] = np.nan
+    max_power[~(np.isfinite(max_power) & (max_power > 0))] = np.nan
     capacity = column("batteryCapacityKwh")
-    capacity[~(capacity > 0)] = np.nan
+    capacity[~(np.isfinite(capacity) & (capacity > 0))] = np.nan
     start_soc = column("startSoc")
     start_soc[~((start_soc >= 0) & (start_soc <= 100))] = np.nan
     return SessionMetadata(max_power, capacity, start_soc)

@@ -61,7 +61,8 @@ def analyze_batch(
 ) -> list[SessionAnalysis]:
     """Analyse many sessions at once (vectorised); results are in input order."""
     p = _resolve_params(params)
-    items = [s if isinstance(s, Mapping) else {} for s in (sessions or [])]
+    # type() first: isinstance against typing.Mapping costs microseconds per session.
+    items = [s if type(s) is dict or isinstance(s, Mapping) else {} for s in (sessions or [])]
     if not items:
         return []
     table = build_reading_table([s.get("meterValues") for s in items])
@@ -221,6 +222,20 @@ class _SessionSummary:
                 reading_count=reading_count,
                 energy_kwh=self.energy_kwh[i],
             )
+        if not anomalies:
+            # Clean verdict: as certain as the telemetry is complete.
+            return SessionAnalysis(
+                is_anomaly=False,
+                anomaly_score=0.0,
+                anomaly_confidence=0.5 + 0.45 * self.coverage[i],
+                is_incident=False,
+                is_recurring=False,
+                soc_reconstructed=self.soc_reconstructed[i],
+                anomalies=anomalies,
+                message=self.message(i, too_few=False),
+                reading_count=reading_count,
+                energy_kwh=self.energy_kwh[i],
+            )
         # Noisy-OR over categories; a category repeated in several events counts once,
         # with its strongest score, and its energy summed.
         category_score: dict[str, float] = {}
@@ -232,14 +247,10 @@ class _SessionSummary:
         for category_max in category_score.values():
             clean_probability *= 1.0 - category_max
         score = 1.0 - clean_probability
-        if anomalies:
-            strongest = max(a.confidence for a in anomalies)
-            # Several independent categories agreeing make the verdict more certain.
-            confidence = min(1.0, strongest + 0.05 * (len(category_score) - 1))
-            anomalies.sort(key=lambda a: (-a.score, a.category, a.start_timestamp or ""))
-        else:
-            # Clean verdict: as certain as the telemetry is complete.
-            confidence = 0.5 + 0.45 * self.coverage[i]
+        strongest = max(a.confidence for a in anomalies)
+        # Several independent categories agreeing make the verdict more certain.
+        confidence = min(1.0, strongest + 0.05 * (len(category_score) - 1))
+        anomalies.sort(key=lambda a: (-a.score, a.category, a.start_timestamp or ""))
         return SessionAnalysis(
             is_anomaly=score >= p.anomaly_threshold,
             anomaly_score=score,
