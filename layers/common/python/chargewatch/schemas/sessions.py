@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from chargewatch import meter_values
+from chargewatch.pagination import Pagination
 
 MAX_READINGS_PER_REQUEST = 50_000
 
@@ -175,12 +176,6 @@ class SessionListItem(BaseModel):
     createdAt: str
     startedAt: str
     lastAnalyzedAt: str | None = None
-
-
-class Pagination(BaseModel):
-    totalCount: int
-    page: int
-    size: int
 
 
 class SessionPage(BaseModel):

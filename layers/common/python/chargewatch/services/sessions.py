@@ -20,12 +20,12 @@ from chargewatch.dal import stations as stations_dal
 from chargewatch.services import read_model
 from chargewatch.errors import ConcurrencyError, ConflictError, NotFoundError, ValidationError
 from chargewatch.meter_values import normalise
+from chargewatch.pagination import paginate
 from chargewatch.schemas.sessions import (
     AppendSessionRequest,
     CreateSessionRequest,
     MeterValue,
     MeterValueRequest,
-    Pagination,
     ReplaceSessionRequest,
     SessionDetail,
     SessionListItem,
@@ -411,13 +411,8 @@ def list_sessions(organization_id: str, filters: SessionFilters) -> SessionPage:
         started_to_ms=clock.to_epoch_ms(filters.date_to) if filters.date_to else None,
         filter_condition=condition,
     )
-    first, last = filters.page * filters.page_size, (filters.page + 1) * filters.page_size
-    content, total = [], 0
-    for item in results:
-        if first <= total < last:
-            content.append(_list_item(item))
-        total += 1
-    return SessionPage(content=content, pagination=Pagination(totalCount=total, page=filters.page, size=filters.page_size))
+    content, pagination = paginate(results, filters.page, filters.page_size, _list_item)
+    return SessionPage(content=content, pagination=pagination)
 
 
 def parse_date_bound(value: str | None, field: str, *, end_of_day: bool) -> datetime | None:

@@ -1,0 +1,45 @@
+"""/v1/stations: routes only. Logic lives in chargewatch.services.stations."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from chargewatch.api import create_app, current_tenant, handle
+from chargewatch.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from chargewatch.schemas.stations import StationConnectors, StationDetail, StationLookup, StationPage
+from chargewatch.services import stations
+
+logger = Logger(service="chargewatch-stations")
+app = create_app()
+
+StationId = Annotated[str, Path(min_length=1, max_length=128)]
+
+
+@app.get("/v1/stations", summary="List Stations", tags=["stations"])
+def list_stations(page: Annotated[int, Query(ge=0, le=100_000)] = 0,
+                  pageSize: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE) -> StationPage:
+    return stations.list_stations(current_tenant(app).organization_id, page, pageSize)
+
+
+@app.get("/v1/stations/lookup", summary="Lookup Station Ids", tags=["stations"])
+def lookup_stations() -> StationLookup:
+    return stations.lookup_station_ids(current_tenant(app).organization_id)
+
+
+@app.get("/v1/stations/<charging_station_id>", summary="Get Station Detail", tags=["stations"])
+def get_station(charging_station_id: StationId) -> StationDetail:
+    return stations.get_station(current_tenant(app).organization_id, charging_station_id)
+
+
+@app.get("/v1/stations/<charging_station_id>/connectors", summary="Get Station Connectors", tags=["stations"])
+def get_station_connectors(charging_station_id: StationId) -> StationConnectors:
+    return stations.get_station_connectors(current_tenant(app).organization_id, charging_station_id)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return handle(app, event, context)

@@ -1,0 +1,45 @@
+"""GET /v1/statistics: tenant totals from maintained counters (see docs/statistics.md)."""
+from __future__ import annotations
+
+from chargewatch.dal import organizations as organizations_dal
+from chargewatch.dal import stations as stations_dal
+from chargewatch.schemas.anomalies import Statistics
+
+DEFAULT_PRICE_PER_KWH = 0.35
+DEFAULT_CURRENCY = "EUR"
+# Until SHADE station-day results exist for a tenant, every connector counts as available.
+FULL_UPTIME = 100.0
+
+
+def tariff(organization_id: str) -> tuple[float, str]:
+    organization = organizations_dal.get(organization_id)
+    if organization is None:
+        return DEFAULT_PRICE_PER_KWH, DEFAULT_CURRENCY
+    return float(organization.pricePerKwh or DEFAULT_PRICE_PER_KWH), organization.currency or DEFAULT_CURRENCY
+
+
+def _money(amount: float) -> float:
+    return round(max(0.0, amount), 2)
+
+
+def get_statistics(organization_id: str) -> Statistics:
+    price, currency = tariff(organization_id)
+    totals = stations_dal.totals(organization_id)
+    stations_with_anomalies = sum(1 for s in stations_dal.list_stations(organization_id) if int(s.totalAnomalies or 0) > 0)
+    connectors_with_anomalies = sum(1 for c in stations_dal.list_connectors(organization_id) if int(c.totalAnomalies or 0) > 0)
+    value = lambda name: float(getattr(totals, name) or 0) if totals else 0.0  # noqa: E731
+    return Statistics(
+        activeAnomaliesCount=int(value("activeAnomalies")),
+        sessionsWithAnomaliesCount=int(value("sessionsWithAnomalies")),
+        connectorsWithAnomaliesCount=connectors_with_anomalies,
+        totalAnomaliesCount=int(value("totalAnomalies")),
+        chargingStationsWithAnomaliesCount=stations_with_anomalies,
+        uptimePercentage=FULL_UPTIME,
+        uptimeDelta=0.0,
+        totalSessions=int(value("totalSessions")),
+        totalRevenue=_money(value("energyKwh") * price),
+        revenueAtRisk=_money(value("openIncidentEnergyKwh") * price),
+        revenueLeakEstimate=_money(value("leakEnergyKwh") * price),
+        currency=currency,
+        pricePerKwh=price,
+    )
