@@ -98,7 +98,7 @@ def conventional_reading_table(meter_value_lists: Sequence[Any]) -> ReadingTable
 def session_features(sessions: Sequence[dict[str, Any]], table_builder=build_reading_table) -> np.ndarray:
     """Per-session feature matrix; table_builder chooses how readings are parsed."""
     table = table_builder([s.get("meterValues") for s in sessions])
-    ctx, _ = build_context(table, [s.get("metadata") for s in sessions], DEFAULT_PARAMS)
+    ctx = build_context(table, [s.get("metadata") for s in sessions], DEFAULT_PARAMS)
     n = len(sessions)
     energy, power, soc, line = ctx.energy, ctx.power, ctx.soc, ctx.timeline
     duration = np.nan_to_num(last_per_session(line.time, line.offsets) - first_per_session(line.time, line.offsets))

@@ -273,6 +273,18 @@ class SessionBuilder:
                 labels.append((category, float(sample_times[over[0]]), float(sample_times[over[-1]])))
         elif category == "ZERO_ENERGY":
             labels.append((category, float(sample_times[0]), float(sample_times[-1])))
+        elif category == "KWH_DECREASE" and rng.random() < 0.2:
+            # one reading dips (a bad sample) and the register comes back
+            k = middle(0.2, 0.8)
+            energy[k] -= float(rng.uniform(0.5, 0.95)) * energy[k] if energy[k] > 1 else 0.0
+            energy[k] = min(energy[k], energy[k - 1] - 0.5)
+            labels.append((category, float(sample_times[k - 1]), float(sample_times[k + 1])))
+        elif category == "ENERGY_SPIKE" and rng.random() < 0.3:
+            # one reading jumps (a bad sample) and the register comes back
+            k = middle(0.2, 0.8)
+            rated = metadata.get("maxPowerKw") or (1.2 * float(np.percentile(power_true, 95)) if has_power else 350.0)
+            energy[k] += max(1.0, rated * float(rng.uniform(2.5, 8.0)) * (plan.interval_s + 10) / 3600.0)
+            labels.append((category, float(sample_times[k - 1]), float(sample_times[k + 1])))
         elif category == "KWH_DECREASE":
             k = middle(0.2, 0.8)
             if rng.random() < 0.5:  # reset: the register restarts from zero

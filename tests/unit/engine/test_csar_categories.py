@@ -302,3 +302,22 @@ def test_two_resets_far_apart_are_two_anomalies_counted_once_in_the_score():
     decreases = [a for a in result.anomalies if a.category == "KWH_DECREASE"]
     assert len(decreases) == 2
     assert result.anomaly_score == max(a.score for a in decreases)
+
+
+def test_one_glitched_reading_is_one_transient_spike_not_a_spike_and_a_decrease():
+    readings, times, _ = session(11.0, minutes=30)
+    set_energy(readings, 12, energy_readings(readings)[12]["value"] + 40.0)
+    result = analyze(readings, maxPowerKw=11)
+    assert categories(result) == {"ENERGY_SPIKE"}
+    found = anomaly(result, "ENERGY_SPIKE")
+    assert (found.start_timestamp, found.end_timestamp) == (iso(times[11]), iso(times[13]))
+
+
+def test_one_dipped_reading_is_one_transient_decrease():
+    readings, times, _ = session(11.0, minutes=30)
+    set_energy(readings, 12, 3.0)
+    result = analyze(readings)
+    assert categories(result) == {"KWH_DECREASE"}
+    found = anomaly(result, "KWH_DECREASE")
+    assert found.details["kind"] == "transient"
+    assert (found.start_timestamp, found.end_timestamp) == (iso(times[11]), iso(times[13]))

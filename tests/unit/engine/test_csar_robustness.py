@@ -160,6 +160,29 @@ def test_analyze_batch_equals_analyze_session_per_session():
     assert csar.analyze_batch([]) == []
 
 
+def test_batch_results_do_not_depend_on_the_other_sessions():
+    # Quantised registers make rounding ties common: sums must not pick up batch-wide
+    # floating-point error.
+    rng = random.Random(3)
+    batch = []
+    for i in range(60):
+        power = rng.choice((3.7, 11.0, 22.0, 50.0, 150.0))
+        readings, _, _ = session(
+            lambda t, p=power, d=rng.randint(600, 2400): p * (0.5 if d <= t < d + 900 else 1.0),
+            minutes=rng.randint(20, 90),
+            interval_s=rng.choice((30, 60, 300)),
+            register_start_kwh=rng.choice((0.0, 12345.678, 99990.0)),
+            soc_start=rng.choice((None, 20.0)),
+        )
+        energies = [r for r in readings if r["measurand"] == ENERGY]
+        if i % 3 == 0:
+            for r in energies[len(energies) // 2 :]:
+                r["value"] = round(r["value"] * 0.7, 3)
+        batch.append({"meterValues": readings, "metadata": {"maxPowerKw": power} if i % 2 else None})
+    for item, result in zip(batch, csar.analyze_batch(batch)):
+        assert result.to_dict() == csar.analyze_session(item["meterValues"], item["metadata"]).to_dict()
+
+
 def test_to_dict_from_dict_round_trip():
     readings, _, registers = session(11.0, minutes=30)
     readings[20]["value"] = 1.0

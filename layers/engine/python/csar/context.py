@@ -15,11 +15,13 @@ from .series import (
     DisorderEvents,
     Series,
     build_series,
+    cumulative_within_sessions,
     first_per_session,
     interp_at,
     last_per_session,
     offsets_from_sessions,
     percentile_per_session,
+    run_ids,
     segment_reduce,
     unique_timeline,
 )
@@ -61,6 +63,10 @@ class BatchContext:
     power_at_energy: np.ndarray  # power interpolated at energy rows (NaN where unknown)
     coverage: np.ndarray  # 0..1 per session: how much telemetry backs a verdict
     unit_corrected_rows: np.ndarray  # per session count of rescaled energy readings
+    # Register excursions of 1-3 readings that return to the trend (removed from `energy`):
+    # direction +1 = jumped up (a transient ENERGY_SPIKE), -1 = dipped (a transient KWH_DECREASE).
+    excursions: "Excursions | None" = None
+    unit_runs: "UnitRuns | None" = None  # readings rescaled by UNIT_MISMATCH
 
     def interval_rated_energy(self, series: Series) -> np.ndarray:
         """Most energy the rating allows over each interval of `series`, with clock slack."""
@@ -113,13 +119,29 @@ def register_resolution(energy: Series) -> np.ndarray:
     return resolution
 
 
-def _unit_mismatch_factors(energy: Series, params: CsarParams) -> tuple[np.ndarray, list[tuple]]:
+@dataclass
+class UnitRuns:
+    """Energy readings sent in the wrong unit (found and rescaled in build_context)."""
+
+    session: np.ndarray
+    time_first: np.ndarray
+    time_last: np.ndarray
+    factor: np.ndarray  # applied to the raw values: 1e-3 (Wh sent as kWh) or 1e3
+    delivered_kwh: np.ndarray  # energy truly delivered across the run
+
+    @classmethod
+    def empty(cls) -> "UnitRuns":
+        z = np.empty(0)
+        return cls(np.empty(0, dtype=np.int64), z, z, z, z)
+
+
+def _unit_mismatch_factors(energy: Series, params: CsarParams) -> tuple[np.ndarray, UnitRuns]:
     """Find runs of energy readings that jump by ~1000x and back (Wh sent as kWh, or
     the reverse) and return per-row correction factors plus the runs found."""
     v = energy.value
     factors = np.ones(len(v))
     if len(v) < 3:
-        return factors, []
+        return factors, UnitRuns.empty()
     same = energy.same_session_next()
     with np.errstate(divide="ignore", invalid="ignore"):
         log_ratio = np.log10(v[1:] / v[:-1])
@@ -129,7 +151,7 @@ def _unit_mismatch_factors(energy: Series, params: CsarParams) -> tuple[np.ndarr
     down = usable & (np.abs(log_ratio + 3.0) <= tolerance)
     jumps = np.flatnonzero(up | down)  # the jump lands on row jumps + 1
     if len(jumps) < 2:
-        return factors, []
+        return factors, UnitRuns.empty()
     is_up = up[jumps]
     same_session = energy.session[jumps[1:]] == energy.session[jumps[:-1]]
     too_big = is_up[:-1] & ~is_up[1:] & same_session  # up, then back down
@@ -137,7 +159,7 @@ def _unit_mismatch_factors(energy: Series, params: CsarParams) -> tuple[np.ndarr
     used[:-1] |= too_big
     used[1:] |= too_big
     too_small = ~is_up[:-1] & is_up[1:] & same_session & ~used[:-1] & ~used[1:]
-    runs = []
+    firsts, lasts, run_factors = [], [], []
     for pair_mask, factor in ((too_big, 1e-3), (too_small, 1e3)):
         pair = np.flatnonzero(pair_mask)
         first = jumps[pair] + 1
@@ -145,13 +167,96 @@ def _unit_mismatch_factors(energy: Series, params: CsarParams) -> tuple[np.ndarr
         # The corrected run must fit between its neighbours, as a true register would.
         slack = 0.05 + 0.01 * np.abs(v[first - 1])
         fits = (v[first] * factor >= v[first - 1] - slack) & (v[last] * factor <= v[last + 1] + slack)
-        for a, b in zip(first[fits].tolist(), last[fits].tolist()):
-            factors[a : b + 1] = factor
-            runs.append((a, b, factor))
+        firsts.append(first[fits])
+        lasts.append(last[fits])
+        run_factors.append(np.full(int(fits.sum()), factor))
+    first, last, factor = np.concatenate(firsts), np.concatenate(lasts), np.concatenate(run_factors)
+    if not len(first):
+        return factors, UnitRuns.empty()
+    run_of_row = run_ids(first, last, len(v))
+    factors = np.where(run_of_row >= 0, factor[np.maximum(run_of_row, 0)], 1.0)
+    runs = UnitRuns(
+        session=energy.session[first],
+        time_first=energy.time[first],
+        time_last=energy.time[last],
+        factor=factor,
+        delivered_kwh=np.maximum(v[last + 1] - v[first - 1], 0.0),
+    )
     return factors, runs
 
 
-def build_context(table: ReadingTable, metadatas: Sequence[Any], params: CsarParams) -> tuple[BatchContext, list]:
+@dataclass
+class Excursions:
+    session: np.ndarray
+    time_before: np.ndarray  # last reading on the trend before the excursion
+    time_after: np.ndarray  # first reading back on the trend
+    direction: np.ndarray  # +1 up, -1 down
+    size_kwh: np.ndarray  # largest distance from the trend
+    interval_s: np.ndarray  # length of the jump interval (for the implied power)
+
+    @classmethod
+    def empty(cls) -> "Excursions":
+        z = np.empty(0)
+        return cls(np.empty(0, dtype=np.int64), z, z, z, z, z)
+
+
+def _register_excursions(
+    energy: Series, rated_kw: np.ndarray, resolution: np.ndarray, params: CsarParams
+) -> tuple[np.ndarray, Excursions]:
+    """Find 1-3 readings that leave the register's trend and come back to it.
+
+    A single bad reading (a glitch up, or a dip) is one fault, not a jump plus a fall;
+    its readings are removed from the series so no other rule counts it twice.
+    Returns (rows to keep, the excursions).
+    """
+    v, t, s = energy.value, energy.time, energy.session
+    n = len(v)
+    keep = np.ones(n, dtype=bool)
+    if n < 3:
+        return keep, Excursions.empty()
+    rate = params.spike_power_factor * rated_kw[s] / 3600.0  # kWh per second allowed
+    step_tolerance = resolution[s] + params.decrease_min_kwh
+    found_first, found_last, found_dir = [], [], []
+    taken = np.zeros(n, dtype=bool)
+    for length in range(1, params.excursion_max_readings + 1):
+        a = np.arange(n - length - 1)  # reading before the excursion
+        b = a + length + 1  # first reading back on the trend
+        same = s[a] == s[b]
+        budget = rate[a] * (t[b] - t[a] + params.clock_tolerance_s) + step_tolerance[a]
+        back_on_trend = same & (v[b] >= v[a] - step_tolerance[a]) & (v[b] <= v[a] + budget)
+        # every reading of the excursion lies beyond the trend, on the same side
+        inner = np.stack([v[a + k] for k in range(1, length + 1)])
+        up_limit = v[a] + rate[a] * (t[a + 1] - t[a] + params.clock_tolerance_s) + step_tolerance[a]
+        went_up = back_on_trend & np.all(inner > np.maximum(up_limit, v[b] + step_tolerance[a]), axis=0)
+        went_down = back_on_trend & np.all(inner < v[a] - step_tolerance[a], axis=0)
+        # An excursion found earlier must not serve as anchor, content or return here.
+        untouched = ~np.any(np.stack([taken[a + k] for k in range(length + 2)]), axis=0)
+        hit = (went_up | went_down) & untouched
+        rows = np.flatnonzero(hit)
+        for k in range(1, length + 1):
+            taken[rows + k] = True
+        found_first.append(rows + 1)
+        found_last.append(rows + length)
+        found_dir.append(np.where(went_up[rows], 1.0, -1.0))
+    first = np.concatenate(found_first)
+    last = np.concatenate(found_last)
+    direction = np.concatenate(found_dir)
+    if not len(first):
+        return keep, Excursions.empty()
+    keep[taken] = False
+    trend = v[first - 1]
+    size = np.array([np.max(np.abs(v[f : l + 1] - trend_value)) for f, l, trend_value in zip(first.tolist(), last.tolist(), trend.tolist())])
+    return keep, Excursions(
+        session=s[first],
+        time_before=t[first - 1],
+        time_after=t[last + 1],
+        direction=direction,
+        size_kwh=size,
+        interval_s=t[first] - t[first - 1],
+    )
+
+
+def build_context(table: ReadingTable, metadatas: Sequence[Any], params: CsarParams) -> BatchContext:
     n = table.n_sessions
     session, kind, t_abs = table.session, table.kind, table.timestamp
     start_time = segment_reduce(np.minimum, t_abs, offsets_from_sessions(session, n), np.nan)
@@ -184,7 +289,7 @@ def build_context(table: ReadingTable, metadatas: Sequence[Any], params: CsarPar
     metadata = read_metadata(metadatas)
     factors, unit_runs = _unit_mismatch_factors(energy, params)
     unit_corrected_rows = np.zeros(n, dtype=np.int64)
-    if unit_runs:
+    if len(unit_runs.session):
         energy = Series(energy.session, energy.time, energy.value * factors, energy.offsets)
         unit_corrected_rows = np.bincount(energy.session[factors != 1.0], minlength=n)
 
@@ -202,6 +307,10 @@ def build_context(table: ReadingTable, metadatas: Sequence[Any], params: CsarPar
         np.where(from_power, params.spike_p95_factor * np.nan_to_num(p95), params.spike_default_rated_kw),
     )
     resolution = register_resolution(energy)
+    keep, excursions = _register_excursions(energy, rated, resolution, params)
+    if not keep.all():
+        energy = Series(energy.session[keep], energy.time[keep], energy.value[keep],
+                        offsets_from_sessions(energy.session[keep], n))
 
     power_at_energy, _ = interp_at(power, energy.session, energy.time, span)
 
@@ -227,12 +336,14 @@ def build_context(table: ReadingTable, metadatas: Sequence[Any], params: CsarPar
         power_at_energy=power_at_energy,
         coverage=np.zeros(n),
         unit_corrected_rows=unit_corrected_rows,
+        excursions=excursions,
+        unit_runs=unit_runs,
     )
     coverage = np.clip(timeline.counts / 12.0, 0.0, 1.0) * (
         0.6 + 0.2 * (power.counts > 0) + 0.2 * (soc.counts > 0)
     )
     ctx.coverage = coverage
-    return ctx, unit_runs
+    return ctx
 
 
 def set_delivered(ctx: BatchContext, increments: np.ndarray) -> None:
@@ -240,10 +351,8 @@ def set_delivered(ctx: BatchContext, increments: np.ndarray) -> None:
     energy = ctx.energy
     if len(energy) == 0:
         return
-    counted = np.where(energy.same_session_next(), increments, 0.0)
-    cumulative = np.concatenate(([0.0], np.cumsum(counted)))
-    session_base = first_per_session(cumulative, energy.offsets, 0.0)
-    ctx.delivered = cumulative - session_base[energy.session]
+    counted = np.concatenate(([0.0], np.where(energy.same_session_next(), increments, 0.0)))
+    ctx.delivered = cumulative_within_sessions(counted, energy.session, energy.offsets, 1e-6)
     ctx.delivered_total = np.nan_to_num(last_per_session(ctx.delivered, energy.offsets, 0.0))
 
 

@@ -66,8 +66,8 @@ def analyze_batch(
     if not items:
         return []
     table = build_reading_table([s.get("meterValues") for s in items])
-    ctx, unit_runs = build_context(table, [s.get("metadata") for s in items], p)
-    log = run_rules(ctx, unit_runs)
+    ctx = build_context(table, [s.get("metadata") for s in items], p)
+    log = run_rules(ctx)
     anomalies = _collect_anomalies(ctx, log.columns())
     summary = _SessionSummary(ctx, table)
     return [summary.result(i, anomalies.get(i, []), items[i].get("history")) for i in range(len(items))]

@@ -27,6 +27,10 @@ class CsarParams:
     clock_tolerance_s: float = 10.0
     min_charging_power_kw: float = 1.4  # IEC 61851 minimum (6 A single phase)
 
+    # A glitch of up to this many readings that returns to the register's trend is one
+    # transient fault (ENERGY_SPIKE up, KWH_DECREASE down), not a jump plus a fall.
+    excursion_max_readings: int = 3
+
     # --- KWH_DECREASE ---------------------------------------------------------
     decrease_min_kwh: float = 0.01
     rollover_near_wrap_fraction: float = 0.9  # previous value within 10 % of a power of ten

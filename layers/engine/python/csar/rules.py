@@ -20,16 +20,18 @@ from .series import (
     interp_at,
     last_per_session,
     offsets_from_sessions,
+    cumulative_within_sessions,
     run_ids,
     segment_reduce,
     true_runs,
+    window_reduce,
 )
 
 CATEGORY_INDEX = {name: i for i, name in enumerate(CATEGORIES)}
 
 # KWH_DECREASE details.kind codes
-RESET, ROLLOVER = 0, 1
-DECREASE_KINDS = ("reset", "rollover")
+RESET, ROLLOVER, TRANSIENT = 0, 1, 2
+DECREASE_KINDS = ("reset", "rollover", "transient")
 
 # Counters that wrap at a power of ten (display registers) or at 2**32 / 2**31 Wh.
 _BINARY_WRAPS_KWH = (4294967.296, 2147483.648)
@@ -112,33 +114,47 @@ class EventLog:
 
 def _window_sums(values: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
     """Sum of values[first..last] (inclusive) for many windows at once."""
-    cumulative = np.concatenate(([0.0], np.cumsum(values)))
-    return cumulative[last + 1] - cumulative[first]
+    return window_reduce(np.add, values, first, last)
+
+
+def _run_max(values: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """Maximum of values[first..last] (inclusive) for many windows at once."""
+    return window_reduce(np.maximum, values, first, last)
 
 
 # --------------------------------------------------------------------------- energy register
 
 
-def energy_register_rules(ctx: BatchContext, log: EventLog, unit_runs: list) -> None:
+def energy_register_rules(ctx: BatchContext, log: EventLog) -> None:
     """UNIT_MISMATCH and KWH_DECREASE on the (corrected) register; also fills the
     cumulative delivered energy that later rules use."""
     p = ctx.params
     energy = ctx.energy
-    if unit_runs:
-        first = np.array([r[0] for r in unit_runs], dtype=np.int64)
-        last = np.array([r[1] for r in unit_runs], dtype=np.int64)
-        factor = np.array([r[2] for r in unit_runs])
-        # Energy involved: what was truly delivered across the mis-scaled readings.
-        misread = np.maximum(energy.value[last + 1] - energy.value[first - 1], 0.0)
+    runs = ctx.unit_runs
+    if len(runs.session):
         log.add(
             "UNIT_MISMATCH",
-            energy.session[first],
-            energy.time[first],
-            energy.time[last],
-            margin=np.full(len(first), 3.0),
+            runs.session,
+            runs.time_first,
+            runs.time_last,
+            margin=np.full(len(runs.session), 3.0),
             corroboration=1.0,
-            energy_kwh=misread,
-            detail_value=factor,
+            energy_kwh=runs.delivered_kwh,
+            detail_value=runs.factor,
+        )
+    dips = ctx.excursions.direction < 0
+    if dips.any():
+        excursion = ctx.excursions
+        log.add(
+            "KWH_DECREASE",
+            excursion.session[dips],
+            excursion.time_before[dips],
+            excursion.time_after[dips],
+            margin=np.log10(excursion.size_kwh[dips] / p.decrease_min_kwh),
+            corroboration=1.0,  # the register itself came back to its trend
+            energy_kwh=excursion.size_kwh[dips],
+            detail_code=np.full(int(dips.sum()), TRANSIENT),
+            detail_value=excursion.size_kwh[dips],
         )
     if len(energy) < 2:
         set_delivered(ctx, np.zeros(max(len(energy) - 1, 0)))
@@ -242,9 +258,28 @@ def energy_power_mismatch(ctx: BatchContext, log: EventLog) -> None:
 
 
 def energy_spike(ctx: BatchContext, log: EventLog) -> None:
-    """An energy increment implying more than 1.5x the rated power (a jump in the register)."""
+    """An energy increment implying more than 1.5x the rated power: a jump in the
+    register, or a glitch of a few readings that comes back (found in build_context)."""
     p = ctx.params
     energy = ctx.energy
+    glitches = ctx.excursions.direction > 0
+    if glitches.any():
+        excursion = ctx.excursions
+        sessions = excursion.session[glitches]
+        allowed = (
+            p.spike_power_factor * ctx.rated_kw[sessions] * (excursion.interval_s[glitches] + p.clock_tolerance_s) / 3600.0
+            + ctx.resolution_kwh[sessions]
+        )
+        log.add(
+            "ENERGY_SPIKE",
+            sessions,
+            excursion.time_before[glitches],
+            excursion.time_after[glitches],
+            margin=2.0 * np.log(np.maximum(excursion.size_kwh[glitches] / allowed, 1.0)),
+            corroboration=1.0,  # the register itself came back to its trend
+            energy_kwh=excursion.size_kwh[glitches],
+            detail_value=excursion.size_kwh[glitches] / np.maximum(excursion.interval_s[glitches], 1.0) * 3600.0,
+        )
     if len(energy) < 2:
         return
     v, t = energy.value, energy.time
@@ -345,8 +380,8 @@ def _trailing_mean(series: Series, window: float, min_history: float, span: floa
     NaN where less than `min_history` seconds of history exist."""
     t, x = series.time, series.value
     same = series.same_session_next()
-    area = np.where(same, 0.5 * (x[1:] + x[:-1]) * np.diff(t), 0.0)
-    cumulative = np.concatenate(([0.0], np.cumsum(area)))
+    area = np.where(same, 0.5 * (x[1:] + x[:-1]) * np.diff(t), 0.0)  # kW s, per interval
+    cumulative = cumulative_within_sessions(np.concatenate(([0.0], area)), series.session, series.offsets, 1e-3)
     session_start = first_per_session(t, series.offsets)[series.session]
     window_start = np.maximum(t - window, session_start)
     key = series.searchable_time(span)
@@ -473,16 +508,6 @@ def power_over_rating(ctx: BatchContext, log: EventLog) -> None:
         corroboration=1.0,
         detail_value=peak,
     )
-
-
-def _run_max(values: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
-    """Maximum of values[first..last] (inclusive) for many non-overlapping windows."""
-    boundaries = np.empty(2 * len(first), dtype=np.int64)
-    boundaries[0::2] = first
-    boundaries[1::2] = last + 1
-    valid = boundaries < len(values)
-    padded = np.concatenate((values, [-np.inf]))
-    return np.maximum.reduceat(padded, np.where(valid, boundaries, len(values)))[0::2]
 
 
 # --------------------------------------------------------------------------- state of charge
@@ -717,9 +742,9 @@ ALL_RULES = (
 )
 
 
-def run_rules(ctx: BatchContext, unit_runs: list) -> EventLog:
+def run_rules(ctx: BatchContext) -> EventLog:
     log = EventLog(ctx)
-    energy_register_rules(ctx, log, unit_runs)  # first: fills delivered energy
+    energy_register_rules(ctx, log)  # first: fills delivered energy
     for rule in ALL_RULES:
         rule(ctx, log)
     return log

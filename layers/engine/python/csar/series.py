@@ -99,6 +99,35 @@ def run_ids(starts: np.ndarray, ends: np.ndarray, size: int) -> np.ndarray:
     return np.cumsum(marks[:-1]) - 1
 
 
+def window_reduce(ufunc: np.ufunc, values: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """ufunc over values[first..last] (inclusive) for many windows. Each window is reduced
+    on its own, so a session's result never depends on the rest of the batch."""
+    if not len(first):
+        return np.empty(0)
+    bounds = np.empty(2 * len(first), dtype=np.int64)
+    bounds[0::2] = first
+    bounds[1::2] = last + 1
+    padded = np.concatenate((np.asarray(values, dtype=np.float64), [0.0]))
+    return ufunc.reduceat(padded, bounds)[0::2]  # odd segments (between windows) are discarded
+
+
+def cumulative_within_sessions(contribution: np.ndarray, session: np.ndarray, offsets: np.ndarray, unit: float) -> np.ndarray:
+    """Running sum of `contribution` restarting at every session, exact to `unit`.
+
+    Summed as integers (wrapping int64 arithmetic is exact modulo 2**64 and a session's
+    own total is far smaller), so a session gets the same numbers alone or in a batch.
+    """
+    if not len(contribution):
+        return np.zeros(0)
+    steps = np.rint(np.clip(np.nan_to_num(contribution / unit), -1e15, 1e15)).astype(np.int64)
+    running = np.cumsum(steps)
+    counts = offsets[1:] - offsets[:-1]
+    base = np.zeros(len(counts), dtype=np.int64)
+    nonempty = counts > 0
+    base[nonempty] = running[offsets[:-1][nonempty]] - steps[offsets[:-1][nonempty]]
+    return (running - base[session]).astype(np.float64) * unit
+
+
 def percentile_per_session(series: Series, q: float) -> np.ndarray:
     """Nearest-rank q-quantile of the values of each session (NaN if none); with few
     values it leans to the top, which is what a rating estimate needs."""
