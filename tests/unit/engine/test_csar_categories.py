@@ -321,3 +321,10 @@ def test_one_dipped_reading_is_one_transient_decrease():
     found = anomaly(result, "KWH_DECREASE")
     assert found.details["kind"] == "transient"
     assert (found.start_timestamp, found.end_timestamp) == (iso(times[11]), iso(times[13]))
+
+
+def test_register_still_under_standby_power_is_zero_energy_not_frozen():
+    readings, _, _ = session(0.5, minutes=30)
+    for r in energy_readings(readings):
+        r["value"] = 1000.0  # below FROZEN_TELEMETRY's 1 kW, the register reading rules
+    assert categories(analyze(readings)) == {"ZERO_ENERGY"}

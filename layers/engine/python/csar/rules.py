@@ -710,7 +710,10 @@ def zero_energy(ctx: BatchContext, log: EventLog) -> None:
     # A coarse register needs long enough to show two steps at the minimum charging power.
     resolvable = duration >= 2.0 * resolution / p.min_charging_power_kw * 3600.0
     quiet_energy = has_energy & (ctx.delivered_total < p.zero_max_kwh) & resolvable
-    quiet_power = has_power & (power_kwh < p.zero_max_kwh)
+    # Power that says the car charged (>= the frozen-telemetry threshold on average) makes
+    # a still register FROZEN_TELEMETRY's business; idle or standby power does not.
+    mean_power_kw = power_kwh / np.maximum(duration, 1.0) * 3600.0
+    quiet_power = has_power & ((power_kwh < p.zero_max_kwh) | (mean_power_kw < p.frozen_min_power_kw))
     zero = (duration >= p.zero_min_seconds) & (
         (quiet_energy & (quiet_power | ~has_power)) | (~has_energy & quiet_power)
     )
