@@ -12,7 +12,15 @@ import numpy as np
 
 from csar.context import build_context
 from csar.params import DEFAULT_PARAMS
-from csar.parsing import MEASURAND_KIND, OTHER, UNIT_CODE, UNIT_SCALE, ReadingTable, build_reading_table
+from csar.parsing import (
+    MEASURAND_KIND,
+    OTHER,
+    UNIT_CODE,
+    UNIT_SCALE,
+    ReadingTable,
+    build_reading_table,
+    phase_code,
+)
 from csar.result import parse_timestamp
 from csar.series import Series, first_per_session, last_per_session, segment_reduce
 
@@ -75,7 +83,7 @@ def conventional_reading_table(meter_value_lists: Sequence[Any]) -> ReadingTable
                 continue
             session.append(index)
             kinds.append(kind)
-            phased.append(bool(reading.get("phase")))
+            phased.append(phase_code(reading.get("phase")))
             off_outlet.append(reading.get("location") not in (None, "", "Outlet"))
             stamps.append(stamp)
             values.append(value)
@@ -83,7 +91,7 @@ def conventional_reading_table(meter_value_lists: Sequence[Any]) -> ReadingTable
     return ReadingTable(
         session=np.array(session, dtype=np.int64),
         kind=np.array(kinds, dtype=np.int8),
-        phased=np.array(phased, dtype=bool),
+        phased=np.array(phased, dtype=np.int8),
         off_outlet=np.array(off_outlet, dtype=bool),
         timestamp=np.array(stamps, dtype=np.float64),
         value=np.array(values, dtype=np.float64),

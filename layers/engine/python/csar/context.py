@@ -10,7 +10,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .params import CsarParams
-from .parsing import ENERGY, POWER, POWER_OFFERED, SOC, ReadingTable, parse_values
+from .parsing import ENERGY, LINE_PHASE, POWER, POWER_OFFERED, SOC, ReadingTable, parse_values
 from .series import (
     DisorderEvents,
     Series,
@@ -361,9 +361,9 @@ def _totals_or_phase_sums(measurand, is_kind, table: ReadingTable, t_rel, n, mea
     # Prefer Outlet readings; another location counts only where a session has no Outlet one.
     at_outlet = np.bincount(session[is_kind & ~table.off_outlet], minlength=n) > 0
     is_kind = is_kind & ~(table.off_outlet & at_outlet[session])
-    totals = is_kind & ~table.phased
+    totals = is_kind & (table.phased == 0)
     has_total = np.bincount(session[totals], minlength=n) > 0
-    phase_only = is_kind & table.phased & ~has_total[session]
+    phase_only = is_kind & (table.phased == LINE_PHASE) & ~has_total[session]
     if not phase_only.any():
         return measurand_series(measurand, totals)
     # Sum phases per (session, timestamp); L1..L3 of one sample share a timestamp.

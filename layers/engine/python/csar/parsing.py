@@ -46,6 +46,18 @@ UNIT_SCALE = np.array(
     ]
 )
 
+# Phase codes: line phases of one sample add up to the total; the neutral does not.
+LINE_PHASE, OTHER_PHASE = 1, 2
+
+
+
+def phase_code(phase: Any) -> int:
+    """0 for a total (no phase), LINE_PHASE for L1/L2/L3 (also "L1-N"...), else OTHER_PHASE."""
+    if not isinstance(phase, str) or not phase:
+        return 0
+    return LINE_PHASE if phase.startswith("L") else OTHER_PHASE
+
+
 # Timestamps outside this window are garbage for a charging session (epoch seconds).
 EARLIEST_PLAUSIBLE = 946684800.0  # 2000-01-01
 LATEST_PLAUSIBLE = 4102444800.0  # 2100-01-01
@@ -57,7 +69,7 @@ class ReadingTable:
 
     session: np.ndarray  # int64 session index
     kind: np.ndarray  # int8 measurand kind
-    phased: np.ndarray  # bool: a per-phase reading (L1/L2/L3/N)
+    phased: np.ndarray  # int8: 0 total, LINE_PHASE (L1/L2/L3...), OTHER_PHASE (N, ...)
     off_outlet: np.ndarray  # bool: measured at the Inlet/EV/Cable rather than the Outlet
     timestamp: np.ndarray  # float64 epoch seconds
     value: np.ndarray  # float64 in kWh / kW / % / A / V
@@ -69,8 +81,6 @@ class ReadingTable:
 
 
 def _safe_float(x: Any) -> float:
-    if isinstance(x, bool):
-        return float(x)
     try:
         return float(x)
     except (TypeError, ValueError, OverflowError):
@@ -245,10 +255,10 @@ def build_reading_table(meter_value_lists: Sequence[Any]) -> ReadingTable:
     bad_value = ~bad_time & ~bad_unit & ~np.isfinite(value)
     keep = ~(bad_time | bad_unit | bad_value) & (kinds != OTHER)
 
-    phased = np.zeros(len(flat), dtype=bool)
+    phased = np.zeros(len(flat), dtype=np.int8)
     phases = list(map(dict.get, flat, repeat("phase")))
     if any(phases):  # most stations send totals only
-        phased[:] = [isinstance(p, str) and p != "" for p in phases]
+        phased[:] = [phase_code(p) for p in phases]
     # OCPP's default location is the Outlet; some stations also report the Inlet (or EV)
     # register at the same instant, which must not be mistaken for a second value.
     off_outlet = np.zeros(len(flat), dtype=bool)
