@@ -16,7 +16,6 @@ from .series import (
     Series,
     build_series,
     cumulative_within_sessions,
-    first_per_session,
     interp_at,
     last_per_session,
     offsets_from_sessions,

@@ -16,11 +16,11 @@ from .context import BatchContext, set_delivered
 from .result import CATEGORIES
 from .series import (
     Series,
+    cumulative_within_sessions,
     first_per_session,
     interp_at,
     last_per_session,
     offsets_from_sessions,
-    cumulative_within_sessions,
     run_ids,
     segment_reduce,
     true_runs,
@@ -162,46 +162,44 @@ def energy_register_rules(ctx: BatchContext, log: EventLog) -> None:
     v, t = energy.value, energy.time
     same = energy.same_session_next()
     step = np.diff(v)
-    dt = np.diff(t)
     allowed = ctx.interval_rated_energy(energy) + ctx.resolution_kwh[energy.session[:-1]]
 
-    # KWH_DECREASE --------------------------------------------------------------
     dropped = np.flatnonzero(same & (step < -p.decrease_min_kwh))
-    wrapped_increment = np.full(len(step), np.nan)
-    if len(dropped):
-        before, after = v[dropped], v[dropped + 1]
-        decimal_wrap = 10.0 ** np.ceil(np.log10(np.maximum(before, 1e-9) * (1 + 1e-12)))
-        is_rollover = np.zeros(len(dropped), dtype=bool)
-        for wrap in (decimal_wrap, *_BINARY_WRAPS_KWH):
-            increment = after + wrap - before
-            fits = (
-                (before <= wrap)
-                & (before >= p.rollover_near_wrap_fraction * wrap)
-                & (increment >= 0)
-                & (increment <= allowed[dropped])
-            )
-            wrapped_increment[dropped[fits & ~is_rollover]] = increment[fits & ~is_rollover]
-            is_rollover |= fits
-        drop = before - after
-        power_seen = np.isfinite(ctx.power_at_energy[dropped]) | np.isfinite(ctx.power_at_energy[dropped + 1])
-        decrease = (dropped, drop, is_rollover, power_seen)
-    increments = np.where(step > 0, step, np.nan_to_num(wrapped_increment))
-    set_delivered(ctx, increments)
-    if len(dropped):
-        dropped, drop, is_rollover, power_seen = decrease
-        sessions = energy.session[dropped]
-        log.add(
-            "KWH_DECREASE",
-            sessions,
-            t[dropped],
-            t[dropped + 1],
-            margin=np.log10(drop / p.decrease_min_kwh),
-            corroboration=np.where(power_seen, 1.0, 0.5),
-            # What a biller computing end - start would lose, at most the session's energy.
-            energy_kwh=np.minimum(drop, ctx.delivered_total[sessions]),
-            detail_code=np.where(is_rollover, ROLLOVER, RESET),
-            detail_value=drop,
+    before, after = v[dropped], v[dropped + 1]
+    # Rollover: the previous value sat just below a wrap and the wrapped increment is
+    # one the rating allows; then the increment still counts as delivered energy.
+    wrapped_increment = np.zeros(len(step))
+    is_rollover = np.zeros(len(dropped), dtype=bool)
+    decimal_wrap = 10.0 ** np.ceil(np.log10(np.maximum(before, 1e-9) * (1 + 1e-12)))
+    for wrap in (decimal_wrap, *_BINARY_WRAPS_KWH):
+        increment = after + wrap - before
+        fits = (
+            ~is_rollover
+            & (before <= wrap)
+            & (before >= p.rollover_near_wrap_fraction * wrap)
+            & (increment >= 0)
+            & (increment <= allowed[dropped])
         )
+        wrapped_increment[dropped[fits]] = increment[fits]
+        is_rollover |= fits
+    set_delivered(ctx, np.where(step > 0, step, wrapped_increment))
+    if not len(dropped):
+        return
+    drop = before - after
+    sessions = energy.session[dropped]
+    power_seen = np.isfinite(ctx.power_at_energy[dropped]) | np.isfinite(ctx.power_at_energy[dropped + 1])
+    log.add(
+        "KWH_DECREASE",
+        sessions,
+        t[dropped],
+        t[dropped + 1],
+        margin=np.log10(drop / p.decrease_min_kwh),
+        corroboration=np.where(power_seen, 1.0, 0.5),
+        # What a biller computing end - start would lose, at most the session's energy.
+        energy_kwh=np.minimum(drop, ctx.delivered_total[sessions]),
+        detail_code=np.where(is_rollover, ROLLOVER, RESET),
+        detail_value=drop,
+    )
 
 
 # --------------------------------------------------------------------------- energy vs power
