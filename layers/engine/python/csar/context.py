@@ -266,22 +266,22 @@ def build_context(table: ReadingTable, metadatas: Sequence[Any], params: CsarPar
     disorder: list[DisorderEvents] = []
     duplicates = np.zeros(n, dtype=np.int64)
 
-    def measurand_series(measurand: int, rows_mask: np.ndarray) -> Series:
+    def collect(rows_session: np.ndarray, rows_time: np.ndarray, rows_value: np.ndarray) -> Series:
+        """Sorted, de-duplicated series; its disorder and duplicates are recorded."""
         nonlocal duplicates
-        rows = np.flatnonzero(rows_mask)
-        series, events, removed = build_series(session[rows], t_rel[rows], table.value[rows], n)
+        series, events, removed = build_series(rows_session, rows_time, rows_value, n)
         disorder.append(events)
         duplicates = duplicates + removed
         return series
 
-    is_energy = kind == ENERGY
-    is_power = kind == POWER
-    # Per-phase energy/power is used only by sessions that send no totals; then the
-    # phases at one timestamp are summed.
-    energy = _totals_or_phase_sums(ENERGY, is_energy, table, t_rel, n, measurand_series)
-    power = _totals_or_phase_sums(POWER, is_power, table, t_rel, n, measurand_series)
-    soc = measurand_series(SOC, (kind == SOC) & ~table.reconstructed)
-    offered = measurand_series(POWER_OFFERED, kind == POWER_OFFERED)
+    def rows_of(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rows = np.flatnonzero(mask)
+        return session[rows], t_rel[rows], table.value[rows]
+
+    energy = collect(*_outlet_totals(kind == ENERGY, table, t_rel, n))
+    power = collect(*_outlet_totals(kind == POWER, table, t_rel, n))
+    soc = collect(*rows_of((kind == SOC) & ~table.reconstructed))
+    offered = collect(*rows_of(kind == POWER_OFFERED))
     timeline = unique_timeline(session, t_rel, n)
     soc_flagged = np.bincount(session[(kind == SOC) & table.reconstructed], minlength=n) > 0
 
@@ -355,28 +355,27 @@ def set_delivered(ctx: BatchContext, increments: np.ndarray) -> None:
     ctx.delivered_total = np.nan_to_num(last_per_session(ctx.delivered, energy.offsets, 0.0))
 
 
-def _totals_or_phase_sums(measurand, is_kind, table: ReadingTable, t_rel, n, measurand_series) -> Series:
+def _outlet_totals(is_kind: np.ndarray, table: ReadingTable, t_rel: np.ndarray, n: int):
+    """(session, time, value) rows of one measurand in arrival order: Outlet readings
+    (another location only where a session has no Outlet one) and totals; per-phase
+    readings only for sessions without a total, summed over L1..L3 per timestamp."""
     session = table.session
-    # Prefer Outlet readings; another location counts only where a session has no Outlet one.
     at_outlet = np.bincount(session[is_kind & ~table.off_outlet], minlength=n) > 0
     is_kind = is_kind & ~(table.off_outlet & at_outlet[session])
     totals = is_kind & (table.phased == 0)
     has_total = np.bincount(session[totals], minlength=n) > 0
     phase_only = is_kind & (table.phased == LINE_PHASE) & ~has_total[session]
-    if not phase_only.any():
-        return measurand_series(measurand, totals)
-    # Sum phases per (session, timestamp); L1..L3 of one sample share a timestamp.
-    rows = np.flatnonzero(phase_only)
-    order = np.lexsort((t_rel[rows], session[rows]))
-    rows = rows[order]
-    s, t, v = session[rows], t_rel[rows], table.value[rows]
-    new_group = np.concatenate(([True], (s[1:] != s[:-1]) | (t[1:] != t[:-1])))
-    starts = np.flatnonzero(new_group)
-    summed = np.add.reduceat(v, starts)
     total_rows = np.flatnonzero(totals)
-    all_session = np.concatenate((session[total_rows], s[starts]))
-    all_time = np.concatenate((t_rel[total_rows], t[starts]))
-    all_value = np.concatenate((table.value[total_rows], summed))
-    order = np.argsort(all_session, kind="stable")
-    series, events, removed = build_series(all_session[order], all_time[order], all_value[order], n)
-    return series
+    if not phase_only.any():
+        return session[total_rows], t_rel[total_rows], table.value[total_rows]
+    rows = np.flatnonzero(phase_only)
+    rows = rows[np.lexsort((t_rel[rows], session[rows]))]
+    s, t, v = session[rows], t_rel[rows], table.value[rows]
+    starts = np.flatnonzero(np.concatenate(([True], (s[1:] != s[:-1]) | (t[1:] != t[:-1]))))
+    merged_session = np.concatenate((session[total_rows], s[starts]))
+    order = np.argsort(merged_session, kind="stable")  # sessions come from one source each
+    return (
+        merged_session[order],
+        np.concatenate((t_rel[total_rows], t[starts]))[order],
+        np.concatenate((table.value[total_rows], np.add.reduceat(v, starts)))[order],
+    )
