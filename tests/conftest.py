@@ -23,7 +23,10 @@ from moto import mock_aws  # noqa: E402
 from chargewatch import settings  # noqa: E402
 from chargewatch.dal import table  # noqa: E402
 from chargewatch.services import auth  # noqa: E402
+from chargewatch_tools.emulator import moto_fixes  # noqa: E402
 from chargewatch_tools.infra import create_stack  # noqa: E402
+
+moto_fixes.install()
 
 
 @pytest.fixture

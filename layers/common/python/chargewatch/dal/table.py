@@ -7,6 +7,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from chargewatch.aws import pynamodb_host
 from chargewatch.settings import Settings, get_settings
 
 _MODELS: list[type[Model]] = []
@@ -50,20 +51,29 @@ def register(model: type[Model]) -> type[Model]:
 def _bind_model(model: type[Model], settings: Settings) -> None:
     model.Meta.table_name = settings.table_name
     model.Meta.region = settings.aws_region
-    model.Meta.host = settings.aws_endpoint_url
+    model.Meta.host = pynamodb_host(settings)
     model._connection = None  # pynamodb caches the connection (and its table name) per class
 
 
 def bind(settings: Settings | None = None) -> None:
     """Point every model at the configured table (after the environment changed)."""
+    global _connection
     settings = settings or get_settings()
+    _connection = None
     for model in _MODELS:
         _bind_model(model, settings)
 
 
+_connection: Connection | None = None
+
+
 def connection() -> Connection:
-    settings = get_settings()
-    return Connection(region=settings.aws_region, host=settings.aws_endpoint_url)
+    """The connection transactions use: one per container (a botocore client costs ~0.1-0.3 s)."""
+    global _connection
+    if _connection is None:
+        settings = get_settings()
+        _connection = Connection(region=settings.aws_region, host=pynamodb_host(settings))
+    return _connection
 
 
 def is_condition_failure(error: Exception) -> bool:
