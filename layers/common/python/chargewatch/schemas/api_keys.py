@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from chargewatch.schemas.sessions import Pagination
+from chargewatch.pagination import Pagination
 
 
 class CreateApiKeyRequest(BaseModel):

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from chargewatch.schemas.sessions import Pagination
+from chargewatch.pagination import Pagination
 
 # Every event a webhook can subscribe to; docs/webhooks.md has an example payload of each.
 SESSION_ANALYZED = "session.analyzed"

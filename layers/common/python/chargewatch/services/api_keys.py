@@ -12,19 +12,15 @@ import re
 import secrets
 import string
 import zlib
-from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import TypeVar
 
 from chargewatch import clock
 from chargewatch.dal import api_keys as api_keys_dal
 from chargewatch.errors import NotFoundError, ValidationError
 from chargewatch.schemas.api_keys import ApiKey, ApiKeyCreated, ApiKeyPage, ApiKeyRevoked, CreateApiKeyRequest
-from chargewatch.schemas.sessions import Pagination
+from chargewatch.pagination import paginate
 from chargewatch.settings import get_settings
 from chargewatch.tenancy import Tenant
-
-T = TypeVar("T")
 
 _ALPHABET = string.digits + string.ascii_letters
 _RANDOM_LENGTH = 32
@@ -126,9 +122,8 @@ def create_api_key(tenant: Tenant, request: CreateApiKeyRequest) -> ApiKeyCreate
 
 
 def list_api_keys(organization_id: str, page: int, page_size: int) -> ApiKeyPage:
-    items, total = paginate(api_keys_dal.list_keys(organization_id), page, page_size)
-    return ApiKeyPage(items=[_api_key_out(item) for item in items],
-                      pagination=Pagination(totalCount=total, page=page, size=page_size))
+    items, pagination = paginate(api_keys_dal.list_keys(organization_id), page, page_size, _api_key_out)
+    return ApiKeyPage(items=items, pagination=pagination)
 
 
 def revoke_api_key(tenant: Tenant, key_id: str) -> ApiKeyRevoked:
@@ -163,13 +158,3 @@ def record_use(item: api_keys_dal.ApiKeyItem, moment: datetime) -> None:
     if not api_keys_dal.touch_last_used(item, used_at, not_after):
         item.lastUsedAt = used_at  # another container wrote it within the minute: don't try again now
 
-
-def paginate(items: Iterable[T], page: int, page_size: int) -> tuple[list[T], int]:
-    """(the items of 0-based `page`, total count) from one pass over an iterable."""
-    first, last = page * page_size, (page + 1) * page_size
-    selected, total = [], 0
-    for item in items:
-        if first <= total < last:
-            selected.append(item)
-        total += 1
-    return selected, total

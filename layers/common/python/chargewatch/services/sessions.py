@@ -17,7 +17,7 @@ from aws_lambda_powertools import Logger
 from chargewatch import clock
 from chargewatch.dal import sessions as sessions_dal
 from chargewatch.dal import stations as stations_dal
-from chargewatch.services import read_model
+from chargewatch.services import read_model, webhooks
 from chargewatch.errors import ConcurrencyError, ConflictError, NotFoundError, ValidationError
 from chargewatch.meter_values import normalise
 from chargewatch.pagination import paginate
@@ -129,13 +129,19 @@ def _recurrence_history(organization_id: str, item: sessions_dal.SessionItem) ->
     return history
 
 
+def engine_input(organization_id: str, item: sessions_dal.SessionItem, readings: list[dict[str, Any]]) -> dict[str, Any]:
+    """One session as `csar.analyze_batch` takes it: readings, metadata and recurrence history."""
+    metadata = {**(item.metadata or {}), "chargingStationId": item.chargingStationId,
+                "connectorId": item.connectorId, "evseId": item.evseId}
+    return {"meterValues": _engine_input(readings), "metadata": metadata,
+            "history": _recurrence_history(organization_id, item)}
+
+
 def _analyze(organization_id: str, item: sessions_dal.SessionItem, readings: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
     import csar  # numpy is loaded only by requests that analyse
 
-    metadata = {**(item.metadata or {}), "chargingStationId": item.chargingStationId,
-                "connectorId": item.connectorId, "evseId": item.evseId}
-    result = csar.analyze_session(_engine_input(readings), metadata=metadata,
-                                  history=_recurrence_history(organization_id, item))
+    session = engine_input(organization_id, item, readings)
+    result = csar.analyze_session(session["meterValues"], metadata=session["metadata"], history=session["history"])
     return record_analysis(organization_id, item, result)
 
 
@@ -175,6 +181,7 @@ def _store_with_effects(organization_id: str, item: sessions_dal.SessionItem, an
         try:
             sessions_dal.save_analysis(item, analysis, summary, effects=effects.apply,
                                        replaces_analyzed_at=previous.analyzedAt if previous else None)
+            webhooks.publish_session_analysis(organization_id, item, document, summary.get("lastAnalyzedAt"))
             return
         except sessions_dal.VersionConflict:
             return  # the session moved on; the request that moved it stores the newer analysis
@@ -192,14 +199,22 @@ def _clear_analysis(organization_id: str, item: sessions_dal.SessionItem) -> Non
         _store_with_effects(organization_id, item, None, None, {**_NO_ANALYSIS, "energyKwh": 0})
 
 
-def _analysis_if_due(organization_id: str, item: sessions_dal.SessionItem,
-                     readings: list[dict[str, Any]] | None = None) -> tuple[dict[str, Any] | None, str | None]:
-    if int(item.readingCount) < MIN_READINGS_FOR_ANALYSIS:
-        return None, None
+def current_analysis(item: sessions_dal.SessionItem) -> tuple[dict[str, Any], str] | None:
+    """The stored analysis when it was computed from the session's present version, else None."""
     if item.analyzedVersion is not None and int(item.analyzedVersion) == int(item.version):
         stored = sessions_dal.get_analysis(item)
         if stored is not None and int(stored.sessionVersion) == int(item.version):
             return stored.result, stored.analyzedAt
+    return None
+
+
+def _analysis_if_due(organization_id: str, item: sessions_dal.SessionItem,
+                     readings: list[dict[str, Any]] | None = None) -> tuple[dict[str, Any] | None, str | None]:
+    if int(item.readingCount) < MIN_READINGS_FOR_ANALYSIS:
+        return None, None
+    current = current_analysis(item)
+    if current is not None:
+        return current
     if readings is None:
         readings = sessions_dal.read_readings(item)
     return _analyze(organization_id, item, readings)
@@ -225,7 +240,7 @@ def _result(item: sessions_dal.SessionItem, analysis: dict[str, Any] | None, ana
     return body
 
 
-def _session_result(item, analysis, analyzed_at) -> SessionResult:
+def session_result(item, analysis, analyzed_at) -> SessionResult:
     return SessionResult.model_validate(_result(item, analysis, analyzed_at))
 
 
@@ -239,6 +254,16 @@ def _require(organization_id: str, session_id: str) -> sessions_dal.SessionItem:
 # --------------------------------------------------------------------------- operations
 
 def create_session(organization_id: str, request: CreateSessionRequest) -> SessionResult:
+    item, readings = store_session(organization_id, request)
+    analysis, analyzed_at = _analysis_if_due(organization_id, item, readings)
+    return session_result(item, analysis, analyzed_at)
+
+
+def store_session(organization_id: str, request: CreateSessionRequest) -> tuple[sessions_dal.SessionItem, list[dict[str, Any]] | None]:
+    """Store a new session with its counters, without analysing it (batch work analyses many at once).
+
+    Idempotent on sessionId: the same body again returns the stored session (readings None: read
+    them when needed); a different body raises ConflictError."""
     request_hash = _request_hash(request)
     readings = normalise_readings(request.meterValues)
     _check_chunk_budget(len(readings))
@@ -267,14 +292,12 @@ def create_session(organization_id: str, request: CreateSessionRequest) -> Sessi
         except sessions_dal.VersionConflict:
             existing = _require(organization_id, request.sessionId)  # a concurrent create won
         else:
-            analysis, analyzed_at = _analysis_if_due(organization_id, item, readings)
-            return _session_result(item, analysis, analyzed_at)
+            return item, readings
     if existing.requestHash != request_hash:
         raise ConflictError(f"session {request.sessionId} already exists with a different body",
                             code="session_exists",
                             details=[{"field": "sessionId", "message": "already exists with a different body"}])
-    analysis, analyzed_at = _analysis_if_due(organization_id, existing)
-    return _session_result(existing, analysis, analyzed_at)
+    return existing, None
 
 
 def _metadata_changes(item, metadata, *, merge: bool) -> dict[str, Any]:
@@ -295,13 +318,13 @@ def _with_retries(organization_id: str, session_id: str, mutate) -> SessionResul
             continue
         if outcome is None:  # nothing to change
             analysis, analyzed_at = _analysis_if_due(organization_id, item)
-            return _session_result(item, analysis, analyzed_at)
+            return session_result(item, analysis, analyzed_at)
         item, readings = outcome
         if int(item.readingCount) < MIN_READINGS_FOR_ANALYSIS:
             _clear_analysis(organization_id, item)
-            return _session_result(item, None, None)
+            return session_result(item, None, None)
         analysis, analyzed_at = _analysis_if_due(organization_id, item, readings)
-        return _session_result(item, analysis, analyzed_at)
+        return session_result(item, analysis, analyzed_at)
     raise ConcurrencyError(f"session {session_id} is being modified concurrently; retry the request")
 
 
