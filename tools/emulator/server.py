@@ -486,6 +486,8 @@ def start_emulator(port: int = 0, moto_port: int = DEFAULT_MOTO_PORT, *, host: s
             os.environ.update(stack.function_environment(logical_id))
         # No X-Ray daemon locally (what `sam local` does too); nothing else is overridden.
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+        # Local mode: webhooks may target http://127.0.0.1 receivers (demos); see docs/webhooks.md.
+        os.environ.setdefault("WEBHOOK_ALLOW_LOCAL_HTTP", "true")
 
         from chargewatch import settings
         from chargewatch.dal import table
