@@ -103,19 +103,8 @@ def _lookup(mapping: dict, keys: list[Any], default: int) -> list[int]:
 
 
 _WIDTH = 32
-# Byte columns of the digits in YYYY-MM-DDTHH:MM:SS and their place values.
+# Byte columns of the digits in YYYY-MM-DDTHH:MM:SS.
 _DIGIT_COLUMNS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18])
-_DIGIT_WEIGHTS = np.array(
-    [
-        [1000, 100, 10, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],  # year
-        [0, 0, 0, 0, 10, 1, 0, 0, 0, 0, 0, 0, 0, 0],  # month
-        [0, 0, 0, 0, 0, 0, 10, 1, 0, 0, 0, 0, 0, 0],  # day
-        [0, 0, 0, 0, 0, 0, 0, 0, 10, 1, 0, 0, 0, 0],  # hour
-        [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 1, 0, 0],  # minute
-        [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 1],  # second
-    ],
-    dtype=np.int32,
-).T
 
 
 def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -161,11 +150,15 @@ def _parse_distinct(text: np.ndarray) -> np.ndarray:
     b = text.view(np.uint8).reshape(n, _WIDTH)
     digits = b[:, _DIGIT_COLUMNS] - np.uint8(48)  # non-digits wrap around to >= 10
     ok = np.all(digits <= 9, axis=1)
-    digits = digits.astype(np.int32)
+    d = digits.astype(np.int32)
     ok &= (b[:, 4] == 45) & (b[:, 7] == 45) & (b[:, 13] == 58) & (b[:, 16] == 58)
     ok &= (b[:, 10] == 84) | (b[:, 10] == 32) | (b[:, 10] == 116)  # 'T', ' ', 't'
-    fields = digits @ _DIGIT_WEIGHTS
-    year, month, day, hour, minute, second = (fields[:, i] for i in range(6))
+    year = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
+    month = d[:, 4] * 10 + d[:, 5]
+    day = d[:, 6] * 10 + d[:, 7]
+    hour = d[:, 8] * 10 + d[:, 9]
+    minute = d[:, 10] * 10 + d[:, 11]
+    second = d[:, 12] * 10 + d[:, 13]
     ok &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31) & (hour <= 23) & (minute <= 59) & (second <= 60)
     seconds = _days_from_civil(year, month, day) * 86400.0 + (hour * 3600 + minute * 60 + second)
     # The common tails, 'Z' or nothing, need no further work.
@@ -255,15 +248,16 @@ def build_reading_table(meter_value_lists: Sequence[Any]) -> ReadingTable:
     bad_value = ~bad_time & ~bad_unit & ~np.isfinite(value)
     keep = ~(bad_time | bad_unit | bad_value) & (kinds != OTHER)
 
+    # any() over the lazy map stops at the first hit and builds no list: most stations
+    # send neither phases nor locations, so this costs one C-level pass.
     phased = np.zeros(len(flat), dtype=np.int8)
-    phases = list(map(dict.get, flat, repeat("phase")))
-    if any(phases):  # most stations send totals only
-        phased[:] = [phase_code(p) for p in phases]
+    if any(map(dict.get, flat, repeat("phase"))):
+        phased[:] = [phase_code(r.get("phase")) for r in flat]
     # OCPP's default location is the Outlet; some stations also report the Inlet (or EV)
     # register at the same instant, which must not be mistaken for a second value.
     off_outlet = np.zeros(len(flat), dtype=bool)
-    locations = list(map(dict.get, flat, repeat("location")))
-    if any(locations):
+    if any(map(dict.get, flat, repeat("location"))):
+        locations = [r.get("location") for r in flat]
         off_outlet[:] = [isinstance(loc, str) and loc not in ("", "Outlet") for loc in locations]
     # The reconstructed flag only matters for SoC: read it sparsely.
     reconstructed = np.zeros(len(flat), dtype=bool)
