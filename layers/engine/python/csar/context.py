@@ -215,10 +215,17 @@ def _register_excursions(
         return keep, Excursions.empty()
     rate = params.spike_power_factor * rated_kw[s] / 3600.0  # kWh per second allowed
     step_tolerance = resolution[s] + params.decrease_min_kwh
+    # Only a reading that leaves the trend (too big a step up, or a step down) can start one.
+    step = v[1:] - v[:-1]
+    leaves = (s[1:] == s[:-1]) & (
+        (step > rate[:-1] * (t[1:] - t[:-1] + params.clock_tolerance_s) + step_tolerance[:-1])
+        | (step < -step_tolerance[:-1])
+    )
+    anchors = np.flatnonzero(leaves)
     found_first, found_last, found_dir = [], [], []
     taken = np.zeros(n, dtype=bool)
     for length in range(1, params.excursion_max_readings + 1):
-        a = np.arange(n - length - 1)  # reading before the excursion
+        a = anchors[anchors + length + 1 < n]  # reading before the excursion
         b = a + length + 1  # first reading back on the trend
         same = s[a] == s[b]
         budget = rate[a] * (t[b] - t[a] + params.clock_tolerance_s) + step_tolerance[a]
@@ -231,20 +238,23 @@ def _register_excursions(
         # An excursion found earlier must not serve as anchor, content or return here.
         untouched = ~np.any(np.stack([taken[a + k] for k in range(length + 2)]), axis=0)
         hit = (went_up | went_down) & untouched
-        rows = np.flatnonzero(hit)
+        rows = a[hit]
         for k in range(1, length + 1):
             taken[rows + k] = True
         found_first.append(rows + 1)
         found_last.append(rows + length)
-        found_dir.append(np.where(went_up[rows], 1.0, -1.0))
+        found_dir.append(np.where(went_up[hit], 1.0, -1.0))
     first = np.concatenate(found_first)
     last = np.concatenate(found_last)
     direction = np.concatenate(found_dir)
     if not len(first):
         return keep, Excursions.empty()
     keep[taken] = False
-    trend = v[first - 1]
-    size = np.array([np.max(np.abs(v[f : l + 1] - trend_value)) for f, l, trend_value in zip(first.tolist(), last.tolist(), trend.tolist())])
+    # Largest distance from the reading before, over the (at most 3) excursion readings.
+    size = np.zeros(len(first))
+    for k in range(params.excursion_max_readings):
+        inside = first + k <= last
+        size[inside] = np.maximum(size[inside], np.abs(v[first[inside] + k] - v[first[inside] - 1]))
     return keep, Excursions(
         session=s[first],
         time_before=t[first - 1],
