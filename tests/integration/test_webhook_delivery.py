@@ -7,6 +7,7 @@ import pytest
 from standardwebhooks import Webhook as ReferenceVerifier
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from chargewatch import clock
 from chargewatch.dal import webhooks as webhooks_dal
 from chargewatch.services import webhooks
 
@@ -200,7 +201,7 @@ def test_five_days_of_failures_disable_and_put_enabled_resets(org_client, receiv
     deliveries.run()
     detail = org_client.get(f"/v1/webhooks/{hook['id']}").json()
     assert detail["enabled"] is False and detail["failureCount"] == 2
-    disabled_at = webhooks._instant(detail["disabledAt"])
+    disabled_at = clock.parse_iso(detail["disabledAt"])
     assert timedelta(days=5) <= disabled_at - started < timedelta(days=5, hours=12)
     second = detail["recentDeliveries"][0]
     assert second["status"] == "failed" and second["attemptCount"] < webhooks.MAX_ATTEMPTS

@@ -27,6 +27,11 @@ def iso_now() -> str:
     return to_iso(now())
 
 
+def parse_iso(text: str) -> datetime:
+    """An ISO-8601 instant as stored by `to_iso` (Z suffix) -> an aware datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def from_epoch_ms(epoch_ms: int) -> datetime:
     return datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
 

@@ -24,7 +24,7 @@ class CreateApiKeyRequest(BaseModel):
         return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
-class ApiKey(BaseModel):
+class _ApiKeyFields(BaseModel):
     id: str
     name: str
     description: str | None = None
@@ -32,19 +32,15 @@ class ApiKey(BaseModel):
     tenantId: str
     createdAt: str
     expiresAt: str | None = None
+
+
+class ApiKey(_ApiKeyFields):
     lastUsedAt: str | None = Field(default=None, description="updated at most once a minute")
     revokedAt: str | None = None
 
 
-class ApiKeyCreated(BaseModel):
-    id: str
-    name: str
-    description: str | None = None
+class ApiKeyCreated(_ApiKeyFields):
     key: str = Field(description="the full key; shown only in this response")
-    prefix: str
-    tenantId: str
-    expiresAt: str | None = None
-    createdAt: str
 
 
 class ApiKeyPage(BaseModel):

@@ -101,11 +101,7 @@ def _api_key_out(item: api_keys_dal.ApiKeyItem) -> ApiKey:
 
 
 def is_active(item: api_keys_dal.ApiKeyItem, moment: datetime) -> bool:
-    return not item.revokedAt and not (item.expiresAt and parse_instant(item.expiresAt) <= moment)
-
-
-def parse_instant(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return not item.revokedAt and not (item.expiresAt and clock.parse_iso(item.expiresAt) <= moment)
 
 
 def create_api_key(tenant: Tenant, request: CreateApiKeyRequest) -> ApiKeyCreated:
@@ -117,8 +113,8 @@ def create_api_key(tenant: Tenant, request: CreateApiKeyRequest) -> ApiKeyCreate
         expires_at = clock.to_iso(request.expiresAt)
     key, item = issue_key(tenant.organization_id, env=get_settings().api_key_env, name=request.name.strip(),
                           description=request.description, scopes=list(tenant.scopes) or None, expires_at=expires_at)
-    return ApiKeyCreated(id=item.keyId, name=item.name, description=item.description, key=key, prefix=item.prefix,
-                         tenantId=item.organizationId, expiresAt=item.expiresAt, createdAt=item.createdAt)
+    fields = _api_key_out(item).model_dump(exclude={"lastUsedAt", "revokedAt"})
+    return ApiKeyCreated(**fields, key=key)
 
 
 def list_api_keys(organization_id: str, page: int, page_size: int) -> ApiKeyPage:
@@ -151,7 +147,7 @@ def revoke_api_key(tenant: Tenant, key_id: str) -> ApiKeyRevoked:
 
 def record_use(item: api_keys_dal.ApiKeyItem, moment: datetime) -> None:
     """Keep lastUsedAt to the minute without a write per request (conditional, once a minute)."""
-    if item.lastUsedAt and moment - parse_instant(item.lastUsedAt) < LAST_USED_RESOLUTION:
+    if item.lastUsedAt and moment - clock.parse_iso(item.lastUsedAt) < LAST_USED_RESOLUTION:
         return
     used_at = clock.to_iso(moment.replace(microsecond=0))  # one format, so stored values compare as text
     not_after = clock.to_iso((moment - LAST_USED_RESOLUTION).replace(microsecond=0))

@@ -94,7 +94,7 @@ def authorize(headers: dict[str, str] | None, *, now: datetime | None = None) ->
     moment = now or clock.now()
     if item.revokedAt:
         return _deny("api_key_revoked", "API key has been revoked")
-    if item.expiresAt and api_keys.parse_instant(item.expiresAt) <= moment:
+    if item.expiresAt and clock.parse_iso(item.expiresAt) <= moment:
         return _deny("api_key_expired", "API key has expired")
     requested_org = _header(headers, "x-organization-id")
     if requested_org and requested_org.strip() != item.organizationId:

@@ -98,7 +98,7 @@ def signing_secrets(webhook: webhooks_dal.WebhookItem, moment: datetime) -> list
     """The current secret, plus the previous one inside its grace window."""
     found = [webhook.secret]
     if webhook.previousSecret and webhook.previousSecretExpiresAt and \
-            _instant(webhook.previousSecretExpiresAt) > moment:
+            clock.parse_iso(webhook.previousSecretExpiresAt) > moment:
         found.append(webhook.previousSecret)
     return found
 
@@ -108,10 +108,6 @@ def signed_headers(webhook: webhooks_dal.WebhookItem, message_id: str, body: str
     signature = " ".join(sign(secret, message_id, timestamp, body) for secret in signing_secrets(webhook, moment))
     return {"Content-Type": "application/json", "User-Agent": USER_AGENT, "webhook-id": message_id,
             "webhook-timestamp": str(timestamp), "webhook-signature": signature}
-
-
-def _instant(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 # --------------------------------------------------------------------------- /v1/webhooks
@@ -361,7 +357,7 @@ def process_delivery_message(message: dict[str, Any]) -> None:
         _ensure_follow_up(delivery)  # recorded before a crash: make sure the next attempt is queued
         return
     if int(delivery.attemptCount or 0) >= attempt:
-        started = delivery.attemptStartedAt and _instant(delivery.attemptStartedAt)
+        started = delivery.attemptStartedAt and clock.parse_iso(delivery.attemptStartedAt)
         if started and now - started < STALE_CLAIM:
             raise AttemptInProgress(delivery.deliveryId)
         webhook = webhooks_dal.get_webhook(organization_id, webhook_id)
@@ -424,7 +420,7 @@ def _record_outcome(webhook: webhooks_dal.WebhookItem, delivery: webhooks_dal.De
 
 def _ensure_follow_up(delivery: webhooks_dal.DeliveryItem) -> None:
     if delivery.status == "pending" and delivery.nextAttemptAt:
-        next_at = _instant(delivery.nextAttemptAt)
+        next_at = clock.parse_iso(delivery.nextAttemptAt)
         _enqueue(_message(delivery, int(delivery.completedAttempts) + 1, next_at),
                  (next_at - clock.now()).total_seconds())
 
@@ -447,7 +443,7 @@ def _update_health(webhook: webhooks_dal.WebhookItem, now: datetime, *, succeede
     reason = None
     if gone:
         reason = "endpoint answered 410 Gone"
-    elif now - _instant(webhook.failingSince) >= AUTO_DISABLE_AFTER:
+    elif now - clock.parse_iso(webhook.failingSince) >= AUTO_DISABLE_AFTER:
         reason = f"every delivery attempt failed for {AUTO_DISABLE_AFTER.days} days"
     if reason:
         webhooks_dal.update_webhook(webhook, [Item.enabled.set(False), Item.disabledAt.set(now_iso),
