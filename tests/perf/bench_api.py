@@ -155,7 +155,10 @@ def main() -> int:
             wall_start = time.perf_counter()
             for payload in payloads[args.warmup:]:
                 sent = time.perf_counter()
-                response = http.post(f"{url}/v1/sessions", data=payload, timeout=60)
+                try:
+                    response = http.post(f"{url}/v1/sessions", data=payload, timeout=120)
+                except requests.RequestException as error:
+                    raise SystemExit(f"request {len(latencies) + 1} failed: {error}; emulator log: {log_path}") from None
                 latencies.append((time.perf_counter() - sent) * 1000)
                 if response.status_code != 200:
                     failures[response.status_code] = failures.get(response.status_code, 0) + 1

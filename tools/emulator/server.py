@@ -129,8 +129,14 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
             return
         body = self._read_body()
         target = urlsplit(self.path)
-        response = self.server.emulator.invoke(self.command, target.path or "/", headers=self._headers(),
-                                               query=target.query, body=body, source_ip=self.client_address[0])
+        try:
+            response = self.server.emulator.invoke(self.command, target.path or "/", headers=self._headers(),
+                                                   query=target.query, body=body, source_ip=self.client_address[0])
+        except RuntimeError:  # the invocation thread is gone: the emulator is stopping
+            self.close_connection = True
+            self._write(503, {"content-type": "application/json"},
+                        json.dumps({"message": "Service Unavailable: the emulator is stopping"}).encode(), [])
+            return
         self._write(response.status, response.headers, response.body, response.cookies)
         if self.server.emulator.verbose:
             elapsed = (time.perf_counter() - started) * 1000
