@@ -213,6 +213,18 @@ def test_unusable_or_string_ratings(rating):
     assert not result.is_anomaly
 
 
+def test_datetime_and_decimal_objects_are_accepted():
+    from datetime import timedelta
+    from decimal import Decimal
+
+    readings = [
+        {"timestamp": START + timedelta(minutes=i), "value": Decimal(str(round(i * 0.183, 3))), "unit": "kWh"}
+        for i in range(30)
+    ]
+    result = csar.analyze_session(readings, history=[{"category": "ZERO_ENERGY", "timestamp": START}])
+    assert result.reading_count == 30 and not result.is_anomaly
+
+
 def test_soc_reconstructed_when_soc_missing_but_capacity_and_start_known():
     readings, _, _ = session(11.0, minutes=30)
     assert csar.analyze_session(readings, {"batteryCapacityKwh": 60, "startSoc": 20}).soc_reconstructed

@@ -41,13 +41,17 @@ def format_timestamp(epoch_seconds: float | None) -> str | None:
 
 
 def parse_timestamp(text: Any) -> float | None:
-    """One ISO-8601 string to epoch seconds (naive means UTC); None when unparseable."""
-    if not isinstance(text, str):
+    """One ISO-8601 string (or datetime) to epoch seconds (naive means UTC); None when
+    unparseable."""
+    if isinstance(text, datetime):
+        parsed = text
+    elif not isinstance(text, str):
         return None
-    try:
-        parsed = datetime.fromisoformat(text.strip().replace("z", "Z"))
-    except ValueError:
-        return None
+    else:
+        try:
+            parsed = datetime.fromisoformat(text.strip().replace("z", "Z"))
+        except ValueError:
+            return None
     if parsed.tzinfo is None:
         return calendar.timegm(parsed.timetuple()) + parsed.microsecond / 1e6
     return parsed.timestamp()
