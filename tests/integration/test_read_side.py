@@ -232,3 +232,17 @@ def test_read_side_isolation_with_prefix_sharing_tenants(make_org, client_for):
     assert acme.get("/v1/anomalies", query="anomalyIssuesStatus=OPEN").json()["pagination"]["totalCount"] > 0
     stats = corp.get("/v1/statistics").json()
     assert stats["totalSessions"] == 0 and stats["totalAnomaliesCount"] == 0
+
+
+def test_issue_update_publishes_issue_updated(api, monkeypatch):
+    from chargewatch.services import webhooks
+
+    published = []
+    monkeypatch.setattr(webhooks, "publish_issue_updated", lambda org, data: published.append((org, data)) or [])
+    api.post("/v1/sessions", energy_session("w1", station="CP-W", readings=8))
+    api.patch("/v1/sessions/w1", DROP)
+    issue_id = api.get("/v1/anomalies", query="chargingSessionId=w1").json()["content"][0]["issues"][0]["id"]
+    assert api.patch(f"/v1/anomalies/issues/{issue_id}", {"status": "RESOLVED"}).status == 200
+    (organization_id, data), = published
+    assert organization_id == _org_of(api)
+    assert (data.issueId, data.status, data.previousStatus, data.chargingStationId) == (issue_id, "RESOLVED", "OPEN", "CP-W")

@@ -38,6 +38,8 @@ from chargewatch.schemas.anomalies import (
     RiskPoint,
     UpdateIssueRequest,
 )
+from chargewatch.schemas.webhooks import IssueUpdatedData
+from chargewatch.services import webhooks
 from chargewatch.services.read_model import REVENUE_LEAK_CATEGORIES
 
 BUCKET_MS = 5 * 60 * 1000
@@ -277,6 +279,9 @@ def update_issue(organization_id: str, issue_id: str, request: UpdateIssueReques
             if is_condition_failure(error):
                 continue
             raise
+        webhooks.publish_issue_updated(organization_id, IssueUpdatedData(
+            issueId=issue.id, category=issue.category, chargingStationId=issue.chargingStationId,
+            connectorId=issue.connectorId, status=request.status, previousStatus=issue.status, updatedAt=now))
         return IssueResult(id=issue.id, statusName=request.status, assignedTo=assignee)
     raise ConcurrencyError(f"issue {issue_id} is being updated concurrently; retry the request")
 
