@@ -656,7 +656,8 @@ def time_gap(ctx: BatchContext, log: EventLog) -> None:
     sub_session, sub_dt = sub_session[order], sub_dt[order]
     starts = np.searchsorted(sub_session, candidate_sessions)
     counts = np.searchsorted(sub_session, candidate_sessions, side="right") - starts
-    median = 0.5 * (sub_dt[starts + (counts - 1) // 2] + sub_dt[starts + counts // 2])
+    # Lower median: with few intervals the gap itself must not inflate the "typical" one.
+    median = sub_dt[starts + (counts - 1) // 2]
     threshold = np.full(ctx.n_sessions, np.inf)
     threshold[candidate_sessions] = np.maximum(p.gap_min_seconds, p.gap_median_factor * median)
     gap = np.flatnonzero(same & (dt > threshold[line.session[:-1]]))
