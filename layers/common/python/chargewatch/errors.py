@@ -67,3 +67,24 @@ class ConcurrencyError(ChargewatchError):
 
     status_code = 409
     code = "concurrent_modification"
+
+
+class QuotaExceededError(ChargewatchError):
+    """A plan limit is reached (e.g. `ai_limit_exceeded`); nothing was done."""
+
+    status_code = 402
+    code = "quota_exceeded"
+
+
+class ProviderThrottledError(ChargewatchError):
+    """An upstream AI provider (Bedrock) throttled the call; the client may retry later."""
+
+    status_code = 429
+    code = "ai_provider_throttled"
+
+
+class ProviderError(ChargewatchError):
+    """An upstream AI provider failed or is misconfigured: not our bug, not the client's."""
+
+    status_code = 502
+    code = "ai_provider_error"

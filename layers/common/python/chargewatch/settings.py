@@ -30,6 +30,13 @@ class Settings(BaseModel):
     # Longest SQS DelaySeconds a retry uses (SQS caps it at 900; longer waits are chained).
     # Tests that fake the clock set 0 so a scheduled message is visible at once.
     webhook_max_delay_seconds: int = Field(default=900, ge=0, le=900)
+    # SHADE station-day fan-out: the scheduler and the worker put work on this queue.
+    shade_queue_url: str | None = None
+    # Fine-tuning jobs (issue 8): the queue the worker consumes.
+    fine_tune_queue_url: str | None = None
+    # Ask/explain: "grounded" (offline, deterministic) unless Bedrock is configured.
+    explain_provider: str = "grounded"
+    bedrock_model_id: str = "anthropic.claude-3-haiku-20240307-v1:0"
 
     @classmethod
     def from_environ(cls, environ: os._Environ | dict | None = None) -> "Settings":
@@ -48,6 +55,10 @@ class Settings(BaseModel):
             "webhook_dlq_url": env.get("WEBHOOK_DLQ_URL") or None,
             "webhook_allow_local_http": env.get("WEBHOOK_ALLOW_LOCAL_HTTP"),
             "webhook_max_delay_seconds": env.get("WEBHOOK_MAX_DELAY_SECONDS"),
+            "shade_queue_url": env.get("SHADE_QUEUE_URL") or None,
+            "fine_tune_queue_url": env.get("FINE_TUNE_QUEUE_URL") or None,
+            "explain_provider": (env.get("EXPLAIN_PROVIDER") or "").strip().lower() or None,
+            "bedrock_model_id": env.get("BEDROCK_MODEL_ID") or None,
         }
         return cls(**{k: v for k, v in raw.items() if v is not None})
 

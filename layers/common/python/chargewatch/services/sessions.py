@@ -140,9 +140,13 @@ def engine_input(organization_id: str, item: sessions_dal.SessionItem, readings:
 def _analyze(organization_id: str, item: sessions_dal.SessionItem, readings: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
     import csar  # numpy is loaded only by requests that analyse
 
+    from chargewatch.services import models  # the tenant's active (possibly fine-tuned) model
+
+    model = models.active_model(organization_id)
     session = engine_input(organization_id, item, readings)
-    result = csar.analyze_session(session["meterValues"], metadata=session["metadata"], history=session["history"])
-    return record_analysis(organization_id, item, result)
+    result = csar.analyze_session(session["meterValues"], metadata=session["metadata"], history=session["history"],
+                                  params=model.params)
+    return record_analysis(organization_id, item, model.stamp(result))
 
 
 def record_analysis(organization_id: str, item: sessions_dal.SessionItem, result) -> tuple[dict[str, Any], str]:
@@ -218,6 +222,12 @@ def _analysis_if_due(organization_id: str, item: sessions_dal.SessionItem,
     if readings is None:
         readings = sessions_dal.read_readings(item)
     return _analyze(organization_id, item, readings)
+
+
+def analysis_for(organization_id: str, item: sessions_dal.SessionItem,
+                 readings: list[dict[str, Any]] | None = None) -> tuple[dict[str, Any] | None, str | None]:
+    """The session's current analysis, computed now if it is due (ask/explain read it)."""
+    return _analysis_if_due(organization_id, item, readings)
 
 
 # --------------------------------------------------------------------------- responses
