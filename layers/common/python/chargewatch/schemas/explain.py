@@ -1,0 +1,31 @@
+"""Request and response models of /v1/sessions/{session_id}/ask and /explain (seed 003: camelCase)."""
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+LANGUAGES = ("en", "nl", "de")
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    question: str = Field(min_length=1, max_length=2000, examples=["Why did the SoC drop unexpectedly?"])
+    lang: str = Field(default="en", description="en, nl or de")
+
+
+class AskResponse(BaseModel):
+    sessionId: str
+    answer: str
+
+
+class ExplainRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    lang: str = Field(default="en", description="en, nl or de")
+    regenerate: bool = False
+
+
+class ExplainResponse(BaseModel):
+    sessionId: str
+    explanation: str
+    cached: bool
