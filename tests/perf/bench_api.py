@@ -109,6 +109,15 @@ def start_emulator(profile: bool, log_path: Path) -> tuple[subprocess.Popen, str
         time.sleep(0.2)
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc), to tell work from waiting on a busy machine."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def stop_emulator(process: subprocess.Popen) -> int:
     process.send_signal(signal.SIGINT)
     try:
@@ -152,6 +161,8 @@ def main() -> int:
             payloads = [json.dumps(body).encode() for body in bodies]
             for payload in payloads[:args.warmup]:
                 http.post(f"{url}/v1/sessions", data=payload, timeout=60)
+            cpu_start = cpu_seconds(process.pid) if process is not None else None
+            load_start = os.getloadavg()[0]
             wall_start = time.perf_counter()
             for payload in payloads[args.warmup:]:
                 sent = time.perf_counter()
@@ -165,6 +176,7 @@ def main() -> int:
                     if sum(failures.values()) == 1:
                         print(f"first failure: {response.status_code} {response.text[:500]}", file=sys.stderr)
             wall = time.perf_counter() - wall_start
+            cpu_end = cpu_seconds(process.pid) if process is not None else None
     finally:
         exit_code = stop_emulator(process) if process is not None else None
 
@@ -175,6 +187,9 @@ def main() -> int:
     print(f"  p50 {percentile(ordered, 0.50):7.1f} ms   p90 {percentile(ordered, 0.90):7.1f} ms   "
           f"p99 {percentile(ordered, 0.99):7.1f} ms   max {ordered[-1]:7.1f} ms   mean {statistics.fmean(ordered):6.1f} ms")
     print(f"  throughput {len(latencies) / wall:6.1f} requests/s over {wall:.1f} s")
+    if cpu_start is not None and cpu_end is not None:
+        print(f"  emulator CPU time per request {(cpu_end - cpu_start) / len(latencies) * 1000:6.1f} ms "
+              f"(load average {load_start:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
     tenth = max(1, len(latencies) // 10)
     print(f"  p50 of the first {tenth}: {statistics.median(latencies[:tenth]):.1f} ms, "
           f"of the last {tenth}: {statistics.median(latencies[-tenth:]):.1f} ms (does latency grow with the table?)")

@@ -49,6 +49,7 @@ STACK_PREFIX = "chargewatch-local"
 # API Gateway HTTP APIs refuse bodies over 10 MB before any Lambda runs; Lambda itself stops at 6 MB
 # (the handlers answer that one with their own 413 JSON).
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
+QUEUE_IDLE_POLL_SECONDS = 0.5
 # Variables that would send the in-process handlers over HTTP (or to real AWS) instead of the mock.
 _ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS",
                        "AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "CHARGEWATCH_AWS_MODE")
@@ -359,8 +360,8 @@ class Emulator:
 
                 traceback.print_exc()
                 handled = 0
-            if not handled:
-                self._stopping.wait(0.2)
+            if not handled:  # idle: each empty poll takes the invocation thread ~2 ms per queue
+                self._stopping.wait(QUEUE_IDLE_POLL_SECONDS)
 
     @property
     def queue_consumers(self) -> list[str]:
