@@ -83,12 +83,14 @@ def _add_admin(subparsers) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from chargewatch_tools.emulator.cli import add_cli as add_emulator_cli
     from chargewatch_tools.synth.cli import add_cli as add_synth_cli
+    from chargewatch_tools.upload import add_cli as add_upload_cli
 
     parser = argparse.ArgumentParser(prog="chargewatch", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_admin(subparsers)
     add_emulator_cli(subparsers)
     add_synth_cli(subparsers)
+    add_upload_cli(subparsers)
     return parser
 
 

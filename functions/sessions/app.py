@@ -9,6 +9,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from chargewatch.api import create_app, current_tenant, handle
+from chargewatch.schemas.batches import BatchStatusResponse, BatchSubmitted, SubmitBatchRequest
 from chargewatch.schemas.sessions import (
     AppendSessionRequest,
     CreateSessionRequest,
@@ -17,12 +18,13 @@ from chargewatch.schemas.sessions import (
     SessionPage,
     SessionResult,
 )
-from chargewatch.services import sessions
+from chargewatch.services import batches, sessions
 
 logger = Logger(service="chargewatch-sessions")
 app = create_app()
 
 SessionId = Annotated[str, Path(min_length=1, max_length=128)]
+BatchId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 @app.get("/v1/sessions", summary="List Sessions", tags=["sessions"])
@@ -49,6 +51,24 @@ def list_sessions(
 @app.post("/v1/sessions", summary="Create Session", tags=["sessions"])
 def create_session(body: Annotated[CreateSessionRequest, Body()]) -> SessionResult:
     return sessions.create_session(current_tenant(app).organization_id, body)
+
+
+# The batch routes come before /v1/sessions/<session_id>: a literal segment wins, as in API Gateway.
+@app.post("/v1/sessions/batch", summary="Submit Batch", tags=["sessions"],
+          description="Validate every session (an invalid one is reported by index, nothing is stored), store the "
+                      "batch and enqueue its analysis. Poll GET /v1/sessions/batch/{batch_id}. Bodies are limited "
+                      "to 6 MB: send larger files as several batches (`chargewatch upload` does).")
+def submit_batch(body: Annotated[SubmitBatchRequest, Body()]) -> BatchSubmitted:
+    return batches.submit_batch(current_tenant(app).organization_id, body)
+
+
+@app.get("/v1/sessions/batch/<batch_id>", summary="Get Batch Status", tags=["sessions"])
+def get_batch(
+    batch_id: BatchId,
+    page: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    pageSize: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> BatchStatusResponse:
+    return batches.get_batch(current_tenant(app).organization_id, batch_id, page, pageSize)
 
 
 @app.get("/v1/sessions/<session_id>", summary="Get Session Detail", tags=["sessions"])

@@ -60,13 +60,9 @@ def _recount(organization_id, session_ids):
     return station, connector, categories, connector_categories, totals
 
 
-def test_counts_equal_a_brute_force_recount(api, make_org):
-    _populate(api)
-    organization_id = _org_of(api)
-    ids = ["c1", "c2", "s1", "s2", "d1", "d2"]
-    station, connector, categories, connector_categories, totals = _recount(organization_id, ids)
-    assert totals["totalAnomalies"] > 0 and totals["sessionsWithAnomalies"] > 0
-
+def assert_counters_equal_recount(organization_id, session_ids):
+    """Every station, connector and category counter equals the recount; returns the recount."""
+    station, connector, categories, connector_categories, totals = recount = _recount(organization_id, session_ids)
     for station_id, expected in station.items():
         item = stations_dal.get_station(organization_id, station_id)
         assert (item.totalSessions, item.anomalousSessions, item.totalAnomalies) == \
@@ -78,6 +74,15 @@ def test_counts_equal_a_brute_force_recount(api, make_org):
         stored = stations_dal.connector_categories_of(organization_id, station_id).get(connector_id, {})
         assert stored == dict(connector_categories[(station_id, connector_id)])
     assert stations_dal.category_counts(organization_id) == dict(categories)
+    return recount
+
+
+def test_counts_equal_a_brute_force_recount(api, make_org):
+    _populate(api)
+    organization_id = _org_of(api)
+    ids = ["c1", "c2", "s1", "s2", "d1", "d2"]
+    station, connector, categories, connector_categories, totals = assert_counters_equal_recount(organization_id, ids)
+    assert totals["totalAnomalies"] > 0 and totals["sessionsWithAnomalies"] > 0
     stored_totals = stations_dal.totals(organization_id)
     assert stored_totals.totalSessions == totals["totalSessions"]
     assert stored_totals.sessionsWithAnomalies == totals["sessionsWithAnomalies"]

@@ -1,4 +1,4 @@
-"""A local-only fix for moto's DynamoDB transactions (never deployed; AWS needs none of this).
+"""Local-only fixes for moto's DynamoDB transactions and index queries (never deployed; AWS needs none of this).
 
 moto backs up a transaction by deep-copying the WHOLE table once per item of the transaction, so
 a transaction costs O(items in the transaction x items in the table): with a few hundred sessions
@@ -13,8 +13,10 @@ from typing import Any
 
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import Table
 
 _original_transact_write_items = DynamoDBBackend.transact_write_items
+_original_query = Table.query
 _installed = False
 
 
@@ -88,8 +90,37 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
         raise
 
 
+def _query(self, hash_key, *args, **kwargs):
+    """moto answers every query by sorting EVERY item of the table (DynamoType comparisons) and
+    then filtering on the hash key: O(table log table) per query. Hand it only the candidates:
+    the partition's items for a table query, the items whose index hash key equals the queried
+    value for an index query; moto's own logic then runs unchanged on those."""
+    conditions = kwargs.get("hash_key_conditions") or []
+    index_name = kwargs.get("index_name") if "index_name" in kwargs else (args[6] if len(args) > 6 else None)
+    if not index_name and hash_key is not None:
+        bucket = self.items.get(hash_key)
+        matching = [] if bucket is None else (list(bucket.values()) if self.range_key_attr else [bucket])
+    elif index_name and len(conditions) == 1:
+        name, expected = conditions[0]
+        matching = []
+        for bucket in self.items.values():
+            for item in (bucket.values() if self.range_key_attr else [bucket]):
+                value = item.attrs.get(name)
+                if value is not None and value.type == expected.type and value.value == expected.value:
+                    matching.append(item)
+    else:
+        return _original_query(self, hash_key, *args, **kwargs)
+    matching.sort(key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+    self.all_items = lambda: matching  # this call only (instance attribute shadows the method)
+    try:
+        return _original_query(self, hash_key, *args, **kwargs)
+    finally:
+        del self.all_items
+
+
 def install() -> None:
     global _installed
     if not _installed:
         DynamoDBBackend.transact_write_items = _transact_write_items
+        Table.query = _query
         _installed = True

@@ -1,0 +1,42 @@
+"""Request and response models of /v1/sessions/batch (seed 003: camelCase)."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chargewatch.schemas.sessions import CreateSessionRequest, SessionResult
+
+# Far more than fits the 6 MB body limit with realistic sessions; clients send big files in
+# several submits (`chargewatch upload` does).
+MAX_SESSIONS_PER_BATCH = 10_000
+
+BatchStatus = Literal["pending", "processing", "completed", "completed_with_failures"]
+
+
+class SubmitBatchRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    sessions: Annotated[list[CreateSessionRequest], Field(min_length=1, max_length=MAX_SESSIONS_PER_BATCH)]
+
+
+class BatchSubmitted(BaseModel):
+    batchId: str
+    totalSessions: int
+    status: BatchStatus
+
+
+class BatchStatusResponse(BaseModel):
+    batchId: str
+    status: BatchStatus = Field(description="pending (stored, nothing processed yet) -> processing -> completed "
+                                            "(every session analysed) or completed_with_failures (some failed: "
+                                            "see results[].message)")
+    totalSessions: int
+    processedSessions: int = Field(description="sessions stored and analysed")
+    failedSessions: int = Field(description="sessions that could not be processed (reason in results[].message)")
+    results: list[SessionResult] = Field(description="the sessions at positions page*pageSize ... of the submit "
+                                                     "that have an outcome already, in submit order")
+    page: int
+    pageSize: int
+    createdAt: str
+    completedAt: str | None = None
