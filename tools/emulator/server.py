@@ -477,7 +477,11 @@ def start_emulator(port: int = 0, moto_port: int = DEFAULT_MOTO_PORT, *, host: s
         os.environ.update({"AWS_REGION": region, "AWS_DEFAULT_REGION": region})
         logging.getLogger("werkzeug").setLevel(logging.INFO if verbose else logging.WARNING)
         if os.environ.get("CHARGEWATCH_EMULATOR_MOTO_PATCHES", "1").lower() not in ("0", "false", "no"):
-            emulator._uninstall_patches = _install_moto_patches()
+            try:
+                emulator._uninstall_patches = _install_moto_patches()
+            except Exception as error:  # another moto version: run unpatched (slower), but run
+                print(f"chargewatch emulator: moto DynamoDB left unpatched ({error!r}); writes will slow down "
+                      "as the table grows", file=sys.stderr)
         emulator._mock = mock_aws()
         emulator._mock.start()
         emulator._moto_server = ThreadedMotoServer(ip_address=host, port=moto_port, verbose=False)
