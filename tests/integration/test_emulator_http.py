@@ -166,12 +166,28 @@ def test_stop_closes_both_ports_and_restores_the_environment():
     assert dict(os.environ) == before
 
 
-def test_malformed_demo_key_fails_clearly(monkeypatch):
+def test_demo_key_that_is_not_a_key_fails_clearly(monkeypatch):
     from chargewatch_tools.emulator.server import EmulatorError, start_emulator
 
-    monkeypatch.setenv("DEMO_API_KEY", "cw_test_tooshort")
-    with pytest.raises(EmulatorError, match="DEMO_API_KEY is not a well-formed"):
+    monkeypatch.setenv("DEMO_API_KEY", "has spaces in it")
+    with pytest.raises(EmulatorError, match="DEMO_API_KEY must be"):
         start_emulator(port=0, moto_port=0)
+
+
+def test_a_hand_picked_demo_key_without_checksum_works_locally(monkeypatch):
+    from chargewatch_tools.emulator.server import start_emulator
+
+    monkeypatch.setenv("DEMO_API_KEY", "local-demo-key-123")
+    before = dict(os.environ)
+    running = start_emulator(port=0, moto_port=0)
+    try:
+        ok = requests.get(f"{running.url}/v1/sessions", headers={"Authorization": "Bearer local-demo-key-123"}, timeout=10)
+        assert ok.status_code == 200
+        other = requests.get(f"{running.url}/v1/sessions", headers={"Authorization": "Bearer local-demo-key-124"}, timeout=10)
+        assert other.status_code == 401
+    finally:
+        running.stop()
+    assert dict(os.environ) == before
 
 
 def test_port_in_use_fails_clearly():

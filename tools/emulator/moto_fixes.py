@@ -1,126 +1,135 @@
-"""Local-only fixes for moto's DynamoDB transactions and index queries (never deployed; AWS needs none of this).
+"""Local-only fixes for moto's DynamoDB (never deployed; AWS needs none of this).
 
-moto backs up a transaction by deep-copying the WHOLE table once per item of the transaction, so
-a transaction costs O(items in the transaction x items in the table): with a few hundred sessions
-stored, one create took most of a second. This keeps moto's semantics (all-or-nothing, the same
-cancellation errors) but snapshots only the items the transaction touches and restores those.
+Used by the emulator and by the test suite. moto 5.2 makes each call cost O(table size):
+TransactWriteItems deep-copies the whole table once per transaction item, and Query sorts every
+item of the table before filtering. With a few hundred sessions stored, one create took most of a
+second and kept slowing down. `install()` keeps moto's semantics and makes the work O(items
+touched); `CHARGEWATCH_EMULATOR_MOTO_PATCHES=0` runs the emulator without it, for comparison.
 """
 from __future__ import annotations
 
-import copy
-from contextlib import contextmanager
+import contextvars
 from typing import Any
 
-from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.dynamo_type import DynamoType
-from moto.dynamodb.models.table import Table
+class _TableAwareCopy:
+    """Stands in for the `copy` module inside moto.dynamodb.models: deep-copies everything but a Table.
 
-_original_transact_write_items = DynamoDBBackend.transact_write_items
-_original_query = Table.query
-_installed = False
+    moto's TransactWriteItems snapshots the *whole table* (copy.deepcopy) once per item of every
+    transaction so it can roll back, which makes each transaction cost O(table size): with a few
+    thousand items a session write takes hundreds of milliseconds and keeps slowing down. The
+    emulator snapshots only the items a transaction touches instead (see _install_moto_patches).
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        import copy
+
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        import copy
+
+        from moto.dynamodb.models.table import Table
+
+        if isinstance(value, Table):
+            return value
+        return copy.deepcopy(value, memo)
 
 
-def _key_of(table, op: dict[str, Any]) -> tuple[DynamoType, DynamoType | None]:
-    attributes = op.get("Key") or op.get("Item") or {}
-    hash_value = DynamoType(attributes[table.hash_key_attr])
-    range_value = DynamoType(attributes[table.range_key_attr]) if table.range_key_attr else None
+def _transaction_key(table: Any, operation: dict[str, Any]):
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    key = operation.get("Key") or operation.get("Item") or {}
+    hash_value = DynamoType(key[table.hash_key_attr])
+    range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
     return hash_value, range_value
 
 
-def _stored(table, hash_value, range_value):
-    bucket = table.items.get(hash_value)
-    if bucket is None:
-        return None
-    return bucket.get(range_value) if range_value is not None else bucket
+_query_scope: "contextvars.ContextVar[tuple | None]" = contextvars.ContextVar("chargewatch_moto_query", default=None)
 
 
-def _restore(table, hash_value, range_value, snapshot) -> None:
-    if range_value is None:
-        if snapshot is None:
-            table.items.pop(hash_value, None)
-        else:
-            table.items[hash_value] = snapshot
-        return
-    bucket = table.items[hash_value]
-    if snapshot is None:
-        bucket.pop(range_value, None)
-        if not bucket:
-            table.items.pop(hash_value, None)
-    else:
-        bucket[range_value] = snapshot
+def install() -> Any:
+    """Make moto's DynamoDB cost O(items touched) instead of O(table) per call, in this process.
 
+    Semantics are unchanged; only the work is. Two places in moto 5.2 scale with the table:
 
-@contextmanager
-def _no_table_copies():
-    """Inside moto's transaction, `copy.deepcopy(table)` returns the table itself."""
-    from moto.dynamodb.models import table as table_module
+    - TransactWriteItems deep-copies the whole table once per item of the transaction, to roll back
+      on failure: here only the touched items are backed up and restored (and stream records of a
+      rolled-back transaction dropped).
+    - Query walks `Table.all_items()`, which sorts every item of the table, and then filters: here a
+      base-table query reads its one partition, and an index query walks the items unsorted (moto
+      sorts the matches itself afterwards).
 
-    real_deepcopy = copy.deepcopy
+    With a few thousand items (a few hundred sessions) a session create otherwise costs hundreds of
+    milliseconds, and grows with every write. Returns a function that removes the patches.
+    """
+    import copy
 
-    def deepcopy(value, memo=None):
-        if isinstance(value, table_module.Table):
-            return value
-        return real_deepcopy(value, memo)
+    import moto.dynamodb.models as dynamodb_models
+    from moto.dynamodb.models.table import Table
 
-    copy.deepcopy = deepcopy
-    try:
-        yield
-    finally:
-        copy.deepcopy = real_deepcopy
+    backend_class = dynamodb_models.DynamoDBBackend
+    original_transact = backend_class.transact_write_items
+    if getattr(original_transact, "_chargewatch_patched", False):
+        return lambda: None  # already installed (tests install once per process)
+    original_query, original_all_items = Table.query, Table.all_items
 
-
-def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
-    snapshots = []
-    for entry in transact_items:
-        _, op = next(iter(entry.items()))
-        table = self.tables.get(op.get("TableName"))
-        if table is None:
-            continue
+    def transact_write_items(self, transact_items: list[dict[str, Any]]) -> None:
+        backups = []
+        for entry in transact_items:
+            try:
+                (_, operation), = entry.items()
+                table = self.tables[operation["TableName"]]
+                hash_value, range_value = _transaction_key(table, operation)
+            except Exception:  # malformed or unknown table: moto's own checks report it below
+                continue
+            current = table.get_item(hash_value, range_value) if (range_value or not table.range_key_attr) else None
+            stream_length = len(table.stream_shard.items) if table.stream_shard is not None else None
+            backups.append((table, hash_value, range_value, copy.deepcopy(current), stream_length))
         try:
-            hash_value, range_value = _key_of(table, op)
-        except (KeyError, TypeError):
-            continue  # malformed: moto itself will reject the transaction
-        snapshots.append((table, hash_value, range_value, copy.deepcopy(_stored(table, hash_value, range_value))))
-    try:
-        with _no_table_copies():
-            _original_transact_write_items(self, transact_items)
-    except Exception:
-        for table, hash_value, range_value, snapshot in reversed(snapshots):
-            _restore(table, hash_value, range_value, snapshot)
-        raise
+            return original_transact(self, transact_items)
+        except Exception:
+            for table, hash_value, range_value, item, stream_length in reversed(backups):
+                bucket = table.items[hash_value] if range_value is not None else table.items
+                key = range_value if range_value is not None else hash_value
+                if item is None:
+                    bucket.pop(key, None)
+                else:
+                    bucket[key] = item
+                if stream_length is not None and table.stream_shard is not None:
+                    del table.stream_shard.items[stream_length:]  # no records of rolled-back writes
+            raise
 
+    def query(self, hash_key, *args: Any, **kwargs: Any):
+        index_name = kwargs.get("index_name") if "index_name" in kwargs else (args[6] if len(args) > 6 else None)
+        token = _query_scope.set(("index",) if index_name else ("partition", hash_key))
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            _query_scope.reset(token)
 
-def _query(self, hash_key, *args, **kwargs):
-    """moto answers every query by sorting EVERY item of the table (DynamoType comparisons) and
-    then filtering on the hash key: O(table log table) per query. Hand it only the candidates:
-    the partition's items for a table query, the items whose index hash key equals the queried
-    value for an index query; moto's own logic then runs unchanged on those."""
-    conditions = kwargs.get("hash_key_conditions") or []
-    index_name = kwargs.get("index_name") if "index_name" in kwargs else (args[6] if len(args) > 6 else None)
-    if not index_name and hash_key is not None:
-        bucket = self.items.get(hash_key)
-        matching = [] if bucket is None else (list(bucket.values()) if self.range_key_attr else [bucket])
-    elif index_name and len(conditions) == 1:
-        name, expected = conditions[0]
-        matching = []
-        for bucket in self.items.values():
-            for item in (bucket.values() if self.range_key_attr else [bucket]):
-                value = item.attrs.get(name)
-                if value is not None and value.type == expected.type and value.value == expected.value:
-                    matching.append(item)
-    else:
-        return _original_query(self, hash_key, *args, **kwargs)
-    matching.sort(key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
-    self.all_items = lambda: matching  # this call only (instance attribute shadows the method)
-    try:
-        return _original_query(self, hash_key, *args, **kwargs)
-    finally:
-        del self.all_items
+    def all_items(self) -> list:
+        scope = _query_scope.get()
+        if scope is None:  # scans, exports, ...: moto's sorted walk
+            return original_all_items(self)
+        if scope[0] == "partition":
+            partition = self.items.get(scope[1])  # .get: the defaultdict must not grow
+            if partition is None:
+                return []
+            return list(partition.values()) if self.range_key_attr else [partition]
+        if self.range_key_attr:
+            return [item for partition in self.items.values() for item in partition.values()]
+        return list(self.items.values())
 
+    transact_write_items._chargewatch_patched = True
+    backend_class.transact_write_items = transact_write_items
+    Table.query, Table.all_items = query, all_items
+    previous_copy = dynamodb_models.copy
+    dynamodb_models.copy = _TableAwareCopy()
 
-def install() -> None:
-    global _installed
-    if not _installed:
-        DynamoDBBackend.transact_write_items = _transact_write_items
-        Table.query = _query
-        _installed = True
+    def uninstall() -> None:
+        backend_class.transact_write_items = original_transact
+        Table.query, Table.all_items = original_query, original_all_items
+        dynamodb_models.copy = previous_copy
+
+    return uninstall

@@ -39,6 +39,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from chargewatch_tools.emulator import moto_fixes
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3000
 DEFAULT_MOTO_PORT = 4566  # the LocalStack edge port: code that works here works against LocalStack
@@ -165,132 +167,6 @@ class _EmulatorHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     emulator: "Emulator"
-
-
-# --------------------------------------------------------------------------- moto: O(items touched)
-
-class _TableAwareCopy:
-    """Stands in for the `copy` module inside moto.dynamodb.models: deep-copies everything but a Table.
-
-    moto's TransactWriteItems snapshots the *whole table* (copy.deepcopy) once per item of every
-    transaction so it can roll back, which makes each transaction cost O(table size): with a few
-    thousand items a session write takes hundreds of milliseconds and keeps slowing down. The
-    emulator snapshots only the items a transaction touches instead (see _install_moto_patches).
-    """
-
-    def __getattr__(self, name: str) -> Any:
-        import copy
-
-        return getattr(copy, name)
-
-    @staticmethod
-    def deepcopy(value: Any, memo: Any = None) -> Any:
-        import copy
-
-        from moto.dynamodb.models.table import Table
-
-        if isinstance(value, Table):
-            return value
-        return copy.deepcopy(value, memo)
-
-
-def _transaction_key(table: Any, operation: dict[str, Any]):
-    from moto.dynamodb.models.dynamo_type import DynamoType
-
-    key = operation.get("Key") or operation.get("Item") or {}
-    hash_value = DynamoType(key[table.hash_key_attr])
-    range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
-    return hash_value, range_value
-
-
-_query_scope: "contextvars.ContextVar[tuple | None]" = contextvars.ContextVar("chargewatch_moto_query", default=None)
-
-
-def _install_moto_patches() -> Any:
-    """Make moto's DynamoDB cost O(items touched) instead of O(table) per call, in this process.
-
-    Semantics are unchanged; only the work is. Two places in moto 5.2 scale with the table:
-
-    - TransactWriteItems deep-copies the whole table once per item of the transaction, to roll back
-      on failure: here only the touched items are backed up and restored (and stream records of a
-      rolled-back transaction dropped).
-    - Query walks `Table.all_items()`, which sorts every item of the table, and then filters: here a
-      base-table query reads its one partition, and an index query walks the items unsorted (moto
-      sorts the matches itself afterwards).
-
-    With a few thousand items (a few hundred sessions) a session create otherwise costs hundreds of
-    milliseconds, and grows with every write. Returns a function that removes the patches.
-    """
-    import copy
-
-    import moto.dynamodb.models as dynamodb_models
-    from moto.dynamodb.models.table import Table
-
-    backend_class = dynamodb_models.DynamoDBBackend
-    original_transact = backend_class.transact_write_items
-    if getattr(original_transact, "_chargewatch_patched", False):
-        return None
-    original_query, original_all_items = Table.query, Table.all_items
-
-    def transact_write_items(self, transact_items: list[dict[str, Any]]) -> None:
-        backups = []
-        for entry in transact_items:
-            try:
-                (_, operation), = entry.items()
-                table = self.tables[operation["TableName"]]
-                hash_value, range_value = _transaction_key(table, operation)
-            except Exception:  # malformed or unknown table: moto's own checks report it below
-                continue
-            current = table.get_item(hash_value, range_value) if (range_value or not table.range_key_attr) else None
-            stream_length = len(table.stream_shard.items) if table.stream_shard is not None else None
-            backups.append((table, hash_value, range_value, copy.deepcopy(current), stream_length))
-        try:
-            return original_transact(self, transact_items)
-        except Exception:
-            for table, hash_value, range_value, item, stream_length in reversed(backups):
-                bucket = table.items[hash_value] if range_value is not None else table.items
-                key = range_value if range_value is not None else hash_value
-                if item is None:
-                    bucket.pop(key, None)
-                else:
-                    bucket[key] = item
-                if stream_length is not None and table.stream_shard is not None:
-                    del table.stream_shard.items[stream_length:]  # no records of rolled-back writes
-            raise
-
-    def query(self, hash_key, *args: Any, **kwargs: Any):
-        index_name = kwargs.get("index_name") if "index_name" in kwargs else (args[6] if len(args) > 6 else None)
-        token = _query_scope.set(("index",) if index_name else ("partition", hash_key))
-        try:
-            return original_query(self, hash_key, *args, **kwargs)
-        finally:
-            _query_scope.reset(token)
-
-    def all_items(self) -> list:
-        scope = _query_scope.get()
-        if scope is None:  # scans, exports, ...: moto's sorted walk
-            return original_all_items(self)
-        if scope[0] == "partition":
-            partition = self.items.get(scope[1])  # .get: the defaultdict must not grow
-            if partition is None:
-                return []
-            return list(partition.values()) if self.range_key_attr else [partition]
-        if self.range_key_attr:
-            return [item for partition in self.items.values() for item in partition.values()]
-        return list(self.items.values())
-
-    transact_write_items._chargewatch_patched = True
-    backend_class.transact_write_items = transact_write_items
-    Table.query, Table.all_items = query, all_items
-    previous_copy = dynamodb_models.copy
-    dynamodb_models.copy = _TableAwareCopy()
-
-    def uninstall() -> None:
-        backend_class.transact_write_items = original_transact
-        Table.query, Table.all_items = original_query, original_all_items
-        dynamodb_models.copy = previous_copy
-
-    return uninstall
 
 
 # --------------------------------------------------------------------------- the emulator
@@ -420,16 +296,19 @@ def _report_profile(profiler, path: str | None) -> None:
     stats.sort_stats("tottime").print_stats(25)
 
 
-def _check_demo_key(api_key: str | None) -> None:
+def _demo_key_needs_relaxed_checks(api_key: str | None) -> bool:
+    """A DEMO_API_KEY chosen by hand need not carry our checksum: then this emulator accepts
+    unchecksummed keys (8-256 printable characters) — a local-only relaxation, never deployed."""
     if api_key is None:
-        return
+        return False
     from chargewatch.services import api_keys
 
-    if not api_keys.is_well_formed(api_key):
-        raise EmulatorError(
-            "DEMO_API_KEY is not a well-formed Chargewatch API key: expected cw_<env>_ followed by 32 random "
-            "and 6 checksum characters (base62), e.g. a key printed by a previous run. "
-            "Unset DEMO_API_KEY to have one generated.")
+    if api_keys.is_well_formed(api_key):
+        return False
+    if not api_keys.is_plausible(api_key):
+        raise EmulatorError("DEMO_API_KEY must be 8-256 printable characters without spaces "
+                            "(best: a key printed by a previous run). Unset it to have one generated.")
+    return True
 
 
 def start_emulator(port: int = 0, moto_port: int = DEFAULT_MOTO_PORT, *, host: str = DEFAULT_HOST,
@@ -444,7 +323,7 @@ def start_emulator(port: int = 0, moto_port: int = DEFAULT_MOTO_PORT, *, host: s
     """
     demo_api_key = demo_api_key if demo_api_key is not None else (os.environ.get("DEMO_API_KEY") or None)
     organization_id = organization_id or os.environ.get("DEMO_ORGANIZATION_ID") or DEFAULT_ORGANIZATION_ID
-    _check_demo_key(demo_api_key)
+    relax_key_checks = _demo_key_needs_relaxed_checks(demo_api_key)
     if "#" in organization_id or not organization_id.strip():
         raise EmulatorError("DEMO_ORGANIZATION_ID must be a non-empty id without '#'")
     if moto_port and not port_is_free(host, moto_port):
@@ -475,10 +354,14 @@ def start_emulator(port: int = 0, moto_port: int = DEFAULT_MOTO_PORT, *, host: s
         for name in _ENDPOINT_VARIABLES:
             os.environ.pop(name, None)
         os.environ.update({"AWS_REGION": region, "AWS_DEFAULT_REGION": region})
+        if relax_key_checks:
+            os.environ["API_KEY_CHECKSUM_REQUIRED"] = "false"
+            print("chargewatch emulator: DEMO_API_KEY has no Chargewatch checksum; accepting unchecksummed keys",
+                  file=sys.stderr)
         logging.getLogger("werkzeug").setLevel(logging.INFO if verbose else logging.WARNING)
         if os.environ.get("CHARGEWATCH_EMULATOR_MOTO_PATCHES", "1").lower() not in ("0", "false", "no"):
             try:
-                emulator._uninstall_patches = _install_moto_patches()
+                emulator._uninstall_patches = moto_fixes.install()
             except Exception as error:  # another moto version: run unpatched (slower), but run
                 print(f"chargewatch emulator: moto DynamoDB left unpatched ({error!r}); writes will slow down "
                       "as the table grows", file=sys.stderr)

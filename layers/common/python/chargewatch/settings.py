@@ -21,6 +21,8 @@ class Settings(BaseModel):
     max_body_bytes: int = Field(default=6 * 1024 * 1024, gt=0)
     # How long the authorizer may keep a verified key in memory before looking it up again.
     auth_cache_ttl_seconds: float = Field(default=30.0, ge=0, le=60)
+    # Local tooling only: accept API keys without our checksum (a DEMO_API_KEY chosen by hand).
+    api_key_checksum_required: bool = True
     # Webhook deliveries: the queue every attempt goes through, and where exhausted ones land.
     webhook_queue_url: str | None = None
     webhook_dlq_url: str | None = None
@@ -37,6 +39,19 @@ class Settings(BaseModel):
     # Ask/explain: "grounded" (offline, deterministic) unless Bedrock is configured.
     explain_provider: str = "grounded"
     bedrock_model_id: str = "anthropic.claude-3-haiku-20240307-v1:0"
+    # Identity (issue 7): Cognito user pool tokens. The JWKS URL is separate from the issuer because
+    # locally (moto) the issuer names the real AWS URL while the keys are served by the emulator.
+    cognito_user_pool_id: str | None = None
+    cognito_client_id: str | None = None
+    cognito_issuer: str | None = None
+    cognito_jwks_url: str | None = None
+    # Plan limits override (JSON: {"free": {"storageBytes": ..., "aiTokensPerMonth": ...}}), merged
+    # over chargewatch.services.usage.PLAN_LIMITS.
+    plan_limits_json: str | None = None
+    # Seed 002 GET /api/tenants/{id}/switch redirect targets.
+    switch_redirect_success: str = "/excel"
+    switch_redirect_unauthenticated: str = "/"
+    switch_redirect_forbidden: str = "/onboarding"
 
     @classmethod
     def from_environ(cls, environ: os._Environ | dict | None = None) -> "Settings":
@@ -51,6 +66,7 @@ class Settings(BaseModel):
             "aws_endpoint_url": env.get("AWS_ENDPOINT_URL") or None,
             "max_body_bytes": env.get("MAX_BODY_BYTES"),
             "auth_cache_ttl_seconds": env.get("AUTH_CACHE_TTL_SECONDS"),
+            "api_key_checksum_required": env.get("API_KEY_CHECKSUM_REQUIRED"),
             "webhook_queue_url": env.get("WEBHOOK_QUEUE_URL") or None,
             "webhook_dlq_url": env.get("WEBHOOK_DLQ_URL") or None,
             "webhook_allow_local_http": env.get("WEBHOOK_ALLOW_LOCAL_HTTP"),
@@ -59,6 +75,14 @@ class Settings(BaseModel):
             "fine_tune_queue_url": env.get("FINE_TUNE_QUEUE_URL") or None,
             "explain_provider": (env.get("EXPLAIN_PROVIDER") or "").strip().lower() or None,
             "bedrock_model_id": env.get("BEDROCK_MODEL_ID") or None,
+            "cognito_user_pool_id": env.get("COGNITO_USER_POOL_ID") or None,
+            "cognito_client_id": env.get("COGNITO_CLIENT_ID") or None,
+            "cognito_issuer": env.get("COGNITO_ISSUER") or None,
+            "cognito_jwks_url": env.get("COGNITO_JWKS_URL") or None,
+            "plan_limits_json": env.get("PLAN_LIMITS") or None,
+            "switch_redirect_success": env.get("SWITCH_REDIRECT_SUCCESS") or None,
+            "switch_redirect_unauthenticated": env.get("SWITCH_REDIRECT_UNAUTHENTICATED") or None,
+            "switch_redirect_forbidden": env.get("SWITCH_REDIRECT_FORBIDDEN") or None,
         }
         return cls(**{k: v for k, v in raw.items() if v is not None})
 

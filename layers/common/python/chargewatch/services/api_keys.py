@@ -56,6 +56,24 @@ def is_well_formed(key: str) -> bool:
     return hmac.compare_digest(_checksum(payload), checksum)
 
 
+# What an unchecksummed key may look like where settings allow one (local demos only).
+_PLAUSIBLE_KEY = re.compile(r"^[\x21-\x7e]{8,256}$")
+
+
+def is_plausible(key: str) -> bool:
+    """Could be a key at all (8-256 printable characters, no spaces), checksum or not."""
+    return bool(_PLAUSIBLE_KEY.match(key))
+
+
+def is_acceptable(key: str) -> bool:
+    """Well-formed, or — only where settings.api_key_checksum_required is off — plausibly a key."""
+    if is_well_formed(key):
+        return True
+    from chargewatch.settings import get_settings
+
+    return not get_settings().api_key_checksum_required and is_plausible(key)
+
+
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
@@ -73,7 +91,7 @@ def issue_key(organization_id: str, *, env: str, name: str, description: str | N
     """
     if key is None:
         key = generate_key(env)
-    elif not is_well_formed(key):
+    elif not is_acceptable(key):
         raise ValueError("key is not a well-formed Chargewatch API key (cw_<env>_<38 base62 chars>)")
     item = api_keys_dal.put_new(
         organization_id,

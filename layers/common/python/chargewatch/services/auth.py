@@ -85,7 +85,7 @@ def authorize(headers: dict[str, str] | None, *, now: datetime | None = None) ->
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         return _deny("invalid_credentials", "Authorization must be 'Bearer <api key>'")
-    if not api_keys.is_well_formed(token):
+    if not api_keys.is_acceptable(token):
         return _deny("invalid_api_key", "API key is malformed or has a bad checksum")
     key_hash = api_keys.hash_key(token)
     item = _lookup(key_hash)
