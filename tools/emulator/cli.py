@@ -163,9 +163,9 @@ def _prepare_target(endpoint: str | None, resources: contextlib.ExitStack):
 
     from moto import mock_aws
 
-    server._check_demo_key(os.environ.get("DEMO_API_KEY") or None)
     for name in server._ENDPOINT_VARIABLES:
         os.environ.pop(name, None)
+    server.apply_demo_key_policy(os.environ.get("DEMO_API_KEY") or None)
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or server.DEFAULT_REGION
     os.environ.update({"AWS_REGION": region, "AWS_DEFAULT_REGION": region})
     resources.enter_context(mock_aws())

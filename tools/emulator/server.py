@@ -296,19 +296,22 @@ def _report_profile(profiler, path: str | None) -> None:
     stats.sort_stats("tottime").print_stats(25)
 
 
-def _demo_key_needs_relaxed_checks(api_key: str | None) -> bool:
-    """A DEMO_API_KEY chosen by hand need not carry our checksum: then this emulator accepts
-    unchecksummed keys (8-256 printable characters) — a local-only relaxation, never deployed."""
+def apply_demo_key_policy(api_key: str | None) -> None:
+    """A DEMO_API_KEY chosen by hand need not carry our checksum: then this process accepts
+    unchecksummed keys (8-256 printable characters) — a local-only relaxation, never deployed.
+    Changes os.environ: call it where the caller restores the environment afterwards."""
     if api_key is None:
-        return False
+        return
     from chargewatch.services import api_keys
 
     if api_keys.is_well_formed(api_key):
-        return False
+        return
     if not api_keys.is_plausible(api_key):
         raise EmulatorError("DEMO_API_KEY must be 8-256 printable characters without spaces "
                             "(best: a key printed by a previous run). Unset it to have one generated.")
-    return True
+    os.environ["API_KEY_CHECKSUM_REQUIRED"] = "false"
+    print("chargewatch emulator: DEMO_API_KEY has no Chargewatch checksum; accepting unchecksummed keys",
+          file=sys.stderr)
 
 
 def start_emulator(port: int = 0, moto_port: int = DEFAULT_MOTO_PORT, *, host: str = DEFAULT_HOST,
@@ -323,7 +326,6 @@ def start_emulator(port: int = 0, moto_port: int = DEFAULT_MOTO_PORT, *, host: s
     """
     demo_api_key = demo_api_key if demo_api_key is not None else (os.environ.get("DEMO_API_KEY") or None)
     organization_id = organization_id or os.environ.get("DEMO_ORGANIZATION_ID") or DEFAULT_ORGANIZATION_ID
-    relax_key_checks = _demo_key_needs_relaxed_checks(demo_api_key)
     if "#" in organization_id or not organization_id.strip():
         raise EmulatorError("DEMO_ORGANIZATION_ID must be a non-empty id without '#'")
     if moto_port and not port_is_free(host, moto_port):
@@ -354,10 +356,7 @@ def start_emulator(port: int = 0, moto_port: int = DEFAULT_MOTO_PORT, *, host: s
         for name in _ENDPOINT_VARIABLES:
             os.environ.pop(name, None)
         os.environ.update({"AWS_REGION": region, "AWS_DEFAULT_REGION": region})
-        if relax_key_checks:
-            os.environ["API_KEY_CHECKSUM_REQUIRED"] = "false"
-            print("chargewatch emulator: DEMO_API_KEY has no Chargewatch checksum; accepting unchecksummed keys",
-                  file=sys.stderr)
+        apply_demo_key_policy(demo_api_key)
         logging.getLogger("werkzeug").setLevel(logging.INFO if verbose else logging.WARNING)
         if os.environ.get("CHARGEWATCH_EMULATOR_MOTO_PATCHES", "1").lower() not in ("0", "false", "no"):
             try:
