@@ -7,6 +7,7 @@
 See docs/engine.md for each category's rule, thresholds and hard negatives.
 """
 
+from . import shade  # SHADE station-day engine: csar.shade.analyze_station_day
 from .engine import analyze_batch, analyze_session
 from .params import DEFAULT_PARAMS, CsarParams
 from .result import BILLING_RELEVANT, CATEGORIES, MODEL_ID, MODEL_VERSION, Anomaly, SessionAnalysis

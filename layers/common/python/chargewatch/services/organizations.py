@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from chargewatch import clock
 from chargewatch.dal import organizations as organizations_dal
+from chargewatch.dal import tenant_registry
 from chargewatch.errors import ValidationError
 from chargewatch.services import api_keys
 from chargewatch.settings import get_settings
@@ -35,5 +36,6 @@ def create_organization(name: str, *, plan: str = "free", organization_id: str |
         raise ValidationError.for_field("plan", f"must be one of {', '.join(PLANS)}")
     organization_id = organization_id or clock.new_id()
     organizations_dal.put_new(organization_id, name=name, plan=plan, created_at=clock.iso_now())
+    tenant_registry.register_tenant(organization_id)  # scheduled jobs (SHADE) list tenants from it
     key, key_item = api_keys.issue_key(organization_id, env=get_settings().api_key_env, name=key_name, key=api_key)
     return ProvisionedOrganization(organization_id, name, plan, key, key_item.keyId)

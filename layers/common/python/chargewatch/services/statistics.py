@@ -4,11 +4,10 @@ from __future__ import annotations
 from chargewatch.dal import organizations as organizations_dal
 from chargewatch.dal import stations as stations_dal
 from chargewatch.schemas.anomalies import Statistics
+from chargewatch.services import shade
 
 DEFAULT_PRICE_PER_KWH = 0.35
 DEFAULT_CURRENCY = "EUR"
-# Until SHADE station-day results exist for a tenant, every connector counts as available.
-FULL_UPTIME = 100.0
 
 
 def tariff(organization_id: str) -> tuple[float, str]:
@@ -27,6 +26,7 @@ def get_statistics(organization_id: str) -> Statistics:
     totals = stations_dal.totals(organization_id)
     stations_with_anomalies = sum(1 for s in stations_dal.list_stations(organization_id) if int(s.totalAnomalies or 0) > 0)
     connectors_with_anomalies = sum(1 for c in stations_dal.list_connectors(organization_id) if int(c.totalAnomalies or 0) > 0)
+    uptime_percentage, uptime_delta = shade.uptime_statistics(organization_id)
     value = lambda name: float(getattr(totals, name) or 0) if totals else 0.0  # noqa: E731
     return Statistics(
         activeAnomaliesCount=int(value("activeAnomalies")),
@@ -34,8 +34,8 @@ def get_statistics(organization_id: str) -> Statistics:
         connectorsWithAnomaliesCount=connectors_with_anomalies,
         totalAnomaliesCount=int(value("totalAnomalies")),
         chargingStationsWithAnomaliesCount=stations_with_anomalies,
-        uptimePercentage=FULL_UPTIME,
-        uptimeDelta=0.0,
+        uptimePercentage=uptime_percentage,
+        uptimeDelta=uptime_delta,
         totalSessions=int(value("totalSessions")),
         totalRevenue=_money(value("energyKwh") * price),
         revenueAtRisk=_money(value("openIncidentEnergyKwh") * price),

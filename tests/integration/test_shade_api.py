@@ -1,0 +1,133 @@
+"""SHADE end to end: sessions -> schedule fire -> ShadeQueue -> worker -> station endpoints, statistics."""
+from datetime import date, datetime, timedelta, timezone
+
+import boto3
+import pytest
+
+from chargewatch import clock
+from chargewatch.dal import station_days as station_days_dal
+from chargewatch.services import shade as shade_service
+from chargewatch_tools.emulator.queues import QueuePoller
+from csar import shade
+
+DAY = date(2026, 3, 11)
+HOURS = (7, 9, 12, 17, 19)
+
+
+def _buckets():
+    values = [0.0] * 96
+    for hour in HOURS:
+        for b in range(hour * 4, hour * 4 + 6):
+            values[b] = 2.75
+    return values
+
+
+def _session(session_id, station, connector, day, hour):
+    start = datetime(day.year, day.month, day.day, hour, tzinfo=timezone.utc)
+    readings = [{"measurand": "Energy.Active.Import.Register", "unit": "kWh", "value": round(2.75 * k, 3),
+                 "timestamp": (start + timedelta(minutes=15 * k)).strftime("%Y-%m-%dT%H:%M:%SZ")} for k in range(7)]
+    return {"sessionId": session_id, "chargingStationId": station, "connectorId": connector, "meterValues": readings}
+
+
+def _seed_history(organization_id, station, days=21):
+    """Earlier station-days as the worker would have stored them (two busy connectors)."""
+    for k in range(1, days + 1):
+        day = DAY - timedelta(days=k)
+        analysis = shade.analyze_station_day(day, {"1": _buckets(), "2": _buckets()}, {})
+        station_days_dal.save_day(shade_service._station_day_item(organization_id, station, analysis), None)
+
+
+def _fire(gateway, day):
+    result = gateway.registry.invoke("ShadeSchedulerFunction", {"detail-type": "Scheduled Event", "detail": {"date": day.isoformat()}})
+    handled = QueuePoller(gateway.registry, boto3.client("sqs", region_name="eu-west-1"), failed_visibility_seconds=0).drain()
+    return result, handled
+
+
+@pytest.fixture
+def fleet(make_org, client_for, gateway):
+    """Two tenants whose ids share a prefix; the same station id in both, only acme's has SHADE data."""
+    acme, acme_key = make_org("Acme", organization_id="acme")
+    corp, corp_key = make_org("Acme Corp", organization_id="acme-corp")
+    acme_api, corp_api = client_for(acme_key), client_for(corp_key)
+    _seed_history(acme, "ST-1")
+    for n, hour in enumerate(HOURS):  # today only connector 1 delivers: connector 2 is dead
+        assert acme_api.post("/v1/sessions", _session(f"a{n}", "ST-1", "1", DAY, hour)).status == 200
+    assert corp_api.post("/v1/sessions", _session("c0", "ST-1", "1", DAY, 9)).status == 200
+    return acme_api, corp_api
+
+
+def test_fan_out_worker_and_station_endpoints(fleet, gateway):
+    acme_api, corp_api = fleet
+    result, handled = _fire(gateway, DAY)
+    assert result["day"] == DAY.isoformat() and result["tenants"] == 2
+    assert handled == 4  # 2 tenant messages + 2 station groups
+
+    inference = acme_api.get("/v1/stations/ST-1/inference")
+    assert inference.status == 200
+    body = inference.json()
+    assert set(body) == {"chargingStationId", "isAnomaly", "anomalyScore", "detectionDetails", "analyzedAt"}
+    assert body["isAnomaly"] is True and body["anomalyScore"] >= 0.5
+    details = body["detectionDetails"]
+    assert {"actual_energy_kwh", "affected_period", "anomaly_type", "expected_energy_kwh"} <= set(details)
+    assert details["anomaly_type"] == "connector_offline" and details["affected_period"] == DAY.isoformat()
+
+    page = acme_api.get("/v1/stations/ST-1/anomalies", query="page=0&pageSize=5").json()
+    assert page["pagination"] == {"totalCount": 22, "page": 0, "size": 5}
+    first = page["content"][0]
+    assert set(first) == {"inferenceId", "isAnomaly", "anomalyScore", "detectionDetails", "analyzedAt"}
+    assert first["isAnomaly"] is True and page["content"][1]["detectionDetails"] == {}
+
+    energy = acme_api.get("/v1/stations/ST-1/energy").json()
+    assert set(energy) == {"chargingStationId", "energyDelivered", "energyConsumptionStation",
+                           "energyConsumptionConnectors", "anomalyOccurrences"}
+    assert energy["energyDelivered"] == pytest.approx(5 * 6 * 2.75, abs=0.01)
+    assert len(energy["energyConsumptionStation"]) == 24
+    assert energy["energyConsumptionStation"][7] == {"timestamp": "2026-03-11T07:00:00Z", "energy": 11.0}
+    connectors = {c["connectorId"]: c["energy"] for c in energy["energyConsumptionConnectors"]}
+    assert sum(p["energy"] for p in connectors["2"]) == 0 and set(connectors) == {"1", "2"}
+    assert energy["anomalyOccurrences"] and energy["anomalyOccurrences"][0].startswith("2026-03-11T")
+
+    overview = acme_api.get("/v1/stations/ST-1/shade-overview").json()
+    assert set(overview) == {"chargingStationId", "dayScore", "isAnomaly", "energyTimeline", "anomalyMarkers", "analyzedAt"}
+    assert len(overview["energyTimeline"]) == 96
+    assert overview["energyTimeline"][-1]["cumulativeKwh"] == pytest.approx(82.5, abs=0.01)
+    assert set(overview["anomalyMarkers"][0]) == {"startMinute", "timestamp", "score"}
+    older = acme_api.get("/v1/stations/ST-1/shade-overview", query="date=2026-03-01").json()
+    assert older["isAnomaly"] is False
+
+    # the other tenant (prefix-sharing id, same station id) sees only its own day
+    corp = corp_api.get("/v1/stations/ST-1/anomalies").json()
+    assert corp["pagination"]["totalCount"] == 1 and corp["content"][0]["isAnomaly"] is False
+    assert corp_api.get("/v1/stations/ST-1/energy").json()["energyDelivered"] == pytest.approx(16.5, abs=0.01)
+
+
+def test_unknown_station_and_no_inference(fleet, api):
+    acme_api, corp_api = fleet
+    for path in ("anomalies", "energy", "inference", "shade-overview"):
+        missing = acme_api.get(f"/v1/stations/NOPE/{path}")
+        assert missing.status == 404 and missing.json()["error"]["code"] == "station_not_found"
+        # a station of another tenant is unknown here
+        assert api.get(f"/v1/stations/ST-1/{path}").status == 404
+    not_yet = corp_api.get("/v1/stations/ST-1/inference")
+    assert not_yet.status == 404 and not_yet.json()["error"]["code"] == "shade_inference_not_found"
+    assert corp_api.get("/v1/stations/ST-1/anomalies").json()["pagination"]["totalCount"] == 0
+    assert acme_api.get("/v1/stations/ST-1/energy", query="date=2026-13-01").status == 400
+
+
+def test_statistics_uptime_and_idempotent_rerun(fleet, gateway, monkeypatch):
+    acme_api, corp_api = fleet
+    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 3, 12, 8, tzinfo=timezone.utc))
+    assert corp_api.get("/v1/statistics").json()["uptimePercentage"] == 100.0  # no station-day yet
+    _fire(gateway, DAY)
+    first = acme_api.get("/v1/statistics").json()
+    _fire(gateway, DAY)  # re-fired day: overwritten, uptime sums not double-counted
+    second = acme_api.get("/v1/statistics").json()
+    assert first["uptimePercentage"] == second["uptimePercentage"]
+    day_item = station_days_dal.get_day("acme", "ST-1", DAY.isoformat())
+    uptime_two = day_item.uptime["2"]
+    # 21 seeded days x 2 connectors fully up, plus today's connectors (recount from the stored station-days)
+    days = list(station_days_dal.list_days("acme", "ST-1"))
+    expected = 100.0 * sum(sum(d.uptime.values()) for d in days) / sum(len(d.uptime) for d in days)
+    assert second["uptimePercentage"] == pytest.approx(expected, abs=0.01) and uptime_two < 0.5
+    assert second["uptimeDelta"] == 0.0  # nothing in the 30 days before
+    assert corp_api.get("/v1/statistics").json()["uptimePercentage"] == 100.0  # its connector was up

@@ -1,0 +1,95 @@
+"""Station endpoints on a tenant with 500 stations (in-process moto, LocalGateway, no HTTP).
+
+    python tests/perf/bench_stations.py [--stations 500] [--days 14] [--requests 200]
+
+Each station has `days` stored SHADE station-days (2 connectors, 96 buckets each). Prints the
+median and p95 latency of each station endpoint over `requests` random stations.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from datetime import date, timedelta
+
+os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "eu-west-1",
+                   "AWS_REGION": "eu-west-1", "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "ERROR"})
+for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+    os.environ.pop(name, None)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--stations", type=int, default=500)
+    parser.add_argument("--days", type=int, default=14)
+    parser.add_argument("--requests", type=int, default=200)
+    args = parser.parse_args()
+
+    import boto3
+    from moto import mock_aws
+
+    from chargewatch_tools.emulator import moto_fixes
+    from chargewatch_tools.infra import create_stack
+
+    moto_fixes.install()
+    with mock_aws():
+        stack = create_stack(boto3.Session(region_name="eu-west-1"), prefix="bench")
+        os.environ.update(stack.function_environment("StationsFunction"))
+        from chargewatch import settings
+        from chargewatch.dal import station_days as station_days_dal
+        from chargewatch.dal import stations as stations_dal
+        from chargewatch.dal.table import tenant_pk
+        from chargewatch.services import shade as shade_service
+        from chargewatch.services.organizations import create_organization
+        from chargewatch.dal import table
+        from chargewatch_tools.emulator.gateway import LocalGateway
+        from csar import shade
+
+        table.bind(settings.reload_settings())
+        provisioned = create_organization("Bench", organization_id="bench")
+        org = provisioned.organization_id
+        rng = random.Random(0)
+        started = time.perf_counter()
+        end = date(2026, 3, 11)
+        for n in range(args.stations):
+            station = f"ST-{n:04d}"
+            stations_dal.StationItem(*stations_dal.station_key(org, station), GSI1PK=tenant_pk(org, "STATIONS"), GSI1SK=station,
+                                     chargingStationId=station, id=f"id-{n}").save()
+            for k in range(args.days):
+                day = end - timedelta(days=k)
+                energy = {c: [round(rng.uniform(0, 3), 2) if 28 <= b < 84 else 0.0 for b in range(96)] for c in ("1", "2")}
+                analysis = shade.analyze_station_day(day, energy, {})
+                station_days_dal.save_day(shade_service._station_day_item(org, station, analysis), None)
+        print(f"seeded {args.stations} stations x {args.days} days in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+
+        gateway = LocalGateway(stack)
+        headers = {"authorization": f"Bearer {provisioned.api_key}"}
+        print(f"| endpoint | median ms | p95 ms |\n|---|---|---|")
+        for path in ("anomalies", "energy", "inference", "shade-overview"):
+            gateway.handle("GET", f"/v1/stations/ST-0000/{path}", headers=headers)  # cold start outside the numbers
+            timings = []
+            for _ in range(args.requests):
+                station = f"ST-{rng.randrange(args.stations):04d}"
+                t0 = time.perf_counter()
+                response = gateway.handle("GET", f"/v1/stations/{station}/{path}", headers=headers)
+                timings.append((time.perf_counter() - t0) * 1000)
+                assert response.status == 200, response.body
+            timings.sort()
+            print(f"| GET /v1/stations/{{id}}/{path} | {statistics.median(timings):.1f} | {timings[int(0.95 * len(timings)) - 1]:.1f} |")
+        for path in ("/v1/stations", "/v1/statistics"):
+            timings = []
+            for _ in range(20):
+                t0 = time.perf_counter()
+                response = gateway.handle("GET", path, headers=headers)
+                timings.append((time.perf_counter() - t0) * 1000)
+                assert response.status == 200, response.body
+            timings.sort()
+            print(f"| GET {path} (500-station tenant) | {statistics.median(timings):.1f} | {timings[int(0.95 * len(timings)) - 1]:.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""SHADE station-day engine: detections, uptime and hard negatives on controlled fleets."""
+import json
+from datetime import date, timedelta
+
+import numpy as np
+import pytest
+
+from csar import shade
+
+DAY = date(2026, 3, 11)  # a Wednesday
+
+
+def _profile(rng, weekend=False, level=1.0):
+    """Two connectors with sessions in busy hours; weekends are quieter and later."""
+    energy = {}
+    for connector in ("1", "2"):
+        buckets = np.zeros(96)
+        hours = (10, 12, 14) if weekend else (7, 9, 12, 17, 19)
+        for hour in hours:
+            start = hour * 4 + int(rng.integers(0, 3))
+            buckets[start : start + 6] = 11.0 / 4 * level * rng.uniform(0.8, 1.2)
+        energy[connector] = buckets.tolist()
+    return energy
+
+
+def _history(rng, days=56, start=DAY):
+    return {start - timedelta(days=k): _profile(rng, (start - timedelta(days=k)).weekday() >= 5) for k in range(1, days + 1)}
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(7)
+
+
+def test_normal_day_is_silent_and_fully_up(rng):
+    analysis = shade.analyze_station_day(DAY, _profile(rng), _history(rng))
+    assert not analysis.isAnomaly and analysis.detections == []
+    assert [c.uptime for c in analysis.connectors] == [1.0, 1.0]
+    assert 0 <= analysis.dayScore < 0.5
+    assert analysis.historyDays == 56 and analysis.sameWeekdayDays == 8
+
+
+def test_zero_energy_day(rng):
+    analysis = shade.analyze_station_day(DAY, {}, _history(rng))
+    assert [d.type for d in analysis.detections] == ["zero_energy_day"]
+    assert analysis.detections[0].startMinute == 0 and analysis.dayScore >= 0.5
+    assert [c.uptime for c in analysis.connectors] == [0.0, 0.0]
+
+
+def test_connector_offline_from_a_minute(rng):
+    today = _profile(rng)
+    today["2"] = [0.0] * 96  # dead since midnight, no sessions at all
+    history = _history(rng)
+    analysis = shade.analyze_station_day(DAY, {"1": today["1"]}, history)  # connector 2 known from history only
+    offline = [d for d in analysis.detections if d.type == "connector_offline"]
+    assert [(d.connectorId, d.startMinute) for d in offline] == [("2", 0)]
+    uptime = {c.connectorId: c.uptime for c in analysis.connectors}
+    assert uptime["1"] == 1.0 and uptime["2"] < 0.2
+    assert "energy_drop" not in {d.type for d in analysis.detections}  # the available connector is fine
+
+
+def test_energy_drop(rng):
+    today = {c: (np.array(v) * 0.15).tolist() for c, v in _profile(rng).items()}
+    analysis = shade.analyze_station_day(DAY, today, _history(rng))
+    assert [d.type for d in analysis.detections] == ["energy_drop"]
+    drop = analysis.detections[0]
+    assert drop.actualKwh < 0.3 * drop.expectedKwh and 0 <= drop.startMinute < 24 * 60 and drop.score >= 0.5
+
+
+def test_weekend_is_judged_against_weekends(rng):
+    saturday = date(2026, 3, 14)
+    analysis = shade.analyze_station_day(saturday, _profile(rng, weekend=True), _history(rng, start=saturday))
+    assert not analysis.isAnomaly
+
+
+def test_quiet_holiday_with_short_history_is_silent(rng):
+    history = _history(rng, days=16)
+    today = {c: (np.array(v) * 0.55).tolist() for c, v in _profile(rng).items()}
+    assert not shade.analyze_station_day(DAY, today, history).isAnomaly
+
+
+def test_new_station_without_history_is_silent(rng):
+    for today in ({}, _profile(rng), {"1": [0.0] * 96}):
+        analysis = shade.analyze_station_day(DAY, today, {})
+        assert not analysis.isAnomaly and analysis.dayScore == 0.0
+        assert all(c.uptime == 1.0 for c in analysis.connectors)
+
+
+def test_noise_produces_few_alarms(rng):
+    history = _history(rng)
+    alarms = sum(shade.analyze_station_day(DAY, _profile(rng), history).isAnomaly for _ in range(50))
+    assert alarms == 0
+
+
+def test_history_outside_the_window_is_ignored(rng):
+    old = {DAY - timedelta(days=100 + k): _profile(rng) for k in range(30)}
+    analysis = shade.analyze_station_day(DAY, {}, old)
+    assert analysis.historyDays == 0 and not analysis.isAnomaly
+
+
+def test_to_dict_is_plain_json(rng):
+    result = shade.analyze_station_day(DAY.isoformat(), {}, _history(rng)).to_dict()
+    assert json.loads(json.dumps(result)) == result
+    assert result["detections"][0]["type"] == "zero_energy_day"
+    assert len(result["connectors"][0]["buckets"]) == 96
+
+
+def test_bad_bucket_count_is_rejected():
+    with pytest.raises(ValueError):
+        shade.analyze_station_day(DAY, {"1": [1.0] * 95}, {})

@@ -1,0 +1,169 @@
+"""Labelled synthetic station fleets over weeks, for SHADE (station-day) evaluation and demos.
+
+Each station has 1-4 connectors and a usage level; sessions arrive per connector as a Poisson
+process whose rate follows a daily profile (weekday: commuter peaks; weekend: one broad midday
+hump, fewer sessions). Each session charges at a constant power (AC 7-22 kW or DC 50-150 kW)
+for its duration; its energy is spread over the 15-minute buckets it overlaps.
+
+Injected, labelled events (one per station at most, placed in the last `eval_days`):
+- connector_offline: one connector dies at a minute between 06:00 and 14:00 and stays dead
+  1-3 days (labelled every day it is dead long enough to matter);
+- energy_drop: a day on which every session delivers 10-35 % of its normal energy;
+- zero_energy_day: a day on which the station delivers nothing.
+Hard negatives (unlabelled): holiday-like quiet days (45-70 % of normal sessions), new stations
+with 0-10 days of history, stations whose history is only 2-3 weeks long, ordinary Poisson noise.
+
+    from chargewatch_tools.synth.fleet import generate_fleet
+    fleet = generate_fleet(stations=40, weeks=8, seed=0)
+    for station in fleet: station.energy[day] -> {connectorId: [96 kWh]}, station.labels[day] -> {type, ...}
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+
+import numpy as np
+
+BUCKETS = 96
+HOURS = np.arange(24)
+# relative arrival intensity per hour (normalised below)
+_WEEKDAY = np.array([1, 1, 1, 1, 1, 2, 5, 9, 10, 8, 6, 6, 7, 6, 6, 7, 9, 10, 9, 7, 5, 4, 2, 1], dtype=float)
+_WEEKEND = np.array([1, 1, 1, 1, 1, 1, 2, 3, 5, 7, 9, 10, 10, 10, 9, 8, 7, 6, 5, 4, 3, 2, 2, 1], dtype=float)
+_WEEKDAY /= _WEEKDAY.sum()
+_WEEKEND /= _WEEKEND.sum()
+
+
+@dataclass
+class SyntheticSession:
+    connector_id: str
+    start_minute: float          # minutes from the day's midnight (UTC)
+    duration_minutes: float
+    power_kw: float
+
+
+@dataclass
+class SyntheticStation:
+    station_id: str
+    connectors: list[str]
+    first_day: date
+    energy: dict[date, dict[str, list[float]]] = field(default_factory=dict)
+    sessions: dict[date, list[SyntheticSession]] = field(default_factory=dict)
+    labels: dict[date, list[dict]] = field(default_factory=dict)      # day -> [{type, connectorId?, startMinute}]
+    negatives: dict[date, str] = field(default_factory=dict)          # day -> hard-negative kind
+
+    def history_for(self, day: date) -> dict[date, dict[str, list[float]]]:
+        return {d: e for d, e in self.energy.items() if d < day}
+
+
+def _bucket_energy(sessions: list[SyntheticSession], connectors: list[str]) -> dict[str, list[float]]:
+    energy = {c: np.zeros(BUCKETS) for c in connectors}
+    edges = np.arange(BUCKETS + 1) * 15.0
+    for session in sessions:
+        start, end = session.start_minute, min(24 * 60.0, session.start_minute + session.duration_minutes)
+        overlap = np.clip(np.minimum(edges[1:], end) - np.maximum(edges[:-1], start), 0, None)
+        energy[session.connector_id] += overlap / 60.0 * session.power_kw
+    return {c: np.round(v, 4).tolist() for c, v in energy.items()}
+
+
+def _day_sessions(rng: np.random.Generator, day: date, connectors: list[str], rate: float, dc: bool,
+                  factor: float = 1.0) -> list[SyntheticSession]:
+    weekend = day.weekday() >= 5
+    profile = _WEEKEND if weekend else _WEEKDAY
+    sessions = []
+    for connector in connectors:
+        count = rng.poisson(rate * (0.6 if weekend else 1.0) * factor)
+        hours = rng.choice(24, size=count, p=profile)
+        for hour in hours:
+            start = float(hour * 60 + rng.uniform(0, 60))
+            if dc:
+                duration, power = rng.uniform(20, 50), rng.uniform(50, 150)
+            else:
+                duration, power = rng.uniform(60, 240), rng.choice([7.4, 11.0, 22.0])
+            sessions.append(SyntheticSession(connector, start, float(duration), float(power)))
+    # one car at a time per connector: drop overlapping sessions
+    sessions.sort(key=lambda s: (s.connector_id, s.start_minute))
+    kept, busy_until = [], {}
+    for session in sessions:
+        if session.start_minute >= busy_until.get(session.connector_id, -1.0):
+            kept.append(session)
+            busy_until[session.connector_id] = session.start_minute + session.duration_minutes
+    return kept
+
+
+def generate_fleet(stations: int = 40, weeks: int = 8, seed: int = 0, eval_days: int = 14,
+                   start: date = date(2026, 1, 5)) -> list[SyntheticStation]:
+    """`stations` stations over `weeks` weeks ending with `eval_days` days that carry the events."""
+    rng = np.random.default_rng(seed)
+    total_days = weeks * 7 + eval_days
+    days = [start + timedelta(days=i) for i in range(total_days)]
+    eval_from = days[-eval_days]
+    fleet = []
+    for index in range(stations):
+        connectors = [str(i + 1) for i in range(int(rng.integers(1, 5)))]
+        dc = bool(rng.random() < 0.3)
+        rate = float(rng.uniform(3, 9))
+        kind = rng.choice(["normal", "normal", "new", "short"], p=[0.55, 0.15, 0.15, 0.15])
+        if kind == "new":
+            first = eval_from - timedelta(days=int(rng.integers(0, 11)))
+        elif kind == "short":
+            first = eval_from - timedelta(days=int(rng.integers(14, 22)))
+        else:
+            first = days[0]
+        station = SyntheticStation(f"SYN-{seed}-{index:04d}", connectors, first)
+        event_day = eval_from + timedelta(days=int(rng.integers(0, eval_days - 3)))
+        event = rng.choice(["none", "connector_offline", "energy_drop", "zero_energy_day"], p=[0.4, 0.25, 0.2, 0.15])
+        if kind == "new":
+            event = "none"
+        quiet_days = {eval_from + timedelta(days=int(d)) for d in rng.choice(eval_days, size=2, replace=False)} - {event_day}
+        dead_connector = rng.choice(connectors)
+        dead_from = float(rng.uniform(6 * 60, 14 * 60))
+        dead_days = int(rng.integers(1, 4))
+        for day in days:
+            if day < first:
+                continue
+            factor = 1.0
+            if day in quiet_days:
+                factor = float(rng.uniform(0.45, 0.7))
+                station.negatives[day] = "quiet_day"
+            sessions = _day_sessions(rng, day, connectors, rate, dc, factor)
+            labels = []
+            if event == "energy_drop" and day == event_day:
+                drop = float(rng.uniform(0.1, 0.35))
+                sessions = [SyntheticSession(s.connector_id, s.start_minute, s.duration_minutes, s.power_kw * drop)
+                            for s in sessions]
+                labels.append({"type": "energy_drop", "startMinute": 0})
+            elif event == "zero_energy_day" and day == event_day:
+                sessions = []
+                labels.append({"type": "zero_energy_day", "startMinute": 0})
+            elif event == "connector_offline" and event_day <= day < event_day + timedelta(days=dead_days):
+                cut = dead_from if day == event_day else 0.0
+                sessions = [s for s in sessions if s.connector_id != dead_connector or s.start_minute + s.duration_minutes <= cut]
+                if len(connectors) == 1 and cut == 0.0:
+                    # the only connector dead all day: what is observable is a zero-energy day
+                    labels.append({"type": "zero_energy_day", "startMinute": 0})
+                else:
+                    labels.append({"type": "connector_offline", "connectorId": str(dead_connector), "startMinute": int(cut)})
+            if kind in ("new", "short") and day >= eval_from:
+                station.negatives.setdefault(day, f"{kind}_station")
+            station.sessions[day] = sessions
+            station.energy[day] = _bucket_energy(sessions, connectors)
+            if labels:
+                station.labels[day] = labels
+        fleet.append(station)
+    return fleet
+
+
+def evaluation_days(station: SyntheticStation, eval_days: int = 14) -> list[date]:
+    days = sorted(station.energy)
+    return days[-eval_days:]
+
+
+def session_meter_values(day: date, session: SyntheticSession, step_minutes: float = 5.0) -> list[dict]:
+    """OCPP-style energy register readings (kWh) of a synthetic session, for the sessions API."""
+    midnight = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    steps = max(2, int(session.duration_minutes // step_minutes) + 1)
+    minutes = np.linspace(session.start_minute, session.start_minute + session.duration_minutes, steps)
+    register = (minutes - minutes[0]) / 60.0 * session.power_kw
+    return [{"measurand": "Energy.Active.Import.Register", "unit": "kWh", "value": round(float(v), 4),
+             "timestamp": (midnight + timedelta(minutes=float(m))).strftime("%Y-%m-%dT%H:%M:%SZ")}
+            for m, v in zip(minutes, register)]
