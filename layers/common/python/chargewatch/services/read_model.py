@@ -56,11 +56,15 @@ class AnalysisEffects:
 
 
 def analysis_effects(organization_id: str, session: SessionItem, new_document: dict[str, Any] | None,
-                     *, old_energy: float, new_energy: float, old_is_anomaly: bool) -> AnalysisEffects:
-    """The writes that replace the session's stored anomalies by those of `new_document`."""
+                     *, old_energy: float, new_energy: float, old_is_anomaly: bool,
+                     has_stored_anomalies: bool = True) -> AnalysisEffects:
+    """The writes that replace the session's stored anomalies by those of `new_document`.
+
+    Anomaly items are written and deleted only together with the ANALYSIS item, so a session
+    without a stored analysis has none (`has_stored_anomalies=False` skips reading them)."""
     now = clock.iso_now()
     station, connector = session.chargingStationId, session.connectorId
-    old_items = {item.SK: item for item in anomalies_dal.session_anomalies(session.PK)}
+    old_items = {item.SK: item for item in anomalies_dal.session_anomalies(session.PK)} if has_stored_anomalies else {}
     issues = anomalies_dal.get_issues(organization_id, [item.issueId for item in old_items.values() if item.issueId])
 
     def issue_open(issue_id: str | None) -> bool:

@@ -174,13 +174,17 @@ def record_analysis(organization_id: str, item: sessions_dal.SessionItem, result
 
 
 def _store_with_effects(organization_id: str, item: sessions_dal.SessionItem, analysis, document, summary) -> None:
+    # A session never analysed (a new one, typically) has no stored analysis to read: assume so and
+    # let the write's condition (no ANALYSIS item yet) prove it; if that fails, read and plan again.
+    assume_unanalysed = item.analyzedVersion is None
     for _ in range(_WRITE_ATTEMPTS):
-        previous = sessions_dal.get_analysis(item)
+        previous = None if assume_unanalysed else sessions_dal.get_analysis(item)
         effects = read_model.analysis_effects(
             organization_id, item, document,
             old_energy=float(previous.energyKwh or 0.0) if previous else 0.0,
             new_energy=float(summary.get("energyKwh") or 0.0),
             old_is_anomaly=bool(previous and previous.result.get("isAnomaly")),
+            has_stored_anomalies=previous is not None,
         )
         try:
             sessions_dal.save_analysis(item, analysis, summary, effects=effects.apply,
@@ -190,6 +194,7 @@ def _store_with_effects(organization_id: str, item: sessions_dal.SessionItem, an
         except sessions_dal.VersionConflict:
             return  # the session moved on; the request that moved it stores the newer analysis
         except sessions_dal.AnalysisRaced:
+            assume_unanalysed = False
             continue
     # The readings are committed; only the derived analysis lost every race. Never answer 409 for
     # a write that happened (the client would retry it): the stored analysis stays marked stale
@@ -277,32 +282,31 @@ def store_session(organization_id: str, request: CreateSessionRequest) -> tuple[
     request_hash = _request_hash(request)
     readings = normalise_readings(request.meterValues)
     _check_chunk_budget(len(readings))
-    existing = sessions_dal.get_session(organization_id, request.sessionId)
-    if existing is None:
-        now = clock.iso_now()
-        first_ms, last_ms = _time_span(readings)
-        item = sessions_dal.new_session_item(
-            organization_id, request.sessionId, request.chargingStationId,
-            first_ms if first_ms is not None else clock.to_epoch_ms(clock.now()),
-            connectorId=request.connectorId, evseId=request.evseId,
-            status=request.status or DEFAULT_STATUS,
-            metadata=request.metadata.model_dump(exclude_none=True) if request.metadata else None,
-            requestHash=request_hash, createdAt=now, updatedAt=now, endedAtMs=last_ms,
-            generation=clock.new_id(), storedBytes=_encoded_size(readings), version=1,
-        )
-        station_metadata = {key: value for key, value in (item.metadata or {}).items() if key in STATION_METADATA_KEYS}
+    # Optimistic: try the create first (one transaction); only an existing id costs a read.
+    now = clock.iso_now()
+    first_ms, last_ms = _time_span(readings)
+    item = sessions_dal.new_session_item(
+        organization_id, request.sessionId, request.chargingStationId,
+        first_ms if first_ms is not None else clock.to_epoch_ms(clock.now()),
+        connectorId=request.connectorId, evseId=request.evseId,
+        status=request.status or DEFAULT_STATUS,
+        metadata=request.metadata.model_dump(exclude_none=True) if request.metadata else None,
+        requestHash=request_hash, createdAt=now, updatedAt=now, endedAtMs=last_ms,
+        generation=clock.new_id(), storedBytes=_encoded_size(readings), version=1,
+    )
+    station_metadata = {key: value for key, value in (item.metadata or {}).items() if key in STATION_METADATA_KEYS}
 
-        def count_session(transaction) -> None:
-            stations_dal.add_session(transaction, organization_id, item.chargingStationId, item.connectorId, item.evseId,
-                                     station_uuid=clock.new_id(), connector_uuid=clock.new_id(), now=now,
-                                     station_metadata=station_metadata or None)
+    def count_session(transaction) -> None:
+        stations_dal.add_session(transaction, organization_id, item.chargingStationId, item.connectorId, item.evseId,
+                                 station_uuid=clock.new_id(), connector_uuid=clock.new_id(), now=now,
+                                 station_metadata=station_metadata or None)
 
-        try:
-            sessions_dal.create_session(item, readings, effects=count_session)
-        except sessions_dal.VersionConflict:
-            existing = _require(organization_id, request.sessionId)  # a concurrent create won
-        else:
-            return item, readings
+    try:
+        sessions_dal.create_session(item, readings, effects=count_session)
+    except sessions_dal.VersionConflict:
+        existing = _require(organization_id, request.sessionId)  # the id exists (a retry, or a concurrent create)
+    else:
+        return item, readings
     if existing.requestHash != request_hash:
         raise ConflictError(f"session {request.sessionId} already exists with a different body",
                             code="session_exists",
