@@ -38,6 +38,7 @@ def stack():
         saved = dict(os.environ)
         # every function shares the Globals environment; the sessions function is representative
         os.environ.update(created.function_environment("SessionsFunction"))
+        os.environ["COGNITO_JWKS_URL"] = _moto_jwks_url()
         table.bind(settings.reload_settings())
         auth.clear_cache()
         try:
@@ -47,6 +48,40 @@ def stack():
             os.environ.update(saved)
             table.bind(settings.reload_settings())
             auth.clear_cache()
+
+
+_jwks_server_url: str | None = None
+
+
+def _moto_jwks_url() -> str:
+    """moto signs user-pool tokens with a fixed key pair; without a moto server the public half is
+    served from a tiny local HTTP server (PyJWKClient fetches over http(s) only), started once."""
+    global _jwks_server_url
+    if _jwks_server_url is None:
+        import gzip
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from pathlib import Path
+
+        import moto.cognitoidp
+
+        keys = gzip.decompress((Path(moto.cognitoidp.__file__).parent / "resources" / "jwks-public.json.gz").read_bytes())
+
+        class _Keys(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's naming
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(keys)))
+                self.end_headers()
+                self.wfile.write(keys)
+
+            def log_message(self, *args):
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _Keys)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        _jwks_server_url = f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
+    return _jwks_server_url
 
 
 @pytest.fixture
@@ -99,6 +134,28 @@ class ApiClient:
 
 
 @pytest.fixture
+def make_user(stack):
+    """A person in the user pool (optionally a member of `org` with `role`), signed in: `.token` is
+    a Cognito ID token the authorizer verifies like any other."""
+    import types
+
+    from chargewatch import clock
+    from chargewatch.dal import members, users
+    from chargewatch.services import cognito
+
+    def _make(email: str, *, org: str | None = None, role: str = "member", super_admin: bool = False,
+              password: str = "Passw0rd-local"):
+        user_id = cognito.admin_create_user(email, password)
+        users.upsert(user_id, email=email, now=clock.iso_now(), super_admin=super_admin)
+        if org:
+            members.put_member(org, user_id=user_id, email=email, role=role, joined_at=clock.iso_now())
+        token = cognito.login(email, password)["IdToken"]
+        return types.SimpleNamespace(user_id=user_id, email=email, token=token, password=password)
+
+    return _make
+
+
+@pytest.fixture
 def client_for(gateway):
     def _client(api_key: str | None) -> ApiClient:
         return ApiClient(gateway, api_key)
@@ -110,3 +167,22 @@ def client_for(gateway):
 def api(make_org, client_for):
     _, key = make_org()
     return client_for(key)
+
+
+@pytest.fixture
+def atomic_calls(monkeypatch):
+    """Make each AWS call atomic, as DynamoDB is: moto's in-process backend is not thread-safe
+    (its transactions check and apply without a lock), so without this a concurrency test would
+    measure moto. Used by the racing-append and the concurrent-metering tests."""
+    import threading
+
+    import botocore.client
+
+    lock = threading.Lock()
+    original = botocore.client.BaseClient._make_api_call
+
+    def serialised(self, operation_name, api_params):
+        with lock:
+            return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", serialised)

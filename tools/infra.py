@@ -199,9 +199,53 @@ def create_stack(session, *, prefix: str = "chargewatch-local", parameters: dict
         stack.refs[logical_id] = name
         stack.arns[logical_id] = f"arn:aws:s3:::{name}"
 
+    _create_user_pools(stack, session, prefix)
+
     for logical_id in stack.resources("AWS::Serverless::Function"):
         stack.refs.setdefault(logical_id, f"{prefix}-{logical_id}")
         stack.arns.setdefault(logical_id, f"arn:aws:lambda:{stack.region}:{account}:function:{prefix}-{logical_id}")
     for logical_id in stack.resources("AWS::Serverless::HttpApi"):
         stack.refs.setdefault(logical_id, "local")
     return stack
+
+
+def _create_user_pools(stack: Stack, session, prefix: str) -> None:
+    """The template's Cognito user pool(s) and app client(s); re-used when they already exist."""
+    pools = stack.resources("AWS::Cognito::UserPool")
+    if not pools:
+        return
+    cognito = session.client("cognito-idp")
+    for logical_id, resource in pools.items():
+        properties = stack.resolve(resource.get("Properties", {}))
+        name = f"{prefix}-{logical_id}"
+        existing = [p for p in cognito.list_user_pools(MaxResults=60)["UserPools"] if p["Name"] == name]
+        if existing:
+            pool_id = existing[0]["Id"]
+        else:
+            kwargs = {key: properties[key] for key in ("UsernameAttributes", "AutoVerifiedAttributes", "Policies",
+                                                       "MfaConfiguration") if key in properties}
+            pool_id = cognito.create_user_pool(PoolName=name, **kwargs)["UserPool"]["Id"]
+        stack.refs[logical_id] = pool_id
+        stack.arns[logical_id] = f"arn:aws:cognito-idp:{stack.region}:123456789012:userpool/{pool_id}"
+    for logical_id, resource in stack.resources("AWS::Cognito::UserPoolClient").items():
+        properties = stack.resolve(resource.get("Properties", {}))
+        pool_id = properties["UserPoolId"]
+        name = f"{prefix}-{logical_id}"
+        clients = cognito.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)["UserPoolClients"]
+        found = [c for c in clients if c["ClientName"] == name]
+        if found:
+            client_id = found[0]["ClientId"]
+        else:
+            client_id = cognito.create_user_pool_client(
+                UserPoolId=pool_id, ClientName=name, GenerateSecret=bool(properties.get("GenerateSecret")),
+                ExplicitAuthFlows=properties.get("ExplicitAuthFlows", []))["UserPoolClient"]["ClientId"]
+        stack.refs[logical_id] = client_id
+
+
+def local_jwks_url(stack: Stack, endpoint: str) -> str | None:
+    """Where an emulator (moto server) serves the user pool's signing keys. Locally the tokens'
+    `iss` names the real AWS URL, so the keys' URL is configured on its own (COGNITO_JWKS_URL)."""
+    pools = stack.resources("AWS::Cognito::UserPool")
+    if not pools:
+        return None
+    return f"{endpoint.rstrip('/')}/{stack.refs[next(iter(pools))]}/.well-known/jwks.json"

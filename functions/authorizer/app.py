@@ -10,5 +10,5 @@ from chargewatch.services.auth import authorize
 
 
 def lambda_handler(event: dict, context: object) -> dict:
-    verdict = authorize(event.get("headers") or {})
+    verdict = authorize(event.get("headers") or {}, cookies=event.get("cookies"))
     return {"isAuthorized": True, "context": verdict.to_context()}

@@ -58,9 +58,9 @@ def _validation_details(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return details
 
 
-def _check_request(event: dict[str, Any]) -> Tenant:
+def _check_request(event: dict[str, Any], organization_required: bool) -> Tenant:
     """Authentication, body size and media type: settled before any parsing or validation."""
-    tenant = tenant_from_event(event)
+    tenant = tenant_from_event(event, organization_required=organization_required)
     body = event.get("body")
     limit = get_settings().max_body_bytes
     if body is not None and len(body) > limit:
@@ -74,10 +74,14 @@ def _check_request(event: dict[str, Any]) -> Tenant:
     return tenant
 
 
-def handle(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The Lambda entry point of every API function: guard the request, then route it."""
+def handle(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any, *,
+           organization_required: bool = True) -> dict[str, Any]:
+    """The Lambda entry point of every API function: guard the request, then route it.
+
+    `organization_required=False` lets a signed-in user without any organization through (open
+    signup, invitations, own sessions); the routes then see `tenant.organization_id == ""`."""
     try:
-        tenant = _check_request(event)
+        tenant = _check_request(event, organization_required)
     except ChargewatchError as error:
         return {"statusCode": error.status_code, "headers": {"Content-Type": "application/json"},
                 "body": json.dumps(error.to_body())}

@@ -1,13 +1,18 @@
 """Members of an organization (users with a role). Issue assignment checks membership here.
 
 - member: PK `ORG#<org>#MEMBER#<userId>`  SK `MEMBER`; GSI1 `ORG#<org>#MEMBERS` / `<joinedAt>#<userId>`
+  GSI2 `USER#<userId>#ORGS` / `<joinedAt>#<org>` (a user's organizations: default org, tenant switch)
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from pynamodb.attributes import UnicodeAttribute
+from pynamodb.exceptions import PutError
 from pynamodb.models import Model
 
-from chargewatch.dal.table import GSI1, register, tenant_pk
+from chargewatch.dal.table import GSI1, GSI2, is_condition_failure, register, tenant_pk
+from chargewatch.errors import ConflictError
 
 ROLES = ("owner", "admin", "member")
 
@@ -22,6 +27,10 @@ class MemberItem(Model):
     GSI1PK = UnicodeAttribute()
     GSI1SK = UnicodeAttribute()
     by_tenant = GSI1()
+    GSI2PK = UnicodeAttribute(null=True)
+    GSI2SK = UnicodeAttribute(null=True)
+    by_user = GSI2()
+    organizationId = UnicodeAttribute(null=True)
     userId = UnicodeAttribute()
     email = UnicodeAttribute()
     role = UnicodeAttribute()
@@ -33,13 +42,42 @@ def member_key(organization_id: str, user_id: str) -> tuple[str, str]:
     return tenant_pk(organization_id, "MEMBER", user_id), "MEMBER"
 
 
-def put_member(organization_id: str, *, user_id: str, email: str, role: str, joined_at: str) -> MemberItem:
+def user_orgs_pk(user_id: str) -> str:
+    return f"USER#{user_id}#ORGS"
+
+
+def put_member(organization_id: str, *, user_id: str, email: str, role: str, joined_at: str,
+               only_new: bool = False) -> MemberItem:
+    """Write a membership; `only_new` refuses (409 `already_member`) when the user is already one."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    tenant_pk(organization_id)  # validates the id
     item = MemberItem(*member_key(organization_id, user_id), GSI1PK=tenant_pk(organization_id, "MEMBERS"),
-                      GSI1SK=f"{joined_at}#{user_id}", userId=user_id, email=email, role=role, joinedAt=joined_at)
-    item.save()
+                      GSI1SK=f"{joined_at}#{user_id}", GSI2PK=user_orgs_pk(user_id),
+                      GSI2SK=f"{joined_at}#{organization_id}", organizationId=organization_id,
+                      userId=user_id, email=email, role=role, joinedAt=joined_at)
+    try:
+        item.save(condition=MemberItem.PK.does_not_exist() if only_new else None)
+    except PutError as error:
+        if is_condition_failure(error):
+            raise ConflictError("the user is already a member of this organization", code="already_member") from error
+        raise
     return item
+
+
+def list_members(organization_id: str) -> Iterator[MemberItem]:
+    """Oldest first (members are few per organization)."""
+    return MemberItem.by_tenant.query(tenant_pk(organization_id, "MEMBERS"))
+
+
+def memberships_of(user_id: str) -> list[MemberItem]:
+    """Every organization a user belongs to, oldest membership first (not tenant-scoped by design:
+    the user is what names the tenants)."""
+    return list(MemberItem.by_user.query(user_orgs_pk(user_id)))
+
+
+def delete_member(organization_id: str, user_id: str) -> None:
+    MemberItem(*member_key(organization_id, user_id)).delete()
 
 
 def get_member(organization_id: str, user_id: str) -> MemberItem | None:

@@ -1,5 +1,15 @@
-"""Request authentication: an API key in `Authorization: Bearer <key>` -> a tenant context.
+"""Request authentication and organization resolution -> the authorizer's context.
 
+Credentials (in `Authorization: Bearer <token>`, or a browser's `session` cookie holding a user token):
+- `cw_…` an organization's API key;
+- `cwa_…` an application session token (seed 001, chargewatch.services.applications);
+- otherwise a Cognito user-pool token of a person (chargewatch.services.cognito).
+
+The organization a request acts on is resolved here, in one place for every endpoint:
+`X-Organization-Id` (a user must be a member, else 403; an API key or application must match its own
+organization) -> the API key's / application's organization -> the active tenant cookie
+`active_tenant_id` (seed 002; ignored once the user is no longer a member) -> the user's default
+organization -> none (a signed-in user without organization: only open-signup routes accept that).
 The verdict travels to the handlers in the authorizer context (see `chargewatch.tenancy`).
 """
 from __future__ import annotations
@@ -12,7 +22,10 @@ from aws_lambda_powertools import Logger
 
 from chargewatch import clock
 from chargewatch.dal import api_keys as api_keys_dal
-from chargewatch.services import api_keys
+from chargewatch.dal import members as members_dal
+from chargewatch.dal import organizations as organizations_dal
+from chargewatch.dal import users as users_dal
+from chargewatch.services import api_keys, cognito
 from chargewatch.settings import get_settings
 
 
@@ -25,14 +38,24 @@ class AuthVerdict:
     organization_id: str | None = None
     key_id: str | None = None
     scopes: tuple[str, ...] = field(default_factory=tuple)
+    principal_type: str = "api_key"
+    user_id: str | None = None
+    email: str | None = None
+    role: str | None = None
+    super_admin: bool = False
+    application_id: str | None = None
+    app_session_id: str | None = None
 
     def to_context(self) -> dict[str, str]:
         """Flat string values, as API Gateway passes authorizer contexts."""
         if not self.authorized:
             return {"authStatus": "denied", "errorStatus": str(self.status),
                     "errorCode": self.error_code or "unauthorized", "errorMessage": self.error_message or ""}
-        return {"authStatus": "ok", "principalType": "api_key", "organizationId": self.organization_id or "",
-                "keyId": self.key_id or "", "scopes": " ".join(self.scopes)}
+        return {"authStatus": "ok", "principalType": self.principal_type,
+                "organizationId": self.organization_id or "", "keyId": self.key_id or "",
+                "scopes": " ".join(self.scopes), "userId": self.user_id or "", "email": self.email or "",
+                "role": self.role or "", "superAdmin": "true" if self.super_admin else "false",
+                "applicationId": self.application_id or "", "appSessionId": self.app_session_id or ""}
 
 
 logger = Logger(service="chargewatch-auth")
@@ -77,30 +100,115 @@ def _header(headers: dict[str, str] | None, name: str) -> str | None:
     return None
 
 
-def authorize(headers: dict[str, str] | None, *, now: datetime | None = None) -> AuthVerdict:
+def _cookie(cookies: list[str] | None, name: str) -> str | None:
+    for cookie in cookies or ():
+        key, _, value = cookie.strip().partition("=")
+        if key.strip() == name and value.strip():
+            return value.strip()
+    return None
+
+
+def authorize(headers: dict[str, str] | None, *, cookies: list[str] | None = None,
+              now: datetime | None = None) -> AuthVerdict:
     authorization = _header(headers, "authorization")
-    if not authorization:
-        return _deny("missing_credentials", "Authorization header with a Bearer API key is required")
-    scheme, _, token = authorization.strip().partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        return _deny("invalid_credentials", "Authorization must be 'Bearer <api key>'")
+    if authorization:
+        scheme, _, token = authorization.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            return _deny("invalid_credentials", "Authorization must be 'Bearer <token>'")
+    else:
+        token = _cookie(cookies, SESSION_COOKIE) or ""
+        if not token:
+            return _deny("missing_credentials",
+                         "Authorization header with a Bearer API key or user token is required")
+    requested_org = (_header(headers, "x-organization-id") or "").strip() or None
+    if token.startswith(APPLICATION_TOKEN_PREFIX):
+        return _authorize_application(token, requested_org)
+    if cognito.looks_like_jwt(token):
+        return _authorize_user(token, requested_org, _cookie(cookies, ACTIVE_TENANT_COOKIE))
+    # anything else is judged as an API key (locally a hand-picked demo key need not look like one)
+    return _authorize_api_key(token, requested_org, now or clock.now())
+
+
+SESSION_COOKIE = "session"
+ACTIVE_TENANT_COOKIE = "active_tenant_id"  # seed 002 tenant switch
+APPLICATION_TOKEN_PREFIX = "cwa_"
+
+
+def _organization_mismatch(kind: str) -> AuthVerdict:
+    return _deny("organization_mismatch", f"X-Organization-Id does not match the {kind}'s organization", 403)
+
+
+def _authorize_api_key(token: str, requested_org: str | None, moment: datetime) -> AuthVerdict:
     if not api_keys.is_acceptable(token):
         return _deny("invalid_api_key", "API key is malformed or has a bad checksum")
     key_hash = api_keys.hash_key(token)
     item = _lookup(key_hash)
     if item is None or not api_keys.hashes_match(item.keyHash, token):
         return _deny("invalid_api_key", "API key is not valid")
-    moment = now or clock.now()
     if item.revokedAt:
         return _deny("api_key_revoked", "API key has been revoked")
     if item.expiresAt and clock.parse_iso(item.expiresAt) <= moment:
         return _deny("api_key_expired", "API key has expired")
-    requested_org = _header(headers, "x-organization-id")
-    if requested_org and requested_org.strip() != item.organizationId:
-        return _deny("organization_mismatch", "X-Organization-Id does not match the API key's organization", 403)
+    if requested_org and requested_org != item.organizationId:
+        return _organization_mismatch("API key")
     try:
         api_keys.record_use(item, moment)
     except Exception:  # bookkeeping must never turn a valid key away
         logger.exception("could not record lastUsedAt")
-    return AuthVerdict(True, organization_id=item.organizationId, key_id=item.keyId, scopes=tuple(item.scopes or ()))
+    return AuthVerdict(True, organization_id=item.organizationId, key_id=item.keyId,
+                       scopes=tuple(item.scopes or ()), principal_type="api_key", role="admin")
+
+
+def _authorize_application(token: str, requested_org: str | None) -> AuthVerdict:
+    """Application session tokens are never cached: revoke-all takes effect on the next request."""
+    from chargewatch.services import applications  # only application traffic pays for the import
+
+    session = applications.authenticate_session_token(token)
+    if session is None:
+        return _deny("invalid_session_token", "application session token is not valid, expired or revoked")
+    if requested_org and requested_org != session["organizationId"]:
+        return _organization_mismatch("application")
+    return AuthVerdict(True, organization_id=session["organizationId"], principal_type="application",
+                       role="application", application_id=session["applicationId"],
+                       app_session_id=session["sessionId"])
+
+
+def _authorize_user(token: str, requested_org: str | None, active_tenant: str | None) -> AuthVerdict:
+    try:
+        claims = cognito.verify_token(token)
+    except cognito.InvalidToken as error:
+        return _deny("invalid_token", str(error))
+    profile = users_dal.get(claims.user_id)
+    if profile is None:  # first request of a person who signed up: remember them
+        profile = users_dal.upsert(claims.user_id, email=claims.email, now=clock.iso_now())
+    super_admin = bool(profile.superAdmin) or "super_admin" in claims.groups
+    user = {"principal_type": "user", "user_id": claims.user_id, "email": claims.email or profile.email,
+            "super_admin": super_admin}
+    if requested_org:
+        role = _role_in(requested_org, claims.user_id, super_admin)
+        if role is None:
+            return _deny("not_a_member", "you are not a member of the organization named by X-Organization-Id", 403)
+        return AuthVerdict(True, organization_id=requested_org, role=role, **user)
+    for candidate in (active_tenant, profile.defaultOrganizationId):
+        role = _role_in(candidate, claims.user_id, super_admin) if candidate else None
+        if role is not None:
+            return AuthVerdict(True, organization_id=candidate, role=role, **user)
+    memberships = members_dal.memberships_of(claims.user_id)
+    if memberships:
+        first = memberships[0]
+        return AuthVerdict(True, organization_id=first.organizationId, role=first.role, **user)
+    return AuthVerdict(True, organization_id=None, role=None, **user)
+
+
+def _role_in(organization_id: str, user_id: str, super_admin: bool) -> str | None:
+    """The user's role in an organization; super admins act as admins of any existing one."""
+    try:
+        member = members_dal.get_member(organization_id, user_id)
+    except ValueError:  # not an id we could ever have issued
+        return None
+    if member is not None and (member.status or "active") == "active":
+        return member.role
+    if super_admin and organizations_dal.get(organization_id) is not None:
+        return "admin"
+    return None
