@@ -44,6 +44,7 @@ bench: $(INSTALLED)
 	$(BIN)/python tests/perf/bench_imports.py
 	$(BIN)/python tests/perf/bench_api.py
 	$(BIN)/python tests/perf/bench_engine.py
+	$(BIN)/python tests/perf/bench_stations.py
 
 ## eval: engine quality on labelled synthetic data (see docs/engine.md)
 eval: $(INSTALLED)

@@ -1,6 +1,8 @@
 """SHADE end to end: sessions -> schedule fire -> ShadeQueue -> worker -> station endpoints, statistics."""
 from datetime import date, datetime, timedelta, timezone
 
+import json
+
 import boto3
 import pytest
 
@@ -9,6 +11,7 @@ from chargewatch.dal import station_days as station_days_dal
 from chargewatch.services import shade as shade_service
 from chargewatch_tools.emulator.queues import QueuePoller
 from csar import shade
+from webhook_support import fake_clock, local_mode, receiver_factory  # noqa: F401 (fixtures)
 
 DAY = date(2026, 3, 11)
 HOURS = (7, 9, 12, 17, 19)
@@ -53,6 +56,8 @@ def fleet(make_org, client_for, gateway):
     for n, hour in enumerate(HOURS):  # today only connector 1 delivers: connector 2 is dead
         assert acme_api.post("/v1/sessions", _session(f"a{n}", "ST-1", "1", DAY, hour)).status == 200
     assert corp_api.post("/v1/sessions", _session("c0", "ST-1", "1", DAY, 9)).status == 200
+    assert acme_api.post("/v1/sessions", _session("a-only", "ST-ACME", "1", DAY, 9)).status == 200
+    assert corp_api.post("/v1/sessions", _session("c-only", "ST-CORP", "1", DAY, 9)).status == 200
     return acme_api, corp_api
 
 
@@ -60,7 +65,7 @@ def test_fan_out_worker_and_station_endpoints(fleet, gateway):
     acme_api, corp_api = fleet
     result, handled = _fire(gateway, DAY)
     assert result["day"] == DAY.isoformat() and result["tenants"] == 2
-    assert handled == 4  # 2 tenant messages + 2 station groups
+    assert handled == 4  # 2 tenant messages + 2 station groups (of up to 10 stations)
 
     inference = acme_api.get("/v1/stations/ST-1/inference")
     assert inference.status == 200
@@ -125,9 +130,64 @@ def test_statistics_uptime_and_idempotent_rerun(fleet, gateway, monkeypatch):
     assert first["uptimePercentage"] == second["uptimePercentage"]
     day_item = station_days_dal.get_day("acme", "ST-1", DAY.isoformat())
     uptime_two = day_item.uptime["2"]
-    # 21 seeded days x 2 connectors fully up, plus today's connectors (recount from the stored station-days)
-    days = list(station_days_dal.list_days("acme", "ST-1"))
+    # brute-force recount over every stored station-day of the tenant (21 seeded days of ST-1, today's ST-1 and ST-ACME)
+    days = [d for station in ("ST-1", "ST-ACME") for d in station_days_dal.list_days("acme", station)]
+    assert len(days) == 23
     expected = 100.0 * sum(sum(d.uptime.values()) for d in days) / sum(len(d.uptime) for d in days)
     assert second["uptimePercentage"] == pytest.approx(expected, abs=0.01) and uptime_two < 0.5
     assert second["uptimeDelta"] == 0.0  # nothing in the 30 days before
     assert corp_api.get("/v1/statistics").json()["uptimePercentage"] == 100.0  # its connector was up
+
+
+SHADE_PATHS = ("anomalies", "energy", "inference", "shade-overview")
+
+
+def test_another_tenants_station_is_not_found(fleet, gateway):
+    """Prefix-sharing ids (acme / acme-corp): each tenant's own station is analysed, the other's is a 404."""
+    acme_api, corp_api = fleet
+    _fire(gateway, DAY)
+    for own, other, station in ((acme_api, corp_api, "ST-ACME"), (corp_api, acme_api, "ST-CORP")):
+        for path in SHADE_PATHS:
+            assert own.get(f"/v1/stations/{station}/{path}").status == 200, (station, path)
+            response = other.get(f"/v1/stations/{station}/{path}")
+            assert response.status == 404 and response.json()["error"]["code"] == "station_not_found", (station, path)
+        assert other.get(f"/v1/stations/{station}/{path}", query=f"date={DAY.isoformat()}").status == 404
+    assert station_days_dal.get_day("acme-corp", "ST-ACME", DAY.isoformat()) is None
+    assert station_days_dal.get_day("acme", "ST-CORP", DAY.isoformat()) is None
+
+
+def test_fan_out_splits_a_tenant_into_station_groups(fleet, gateway, monkeypatch):
+    monkeypatch.setattr(shade_service, "STATIONS_PER_MESSAGE", 1)
+    result, handled = _fire(gateway, DAY)
+    assert result["tenants"] == 2 and handled == 2 + 4  # ST-1, ST-ACME | ST-1, ST-CORP: one message each
+    assert {d.chargingStationId for d in station_days_dal.StationDayItem.scan(station_days_dal.StationDayItem.SK == f"DAY#{DAY}")} \
+        == {"ST-1", "ST-ACME", "ST-CORP"}
+
+
+def test_station_anomaly_detected_webhook_once_per_anomalous_day(fleet, gateway, local_mode, receiver_factory):
+    acme_api, corp_api = fleet
+    acme_receiver, corp_receiver = receiver_factory(), receiver_factory()
+    for client, receiver in ((acme_api, acme_receiver), (corp_api, corp_receiver)):
+        created = client.post("/v1/webhooks", {"url": receiver.url, "events": ["station.anomaly_detected"]})
+        assert created.status == 200, created.body
+    _fire(gateway, DAY)  # drains the webhook delivery queue too
+    _fire(gateway, DAY)  # re-fired day, already anomalous: nothing new to announce
+    events = [json.loads(request["body"]) for request in acme_receiver.requests]
+    assert [event["type"] for event in events] == ["station.anomaly_detected"]
+    data = events[0]["data"]
+    assert data["chargingStationId"] == "ST-1" and data["date"] == DAY.isoformat() and data["dayScore"] >= 0.5
+    assert [(m["type"], m["connectorId"]) for m in data["anomalyMarkers"]] == [("connector_offline", "2")]
+    assert events[0]["organizationId"] == "acme"
+    assert corp_receiver.requests == []  # corp's days are normal (and acme's event is not corp's)
+
+
+def test_schedule_cli_knows_the_template_schedule():
+    from chargewatch_tools.cli import build_parser
+    from chargewatch_tools.infra import load_template
+    from chargewatch_tools.schedule import schedules
+
+    known = schedules(load_template())
+    assert known["DailyShade"] == known["ShadeSchedulerFunction"] == "ShadeSchedulerFunction"
+    assert "SessionsFunction" not in known
+    args = build_parser().parse_args(["schedule", "fire", "DailyShade", "--date", "2026-03-11", "--in-process"])
+    assert (args.name, args.date, args.in_process) == ("DailyShade", "2026-03-11", True)

@@ -68,26 +68,22 @@ def main() -> int:
         gateway = LocalGateway(stack)
         headers = {"authorization": f"Bearer {provisioned.api_key}"}
         print(f"| endpoint | median ms | p95 ms |\n|---|---|---|")
-        for path in ("anomalies", "energy", "inference", "shade-overview"):
-            gateway.handle("GET", f"/v1/stations/ST-0000/{path}", headers=headers)  # cold start outside the numbers
+        def measure(label: str, paths) -> None:
             timings = []
-            for _ in range(args.requests):
-                station = f"ST-{rng.randrange(args.stations):04d}"
-                t0 = time.perf_counter()
-                response = gateway.handle("GET", f"/v1/stations/{station}/{path}", headers=headers)
-                timings.append((time.perf_counter() - t0) * 1000)
-                assert response.status == 200, response.body
-            timings.sort()
-            print(f"| GET /v1/stations/{{id}}/{path} | {statistics.median(timings):.1f} | {timings[int(0.95 * len(timings)) - 1]:.1f} |")
-        for path in ("/v1/stations", "/v1/statistics"):
-            timings = []
-            for _ in range(20):
+            for path in paths:
                 t0 = time.perf_counter()
                 response = gateway.handle("GET", path, headers=headers)
                 timings.append((time.perf_counter() - t0) * 1000)
-                assert response.status == 200, response.body
+                assert response.status == 200, (path, response.body)
             timings.sort()
-            print(f"| GET {path} (500-station tenant) | {statistics.median(timings):.1f} | {timings[int(0.95 * len(timings)) - 1]:.1f} |")
+            print(f"| GET {label} | {statistics.median(timings):.1f} | {timings[int(0.95 * len(timings)) - 1]:.1f} |")
+
+        for suffix in ("", "/connectors", "/anomalies", "/energy", "/inference", "/shade-overview"):
+            gateway.handle("GET", f"/v1/stations/ST-0000{suffix}", headers=headers)  # cold start outside the numbers
+            measure(f"/v1/stations/{{id}}{suffix}",
+                    [f"/v1/stations/ST-{rng.randrange(args.stations):04d}{suffix}" for _ in range(args.requests)])
+        for path in ("/v1/stations", "/v1/stations/lookup", "/v1/statistics"):
+            measure(f"{path} ({args.stations} stations)", [path] * 20)
     return 0
 
 

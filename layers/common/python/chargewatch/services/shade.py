@@ -171,11 +171,27 @@ def analyze_station_day(organization_id: str, station_id: str, day: date):
         item = _station_day_item(organization_id, station_id, analysis)
         try:
             station_days_dal.save_day(item, previous)
-            return analysis
         except station_days_dal.StationDayRaced:
             if attempt == SAVE_ATTEMPTS - 1:
                 raise
+            continue
+        if analysis.isAnomaly and not (previous is not None and previous.isAnomaly):
+            _announce(organization_id, station_id, analysis, item.analyzedAt)
+        return analysis
     return None
+
+
+def _announce(organization_id: str, station_id: str, analysis, analyzed_at: str) -> None:
+    """station.anomaly_detected, once per day that becomes anomalous: a re-run (re-fired day,
+    redelivered message) of a day already stored as anomalous announces nothing new."""
+    from chargewatch.schemas.webhooks import StationAnomalyDetectedData
+    from chargewatch.services import webhooks
+
+    markers = [{"type": d.type, "startMinute": d.startMinute, "endMinute": d.endMinute,
+                "connectorId": d.connectorId, "score": d.score} for d in analysis.detections]
+    webhooks.publish_station_anomaly_detected(organization_id, StationAnomalyDetectedData(
+        chargingStationId=station_id, date=analysis.day, dayScore=analysis.dayScore, anomalyMarkers=markers,
+        analyzedAt=analyzed_at))
 
 
 def _station_day_item(organization_id: str, station_id: str, analysis) -> station_days_dal.StationDayItem:
