@@ -82,6 +82,7 @@ def _add_admin(subparsers) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from chargewatch_tools.emulator.cli import add_cli as add_emulator_cli
+    from chargewatch_tools.schedule import add_cli as add_schedule_cli
     from chargewatch_tools.synth.cli import add_cli as add_synth_cli
     from chargewatch_tools.upload import add_cli as add_upload_cli
 
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_emulator_cli(subparsers)
     add_synth_cli(subparsers)
     add_upload_cli(subparsers)
+    add_schedule_cli(subparsers)
     return parser
 
 
