@@ -191,3 +191,17 @@ def test_schedule_cli_knows_the_template_schedule():
     assert "SessionsFunction" not in known
     args = build_parser().parse_args(["schedule", "fire", "DailyShade", "--date", "2026-03-11", "--in-process"])
     assert (args.name, args.date, args.in_process) == ("DailyShade", "2026-03-11", True)
+
+
+def test_worker_reports_a_bad_message_alone(fleet, gateway):
+    """Partial batch failure: a malformed message fails alone; the good one in the same batch is processed."""
+    def record(message_id, body):
+        return {"messageId": message_id, "receiptHandle": message_id, "body": body, "attributes": {}, "messageAttributes": {},
+                "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:shade",
+                "awsRegion": "eu-west-1"}
+
+    good = json.dumps({"kind": "stations", "organizationId": "acme", "day": DAY.isoformat(), "stationIds": ["ST-ACME"]})
+    bad = json.dumps({"kind": "stations", "organizationId": "acme", "day": "yesterday"})
+    result = gateway.registry.invoke("ShadeWorkerFunction", {"Records": [record("ok", good), record("poison", bad)]})
+    assert result == {"batchItemFailures": [{"itemIdentifier": "poison"}]}
+    assert station_days_dal.get_day("acme", "ST-ACME", DAY.isoformat()) is not None
