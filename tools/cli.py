@@ -67,17 +67,102 @@ def _create_org(args: argparse.Namespace) -> int:
     return 0
 
 
+def _configure_user_pool(args: argparse.Namespace) -> None:
+    """Point the Cognito helpers at the emulator's user pool or a deployed stack's."""
+    if getattr(args, "local", False):
+        import boto3
+
+        from chargewatch_tools.infra import create_stack, local_jwks_url
+
+        os.environ.update(local_environment())
+        # finds the emulator's resources (creates only what is missing)
+        stack = create_stack(boto3.Session(region_name=os.environ["AWS_REGION"]), prefix=LOCAL_PREFIX)
+        os.environ.update({name: value for name, value in stack.function_environment("AuthorizerFunction").items()
+                           if name.startswith("COGNITO_") or name == "TABLE_NAME"})
+        os.environ["COGNITO_JWKS_URL"] = local_jwks_url(stack, os.environ["AWS_ENDPOINT_URL"]) or ""
+    elif getattr(args, "stack", None):
+        os.environ["COGNITO_USER_POOL_ID"] = _stack_output(args.stack, "UserPoolId")
+        os.environ["COGNITO_CLIENT_ID"] = _stack_output(args.stack, "UserPoolClientId")
+        os.environ["TABLE_NAME"] = _stack_output(args.stack, "TableName")
+    from chargewatch import settings
+
+    settings.reload_settings()
+
+
+def _create_user(args: argparse.Namespace) -> int:
+    """A person who can sign in; optionally a member of an organization (with a role)."""
+    _configure_user_pool(args)
+    _configure(argparse.Namespace(table=os.environ.get("TABLE_NAME")))
+    from chargewatch import clock
+    from chargewatch.dal import members, organizations, users
+    from chargewatch.services import cognito
+
+    if args.org and organizations.get(args.org) is None:
+        print(json.dumps({"error": {"code": "organization_not_found", "message": f"no organization {args.org}"}}),
+              file=sys.stderr)
+        return 2
+    try:
+        user_id = cognito.admin_create_user(args.email, args.password)
+    except Exception as error:  # Cognito's password policy and friends: say what it said
+        print(json.dumps({"error": {"code": "create_user_failed", "message": str(error)}}), file=sys.stderr)
+        return 2
+    now = clock.iso_now()
+    users.upsert(user_id, email=args.email, now=now, super_admin=args.super_admin or None,
+                 default_organization_id=args.org)
+    if args.org:
+        members.put_member(args.org, user_id=user_id, email=args.email, role=args.role, joined_at=now)
+    print(json.dumps({"userId": user_id, "email": args.email, "organizationId": args.org,
+                      "role": args.role if args.org else None, "superAdmin": bool(args.super_admin)}))
+    return 0
+
+
+def _login(args: argparse.Namespace) -> int:
+    _configure_user_pool(args)
+    from chargewatch.services import cognito
+
+    try:
+        result = cognito.login(args.email, args.password)
+    except Exception as error:
+        print(json.dumps({"error": {"code": "login_failed", "message": str(error)}}), file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({"idToken": result["IdToken"], "accessToken": result["AccessToken"],
+                          "expiresIn": result.get("ExpiresIn")}))
+    else:
+        print(result["IdToken"])
+    return 0
+
+
+def _add_target(parser: argparse.ArgumentParser, *, table: bool = True) -> None:
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--local", action="store_true", help="the emulator started by `make run`")
+    target.add_argument("--stack", help="a deployed CloudFormation stack (reads its outputs)")
+    if table:
+        target.add_argument("--table", help="an explicit table name")
+
+
 def _add_admin(subparsers) -> None:
     admin = subparsers.add_parser("admin", help="provisioning (works locally and against AWS)")
     admin_commands = admin.add_subparsers(dest="admin_command", required=True)
     create_org = admin_commands.add_parser("create-org", help="create an organization and its first API key")
     create_org.add_argument("--name", required=True)
     create_org.add_argument("--plan", default="free", choices=["free", "pro", "enterprise"])
-    target = create_org.add_mutually_exclusive_group()
-    target.add_argument("--local", action="store_true", help="the emulator started by `make run`")
-    target.add_argument("--stack", help="a deployed CloudFormation stack (reads its TableName output)")
-    target.add_argument("--table", help="an explicit table name")
+    _add_target(create_org)
     create_org.set_defaults(handler=_create_org)
+    create_user = admin_commands.add_parser("create-user", help="create a person who signs in with Cognito")
+    create_user.add_argument("--email", required=True)
+    create_user.add_argument("--password", required=True)
+    create_user.add_argument("--org", help="make the user a member of this organization")
+    create_user.add_argument("--role", default="member", choices=["owner", "admin", "member"])
+    create_user.add_argument("--super-admin", action="store_true", help="platform-wide super admin")
+    _add_target(create_user, table=False)
+    create_user.set_defaults(handler=_create_user)
+    login = subparsers.add_parser("login", help="sign in with e-mail and password; prints an ID token")
+    login.add_argument("--email", required=True)
+    login.add_argument("--password", required=True)
+    login.add_argument("--json", action="store_true", help="print ID and access token as JSON")
+    _add_target(login, table=False)
+    login.set_defaults(handler=_login)
 
 
 def build_parser() -> argparse.ArgumentParser:

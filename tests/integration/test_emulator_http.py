@@ -144,6 +144,31 @@ class TestHttpApi:
             concurrent = [item["sessionId"] for item in page["content"] if "-concurrent-" in item["sessionId"]]
             assert len(concurrent) == 12 and all(sid.startswith(f"{tenant}-") for sid in concurrent)
 
+    def test_a_person_created_and_signed_in_with_the_cli_uses_the_api(self, emulator):
+        import subprocess
+        import sys
+
+        env = {**os.environ, "AWS_ENDPOINT_URL": emulator.moto_url}
+
+        def cli(*args: str) -> str:
+            done = subprocess.run([sys.executable, "-m", "chargewatch_tools.cli", *args], env=env,
+                                  capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, done.stderr
+            return done.stdout.strip()
+
+        created = cli("admin", "create-user", "--local", "--email", "ops@example.com", "--password", "Passw0rd-demo",
+                      "--org", DEMO_ORG, "--role", "admin")
+        assert '"role": "admin"' in created
+        token = cli("login", "--local", "--email", "ops@example.com", "--password", "Passw0rd-demo")
+        response = requests.get(f"{emulator.url}/v1/organization", headers={"Authorization": f"Bearer {token}"},
+                                timeout=10)
+        assert response.status_code == 200, response.text
+        assert response.json()["id"] == DEMO_ORG
+        tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+        refused = requests.get(f"{emulator.url}/v1/organization", headers={"Authorization": f"Bearer {tampered}"},
+                               timeout=10)
+        assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_token"
+
     def test_a_second_emulator_in_the_same_process_is_refused(self, emulator):
         from chargewatch_tools.emulator.server import EmulatorError, start_emulator
 

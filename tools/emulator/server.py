@@ -340,7 +340,7 @@ def start_emulator(port: int = 0, moto_port: int = DEFAULT_MOTO_PORT, *, host: s
     from moto.server import ThreadedMotoServer
 
     from chargewatch_tools.emulator.gateway import LocalGateway
-    from chargewatch_tools.infra import create_stack
+    from chargewatch_tools.infra import create_stack, local_jwks_url
 
     global _running
     with _running_lock:
@@ -379,6 +379,8 @@ def start_emulator(port: int = 0, moto_port: int = DEFAULT_MOTO_PORT, *, host: s
             os.environ.update(stack.function_environment(logical_id))
         # No X-Ray daemon locally (what `sam local` does too); nothing else is overridden.
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+        # Tokens name the real Cognito issuer; their keys are served by the moto server.
+        os.environ["COGNITO_JWKS_URL"] = local_jwks_url(stack, emulator.moto_url) or ""
         # Local mode: webhooks may target http://127.0.0.1 receivers (demos); see docs/webhooks.md.
         os.environ.setdefault("WEBHOOK_ALLOW_LOCAL_HTTP", "true")
 

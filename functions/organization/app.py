@@ -1,0 +1,74 @@
+"""/v1/organization, /v1/members and invitations: routes only. Logic lives in
+chargewatch.services.organizations and chargewatch.services.members."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from chargewatch.api import create_app, current_tenant, handle
+from chargewatch.errors import NotFoundError
+from chargewatch.schemas.organization import (
+    CreateInvitationRequest,
+    InvitationAccepted,
+    InvitationCreated,
+    MemberList,
+    MemberRemoved,
+    Organization,
+    UpdateOrganizationRequest,
+)
+from chargewatch.services import members, organizations
+
+logger = Logger(service="chargewatch-organization")
+app = create_app()
+
+UserId = Annotated[str, Path(min_length=1, max_length=128)]
+InvitationToken = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+def _organization_tenant():
+    """Routes below that act on an organization: a signed-in user without one gets 403."""
+    tenant = current_tenant(app)
+    if not tenant.organization_id:
+        raise NotFoundError("you have no organization yet: create one with PUT /v1/organization",
+                            code="no_organization")
+    return tenant
+
+
+@app.get("/v1/organization", summary="Get Organization", tags=["organization"])
+def get_organization() -> Organization:
+    return organizations.get_organization(current_tenant(app))
+
+
+@app.put("/v1/organization", summary="Update Organization", tags=["organization"])
+def put_organization(request: Annotated[UpdateOrganizationRequest, Body()]) -> Organization:
+    return organizations.put_organization(current_tenant(app), request)
+
+
+@app.get("/v1/members", summary="List Members", tags=["organization"])
+def list_members() -> MemberList:
+    return members.list_members(_organization_tenant())
+
+
+@app.delete("/v1/members/<user_id>", summary="Remove Member", tags=["organization"])
+def remove_member(user_id: UserId) -> MemberRemoved:
+    return members.remove_member(_organization_tenant(), user_id)
+
+
+@app.post("/v1/members/invitations", summary="Invite Member", tags=["organization"])
+def create_invitation(request: Annotated[CreateInvitationRequest, Body()]) -> tuple[InvitationCreated, int]:
+    return members.create_invitation(_organization_tenant(), request), 201
+
+
+@app.post("/v1/invitations/<token>/accept", summary="Accept Invitation", tags=["organization"])
+def accept_invitation(token: InvitationToken) -> InvitationAccepted:
+    return members.accept_invitation(current_tenant(app), token)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    # open signup and invitation acceptance serve signed-in users who have no organization yet
+    return handle(app, event, context, organization_required=False)
