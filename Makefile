@@ -45,6 +45,7 @@ bench: $(INSTALLED)
 	$(BIN)/python tests/perf/bench_api.py
 	$(BIN)/python tests/perf/bench_engine.py
 	$(BIN)/python tests/perf/bench_stations.py
+	$(BIN)/python tests/perf/bench_batch.py --sessions 1000
 
 ## eval: engine quality on labelled synthetic data (see docs/engine.md)
 eval: $(INSTALLED)
