@@ -240,14 +240,17 @@ def _new_delivery(webhook: webhooks_dal.WebhookItem, event_type: str, event_id: 
     )
 
 
-def publish(organization_id: str, event_type: str, data: BaseModel | dict[str, Any]) -> list[str]:
+def publish(organization_id: str, event_type: str, data: BaseModel | dict[str, Any], *,
+            webhooks: list[webhooks_dal.WebhookItem] | None = None) -> list[str]:
     """Queue `event_type` for every enabled webhook of the organization subscribed to it.
 
-    Returns the delivery ids. The payload goes only to the organization's own webhooks."""
+    Returns the delivery ids. The payload goes only to the organization's own webhooks. A caller
+    publishing several events at once passes the organization's `webhooks` (read once)."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
-    subscribers = [webhook for webhook in webhooks_dal.list_webhooks(organization_id)
-                   if webhook.enabled and event_type in (webhook.events or [])]
+    if webhooks is None:
+        webhooks = list(webhooks_dal.list_webhooks(organization_id))
+    subscribers = [webhook for webhook in webhooks if webhook.enabled and event_type in (webhook.events or [])]
     if not subscribers:
         return []
     body, event_id = _envelope(organization_id, event_type, data)
@@ -259,10 +262,11 @@ def publish(organization_id: str, event_type: str, data: BaseModel | dict[str, A
     return delivery_ids
 
 
-def _publish_safely(organization_id: str, event_type: str, data: BaseModel) -> list[str]:
+def _publish_safely(organization_id: str, event_type: str, data: BaseModel, *,
+                    webhooks: list[webhooks_dal.WebhookItem] | None = None) -> list[str]:
     """Publishing never fails the request that caused the event (the event is logged instead)."""
     try:
-        return publish(organization_id, event_type, data)
+        return publish(organization_id, event_type, data, webhooks=webhooks)
     except Exception:
         logger.exception("could not publish webhook event", extra={"eventType": event_type,
                                                                    "organizationId": organization_id})
@@ -279,11 +283,16 @@ def publish_session_analysis(organization_id: str, session: Any, result: dict[st
     ids = {"sessionId": session.sessionId, "chargingStationId": session.chargingStationId,
            "connectorId": session.connectorId, "evseId": session.evseId}
     scores = {key: result.get(key) for key in ("anomalyScore", "anomalyConfidence", "isIncident", "isRecurring")}
-    delivered = _publish_safely(organization_id, SESSION_ANALYZED, SessionAnalyzedData(
+    try:  # one read of the organization's webhooks for both events
+        webhooks = list(webhooks_dal.list_webhooks(organization_id))
+    except Exception:
+        logger.exception("could not list webhooks", extra={"organizationId": organization_id})
+        return []
+    delivered = _publish_safely(organization_id, SESSION_ANALYZED, webhooks=webhooks, data=SessionAnalyzedData(
         **ids, **scores, isAnomaly=bool(result.get("isAnomaly")), anomalyCount=len(anomalies),
         categories=sorted({anomaly["category"] for anomaly in anomalies}), analyzedAt=analyzed_at))
     if anomalies:
-        delivered += _publish_safely(organization_id, ANOMALY_DETECTED, AnomalyDetectedData(
+        delivered += _publish_safely(organization_id, ANOMALY_DETECTED, webhooks=webhooks, data=AnomalyDetectedData(
             **ids, **scores, analyzedAt=analyzed_at,
             anomalies=[AnomalySummary(category=a["category"], score=a.get("score"), confidence=a.get("confidence"),
                                       timeRange=a.get("timeRange")) for a in anomalies]))
