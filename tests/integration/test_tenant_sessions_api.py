@@ -39,6 +39,16 @@ def _assert_not_found_by_id(client, session_id):
         assert response.status == 404 and response.json()["error"]["code"] == "tenant_session_not_found", method
 
 
+def _open_several(make_user, client_for, moving_clock, count, **apart):
+    """A member of acme with `count` sessions opened `apart`; returns (client, ids oldest first)."""
+    client = client_for(make_user("ana@example.com", org=ACME).token)
+    ids = []
+    for _ in range(count):
+        ids.append(_open(client)["session_id"])
+        moving_clock.advance(**apart)
+    return client, ids
+
+
 def _join(org, user, role):
     members.put_member(org, user_id=user.user_id, email=user.email, role=role, joined_at=clock.iso_now())
 
@@ -116,12 +126,7 @@ def test_device_from_the_body_or_the_user_agent(acme, make_user, client_for):
 # ------------------------------------------------------------------ seed 000: list, get, put, delete
 
 def test_list_is_newest_first_and_paged(acme, make_user, client_for, moving_clock):
-    user = make_user("ana@example.com", org=ACME)
-    client = client_for(user.token)
-    ids = []
-    for _ in range(3):
-        ids.append(_open(client)["session_id"])
-        moving_clock.advance(seconds=1)
+    client, ids = _open_several(make_user, client_for, moving_clock, 3, seconds=1)
     first = client.get("/api/v1/tenant-sessions", query="limit=2").json()
     assert first["pagination"] == {"page": 1, "limit": 2, "total": 3}
     second = client.get("/api/v1/tenant-sessions", query="page=2&limit=2").json()
@@ -295,12 +300,7 @@ def test_every_member_and_the_api_key_see_the_organizations_sessions(make_org, m
 
 
 def test_cursor_pagination_walks_every_session_once(acme, make_user, client_for, moving_clock):
-    user = make_user("ana@example.com", org=ACME)
-    client = client_for(user.token)
-    created = []
-    for _ in range(5):
-        created.append(_open(client)["session_id"])
-        moving_clock.advance(milliseconds=1)
+    client, created = _open_several(make_user, client_for, moving_clock, 5, milliseconds=1)
     seen, cursor, pages = [], None, 0
     while True:
         query = "limit=2" + (f"&before={cursor}" if cursor else "")
