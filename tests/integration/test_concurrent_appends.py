@@ -5,9 +5,6 @@ service's own retries), which a client retries; in the end every reading is ther
 """
 import threading
 
-import botocore.client
-import pytest
-
 from chargewatch.errors import ConcurrencyError
 from chargewatch.schemas.sessions import AppendSessionRequest, CreateSessionRequest
 from chargewatch.services import sessions
@@ -16,20 +13,6 @@ from chargewatch.services import sessions
 def _reading(minute, value):
     return {"timestamp": f"2026-02-27T{10 + minute // 60:02d}:{minute % 60:02d}:00Z", "value": value,
             "measurand": "Energy.Active.Import.Register", "unit": "kWh"}
-
-
-@pytest.fixture
-def atomic_calls(monkeypatch):
-    """Make each AWS call atomic, as DynamoDB is: moto's in-process backend is not thread-safe
-    (its transactions check and apply without a lock), so without this the test would measure moto."""
-    lock = threading.Lock()
-    original = botocore.client.BaseClient._make_api_call
-
-    def serialised(self, operation_name, api_params):
-        with lock:
-            return original(self, operation_name, api_params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", serialised)
 
 
 def test_racing_appends_keep_every_reading(stack, make_org, atomic_calls):

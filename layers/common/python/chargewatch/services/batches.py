@@ -28,6 +28,7 @@ from chargewatch.errors import ChargewatchError, NotFoundError, ValidationError
 from chargewatch.schemas.batches import BatchStatusResponse, BatchSubmitted, SubmitBatchRequest
 from chargewatch.schemas.sessions import CreateSessionRequest, SessionResult
 from chargewatch.services import sessions as sessions_service
+from chargewatch.services import usage
 from chargewatch.settings import get_settings
 
 logger = Logger(service="chargewatch")
@@ -214,6 +215,7 @@ def _process_sessions(organization_id: str, batch_id: str, first: int, payload: 
     vectorised engine call, store each analysis with its read-side effects."""
     outcomes = []
     to_analyse: list[tuple[int, sessions_dal.SessionItem, dict[str, Any]]] = []
+    stored_bytes, stored_sessions = 0, 0
     for offset, body in enumerate(payload):
         position = first + offset
         if position in done:
@@ -221,10 +223,13 @@ def _process_sessions(organization_id: str, batch_id: str, first: int, payload: 
         session_id = str(body.get("sessionId"))
         try:
             request = CreateSessionRequest.model_validate(body)
-            item, readings = sessions_service.store_session(organization_id, request)
+            item, readings = sessions_service.store_session(organization_id, request, meter=False)
         except ChargewatchError as error:  # e.g. the id exists with a different body: this session fails
             outcomes.append(_failed(organization_id, batch_id, position, session_id, error.message))
             continue
+        if readings is not None:  # stored now (None: stored before, by an earlier delivery or create)
+            stored_bytes += int(item.storedBytes)
+            stored_sessions += 1
         if int(item.readingCount) < sessions_service.MIN_READINGS_FOR_ANALYSIS:
             outcomes.append(_processed(organization_id, batch_id, position, sessions_service.session_result(item, None, None)))
             continue
@@ -235,6 +240,9 @@ def _process_sessions(organization_id: str, batch_id: str, first: int, payload: 
         if readings is None:
             readings = sessions_dal.read_readings(item)
         to_analyse.append((position, item, sessions_service.engine_input(organization_id, item, readings)))
+    # usage metering (seed 002): one delta for the sessions this part stored; never fails the part
+    usage.meter_storage(organization_id, stored_bytes, "session.batch",
+                        {"batchId": batch_id, "firstPosition": first, "sessions": stored_sessions})
     if to_analyse:
         for (position, item, _), analysis in zip(to_analyse, _analyze(to_analyse)):
             document, analyzed_at = sessions_service.record_analysis(organization_id, item, analysis)

@@ -17,7 +17,7 @@ from aws_lambda_powertools import Logger
 from chargewatch import clock
 from chargewatch.dal import sessions as sessions_dal
 from chargewatch.dal import stations as stations_dal
-from chargewatch.services import read_model, webhooks
+from chargewatch.services import read_model, usage, webhooks
 from chargewatch.errors import ConcurrencyError, ConflictError, NotFoundError, ValidationError
 from chargewatch.meter_values import normalise
 from chargewatch.pagination import paginate
@@ -274,11 +274,13 @@ def create_session(organization_id: str, request: CreateSessionRequest) -> Sessi
     return session_result(item, analysis, analyzed_at)
 
 
-def store_session(organization_id: str, request: CreateSessionRequest) -> tuple[sessions_dal.SessionItem, list[dict[str, Any]] | None]:
+def store_session(organization_id: str, request: CreateSessionRequest, *,
+                  meter: bool = True) -> tuple[sessions_dal.SessionItem, list[dict[str, Any]] | None]:
     """Store a new session with its counters, without analysing it (batch work analyses many at once).
 
     Idempotent on sessionId: the same body again returns the stored session (readings None: read
-    them when needed); a different body raises ConflictError."""
+    them when needed); a different body raises ConflictError. The stored bytes are metered unless
+    `meter` is False (a batch meters a whole part at once)."""
     request_hash = _request_hash(request)
     readings = normalise_readings(request.meterValues)
     _check_chunk_budget(len(readings))
@@ -306,12 +308,19 @@ def store_session(organization_id: str, request: CreateSessionRequest) -> tuple[
     except sessions_dal.VersionConflict:
         existing = _require(organization_id, request.sessionId)  # the id exists (a retry, or a concurrent create)
     else:
+        if meter:
+            _meter_storage(organization_id, request.sessionId, int(item.storedBytes), "session.create")
         return item, readings
     if existing.requestHash != request_hash:
         raise ConflictError(f"session {request.sessionId} already exists with a different body",
                             code="session_exists",
                             details=[{"field": "sessionId", "message": "already exists with a different body"}])
     return existing, None
+
+
+def _meter_storage(organization_id: str, session_id: str, delta_bytes: int, reason: str) -> None:
+    """Usage metering (seed 002) of bytes already stored: never fails the write (usage logs errors)."""
+    usage.meter_storage(organization_id, delta_bytes, reason, {"sessionId": session_id})
 
 
 def _metadata_changes(item, metadata, *, merge: bool) -> dict[str, Any]:
@@ -346,6 +355,7 @@ def append_session(organization_id: str, session_id: str, request: AppendSession
     new_readings = normalise_readings(request.meterValues)
     _check_chunk_budget(len(new_readings))
     new_first, new_last = _time_span(new_readings)
+    added_bytes = _encoded_size(new_readings) if new_readings else 0
 
     def mutate(item):
         changes = {**_metadata_changes(item, request.metadata, merge=True)}
@@ -360,12 +370,14 @@ def append_session(organization_id: str, session_id: str, request: AppendSession
             first = min(new_first, int(item.startedAtMs)) if had_readings else new_first
             last = max(new_last, int(item.endedAtMs)) if had_readings and item.endedAtMs is not None else new_last
             changes.update(_span_changes(item, first, last))
-            changes["storedBytes"] = int(item.storedBytes or 0) + _encoded_size(new_readings)
+            changes["storedBytes"] = int(item.storedBytes or 0) + added_bytes
         changes["updatedAt"] = clock.iso_now()
         if int(item.readingCount) + len(new_readings) < MIN_READINGS_FOR_ANALYSIS:
             changes.update(_NO_ANALYSIS)
         if new_readings:
-            return sessions_dal.append_readings(item, new_readings, changes), None
+            appended = sessions_dal.append_readings(item, new_readings, changes)
+            _meter_storage(organization_id, session_id, added_bytes, "session.append")
+            return appended, None
         return sessions_dal.update_session(item, changes), None
 
     return _with_retries(organization_id, session_id, mutate)
@@ -375,15 +387,20 @@ def replace_session(organization_id: str, session_id: str, request: ReplaceSessi
     readings = normalise_readings(request.meterValues)
     _check_chunk_budget(len(readings))
 
+    stored_bytes = _encoded_size(readings)
+
     def mutate(item):
         first_ms, last_ms = _time_span(readings)
+        replaced_bytes = int(item.storedBytes or 0)  # as of the version the write is conditioned on
         changes = {**_metadata_changes(item, request.metadata, merge=False), **_span_changes(item, first_ms, last_ms),
-                   "updatedAt": clock.iso_now(), "storedBytes": _encoded_size(readings)}
+                   "updatedAt": clock.iso_now(), "storedBytes": stored_bytes}
         if request.status:
             changes["status"] = request.status
         if len(readings) < MIN_READINGS_FOR_ANALYSIS:
             changes.update(_NO_ANALYSIS)
-        return sessions_dal.replace_readings(item, clock.new_id(), readings, changes), readings
+        replaced = sessions_dal.replace_readings(item, clock.new_id(), readings, changes)
+        _meter_storage(organization_id, session_id, stored_bytes - replaced_bytes, "session.replace")
+        return replaced, readings
 
     return _with_retries(organization_id, session_id, mutate)
 
