@@ -50,6 +50,7 @@ bench: $(INSTALLED)
 ## eval: engine quality on labelled synthetic data (see docs/engine.md)
 eval: $(INSTALLED)
 	$(BIN)/python -m chargewatch_tools.eval
+	$(BIN)/python -m chargewatch_tools.eval.shade
 
 ## openapi: regenerate docs/openapi.json from the resolvers
 openapi: $(INSTALLED)
