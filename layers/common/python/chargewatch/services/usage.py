@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -25,6 +26,7 @@ from chargewatch.dal import usage as usage_dal
 from chargewatch.errors import ConcurrencyError, QuotaExceededError, ValidationError
 from chargewatch.schemas.usage import Plan, PlanLimits, TenantUsage, TenantUsageUpdated, UsageCounters, UsageIncrementRequest
 from chargewatch.settings import get_settings
+from chargewatch.tenancy import Tenant
 
 logger = Logger(service="chargewatch")
 
@@ -63,10 +65,14 @@ def plan_of(organization_id: str) -> str:
 def limits_for(plan: str) -> dict[str, int | None]:
     """counter name -> limit (None = unlimited) for a plan, after the PLAN_LIMITS env override."""
     configured = dict(PLAN_LIMITS.get(plan) or PLAN_LIMITS["free"])
-    override = get_settings().plan_limits_json
-    if override:
-        configured.update((json.loads(override) or {}).get(plan) or {})
+    configured.update(_limits_override(get_settings().plan_limits_json).get(plan) or {})
     return {counter: configured.get(key) for counter, (key, _) in _LIMIT_KEYS.items()}
+
+
+@lru_cache(maxsize=4)
+def _limits_override(text: str | None) -> dict[str, dict[str, int | None]]:
+    """PLAN_LIMITS parsed once per value (a cold start, in practice)."""
+    return (json.loads(text) or {}) if text else {}
 
 
 def _plan(plan: str) -> Plan:
@@ -155,13 +161,13 @@ def apply_usage(organization_id: str, deltas: dict[str, int], *, reason: str | N
     raise ConcurrencyError("usage counters are busy; retry the request")
 
 
-def principal_of(tenant: Any) -> dict[str, Any]:
+def principal_of(tenant: Tenant) -> dict[str, Any]:
     """Who applied a delta, for the usage event."""
     return {"type": tenant.principal_type, "userId": tenant.user_id, "keyId": tenant.key_id,
-            "applicationId": getattr(tenant, "application_id", None)}
+            "applicationId": tenant.application_id}
 
 
-def increment(tenant: Any, request: UsageIncrementRequest, idempotency_key: str | None) -> TenantUsageUpdated:
+def increment(tenant: Tenant, request: UsageIncrementRequest, idempotency_key: str | None) -> TenantUsageUpdated:
     """POST /api/tenant-usage (admin only; the caller checks the role)."""
     deltas = {"storageBytes": int(request.storageBytesDelta or 0), "aiTokens": int(request.aiTokensDelta or 0),
               "whatsappMessages": int(request.whatsappMessagesDelta or 0)}
