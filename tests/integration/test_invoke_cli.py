@@ -57,7 +57,7 @@ def test_authorizer_event_with_the_demo_key(capsys, monkeypatch):
 def test_authorizer_event_without_a_key_is_denied_in_context(capsys):
     result = invoke(capsys, "AuthorizerFunction", "--event", str(ROOT / "events/authorizer/missing-key.json"))
     assert result["context"] == {"authStatus": "denied", "errorStatus": "401", "errorCode": "missing_credentials",
-                                 "errorMessage": "Authorization header with a Bearer API key is required"}
+                                 "errorMessage": "Authorization header with a Bearer API key or user token is required"}
 
 
 def test_env_vars_file_overrides_the_template(capsys, tmp_path):
