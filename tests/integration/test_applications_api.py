@@ -438,3 +438,27 @@ def test_session_ttl_outlives_the_token(acme, client_for):
     expires = applications.clock.parse_iso(connected["tokenExpiresAt"])
     assert item.ttl == int((expires + timedelta(days=30)).timestamp())
     assert expires - applications.clock.parse_iso(connected["session"]["connectedAt"]) == timedelta(hours=24)
+
+
+def test_a_member_of_one_organization_cannot_reach_the_other(acme, client_for, make_org, make_user):
+    """A person in 'acme' (not in 'acme-corp'), and acme's API key, naming 'acme-corp' by X-Organization-Id."""
+    _, corp_key = make_org("Acme Corp", organization_id=ACME_CORP)
+    corp_application, _ = _register(client_for(corp_key), name="Corp CPMS")
+    person = make_user("admin@acme.example", org=ACME, role="admin")
+    routes = (("GET", "/api/v1/applications", None), ("POST", "/api/v1/applications", {"name": "x", "type": "cpms"}),
+              ("GET", f"/api/v1/applications/{corp_application['id']}", None),
+              ("POST", _sessions_path(corp_application["id"]), {"name": "x"}),
+              ("GET", _sessions_path(corp_application["id"]), None),
+              ("DELETE", _sessions_path(corp_application["id"]), None))
+    for credential, code in ((person.token, "not_a_member"), (acme.api_key, "organization_mismatch")):
+        for method, path, body in routes:
+            response = client_for(credential).request(method, path, json_body=body,
+                                                      headers={"X-Organization-Id": ACME_CORP})
+            assert response.status == 403, (method, path, response.body)
+            assert response.json()["error"]["code"] == code
+    # acting in their own organization, the person sees only acme's (empty) list and corp's app is 404
+    own = client_for(person.token)
+    assert own.get("/api/v1/applications", headers={"X-Organization-Id": ACME}).json() == {"applications": []}
+    assert own.get(f"/api/v1/applications/{corp_application['id']}").status == 404
+    assert client_for(corp_key).get(_sessions_path(corp_application["id"]), query="status=all").json() == {"sessions": []}
+    assert client_for(corp_key).get("/api/v1/applications").json()["applications"][0]["sessionsRevokedAt"] is None
