@@ -33,3 +33,38 @@ def test_functions_use_python_311_json_logs_and_tracing():
     assert function_globals["Tracing"] == "Active"
     for layer in _resources("AWS::Serverless::LayerVersion").values():
         assert layer["Metadata"]["BuildMethod"] == "python3.11"
+
+
+def test_every_dead_letter_queue_has_an_alarm_to_the_operations_topic():
+    template = load_template()
+    queues = _resources("AWS::SQS::Queue")
+    dlqs = {queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+            for queue in queues.values() if "RedrivePolicy" in queue.get("Properties", {})}
+    assert dlqs, "expected dead-letter queues"
+    assert _resources("AWS::SNS::Topic").keys() >= {"OperationsAlarmTopic"}
+    alarmed = {}
+    for name, alarm in _resources("AWS::CloudWatch::Alarm").items():
+        properties = alarm["Properties"]
+        (dimension,) = properties.get("Dimensions") or [{}]
+        queue = (dimension.get("Value") or {}).get("Fn::GetAtt", [None])[0]
+        if properties.get("Namespace") == "AWS/SQS" and dimension.get("Name") == "QueueName" and queue in dlqs:
+            alarmed[queue] = (name, properties)
+    assert set(alarmed) == dlqs, f"DLQs without an alarm: {sorted(dlqs - set(alarmed))}"
+    for name, properties in alarmed.values():
+        assert properties["MetricName"] == "ApproximateNumberOfMessagesVisible", name
+        assert (properties["ComparisonOperator"], properties["Threshold"]) == ("GreaterThanThreshold", 0), name
+        assert properties["Period"] * properties["EvaluationPeriods"] <= 300, name
+        assert {"Ref": "OperationsAlarmTopic"} in properties["AlarmActions"], name
+    # the e-mail subscription is optional (AlarmEmail empty by default)
+    (subscription,) = _resources("AWS::SNS::Subscription").values()
+    assert subscription["Condition"] in template["Conditions"]
+    assert subscription["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
+    assert template["Parameters"]["AlarmEmail"]["Default"] == ""
+
+
+def test_the_webhook_sweeper_runs_every_five_minutes_and_may_only_read_write_the_table_and_send():
+    function = load_template()["Resources"]["WebhookSweeperFunction"]["Properties"]
+    (event,) = function["Events"].values()
+    assert event["Type"] == "ScheduleV2" and event["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
+    policies = [next(iter(policy)) for policy in function["Policies"]]
+    assert sorted(policies) == ["DynamoDBCrudPolicy", "SQSSendMessagePolicy"]

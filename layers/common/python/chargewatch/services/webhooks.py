@@ -9,7 +9,11 @@ first attempt. The delivery consumer (functions/webhook_delivery) runs one attem
   redelivered message never POSTs the same attempt twice, and its outcome is recorded once;
 - 2xx succeeds; 410 disables the webhook at once; anything else retries until the last attempt,
   after which the delivery is failed and its message is sent to the dead-letter queue;
-- a run of failures lasting AUTO_DISABLE_AFTER disables the webhook (enabled=false, disabledAt).
+- a run of failures lasting AUTO_DISABLE_AFTER disables the webhook (enabled=false, disabledAt);
+- a message that is lost (a send that failed after the record was written, a dead invocation, a
+  chained wait that never arrived) leaves a pending delivery whose next attempt is overdue: the
+  sweeper (functions/webhook_sweeper, every 5 minutes) re-queues that attempt after SWEEP_GRACE.
+  Claims make a re-queue harmless when the original message arrives too.
 
 Bodies are signed per Standard Webhooks (webhook-id / webhook-timestamp / webhook-signature); for
 SECRET_GRACE after a rotation, every attempt carries a signature with the old secret too.
@@ -73,6 +77,12 @@ HTTP_TIMEOUT_SECONDS = 10.0
 # A claimed attempt whose outcome is still unrecorded this long after it started belongs to an
 # invocation that died (the consumer's timeout is 120 s): it counts as a failed attempt.
 STALE_CLAIM = timedelta(seconds=180)
+# A pending delivery whose next attempt is this overdue has lost its message; the sweeper re-queues
+# it. Longer than any normal lateness (a busy queue, a retried in-progress message).
+SWEEP_GRACE = timedelta(minutes=10)
+# A delivery re-queued again and again (a consumer outage) is re-queued ever less often.
+SWEEP_BACKOFF_MAX = timedelta(hours=6)
+SWEEP_BATCH = 500  # per run; the rest stay overdue and are found by the next run
 SECRET_PREFIX = "whsec_"
 USER_AGENT = "Chargewatch-Webhooks/1.0"
 
@@ -211,7 +221,7 @@ def send_test(organization_id: str, webhook_id: str) -> WebhookTestResult:
     webhook = _require(organization_id, webhook_id)
     data = WebhookTestData(webhookId=webhook_id, message="This is a test event from Chargewatch.")
     body, event_id = _envelope(organization_id, WEBHOOK_TEST, data)
-    delivery = _new_delivery(webhook, WEBHOOK_TEST, event_id, body)
+    delivery = _new_delivery(webhook, WEBHOOK_TEST, event_id, body, sweepable=False)  # never queued
     webhooks_dal.claim_attempt(delivery, 1, clock.iso_now())
     outcome = _post(webhook, delivery)
     _record_outcome(webhook, delivery, 1, outcome, bookkeeping=False)
@@ -231,10 +241,12 @@ def _envelope(organization_id: str, event_type: str, data: BaseModel | dict[str,
     return envelope.model_dump_json(), event_id
 
 
-def _new_delivery(webhook: webhooks_dal.WebhookItem, event_type: str, event_id: str, body: str) -> webhooks_dal.DeliveryItem:
+def _new_delivery(webhook: webhooks_dal.WebhookItem, event_type: str, event_id: str, body: str, *,
+                  sweepable: bool = True) -> webhooks_dal.DeliveryItem:
     now = clock.now()
     return webhooks_dal.put_new_delivery(
-        webhook.organizationId, webhook.webhookId, clock.new_sortable_id(), eventType=event_type, eventId=event_id,
+        webhook.organizationId, webhook.webhookId, clock.new_sortable_id(), sweepable=sweepable,
+        eventType=event_type, eventId=event_id,
         payload=body, status="pending", attemptCount=0, completedAttempts=0, createdAt=clock.to_iso(now),
         nextAttemptAt=clock.to_iso(now), ttl=int((now + DELIVERY_RETENTION).timestamp()),
     )
@@ -245,7 +257,8 @@ def publish(organization_id: str, event_type: str, data: BaseModel | dict[str, A
     """Queue `event_type` for every enabled webhook of the organization subscribed to it.
 
     Returns the delivery ids. The payload goes only to the organization's own webhooks. A caller
-    publishing several events at once passes the organization's `webhooks` (read once)."""
+    publishing several events at once passes the organization's `webhooks` (read once). A failed
+    send is logged and the pending record left to the sweeper (the delivery is only late)."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
     if webhooks is None:
@@ -257,8 +270,8 @@ def publish(organization_id: str, event_type: str, data: BaseModel | dict[str, A
     delivery_ids = []
     for webhook in subscribers:
         delivery = _new_delivery(webhook, event_type, event_id, body)
-        _enqueue(_message(delivery, 1, clock.now()), 0)
         delivery_ids.append(delivery.deliveryId)
+        _enqueue_or_leave_to_sweeper(_message(delivery, 1, clock.now()), 0)
     return delivery_ids
 
 
@@ -340,6 +353,16 @@ def _enqueue(message: dict[str, Any], wait_seconds: float) -> None:
                                DelaySeconds=delay)
 
 
+def _enqueue_or_leave_to_sweeper(message: dict[str, Any], wait_seconds: float) -> None:
+    """Queue an attempt whose delivery record is already written: if the send fails, the record
+    stays pending and overdue, and the sweeper re-queues it (so the failure is only logged)."""
+    try:
+        _enqueue(message, wait_seconds)
+    except Exception:
+        logger.exception("could not queue a webhook delivery attempt; the sweeper will re-queue it",
+                         extra={key: message[key] for key in ("organizationId", "webhookId", "deliveryId", "attempt")})
+
+
 def _dead_letter(message: dict[str, Any], reason: str) -> None:
     url = get_settings().webhook_dlq_url
     if not url:
@@ -363,7 +386,9 @@ def process_delivery_message(message: dict[str, Any]) -> None:
         _enqueue(message, remaining)  # a wait longer than SQS's 15 minutes: the next link of the chain
         return
     if int(delivery.completedAttempts or 0) >= attempt:
-        _ensure_follow_up(delivery)  # recorded before a crash: make sure the next attempt is queued
+        # a duplicate (redelivery, or a sweeper re-queue whose original arrived too): the attempt is
+        # recorded and whoever recorded it queued the next one (or the sweeper will); dropping it
+        # keeps a duplicate from living on as a second chain of messages
         return
     if int(delivery.attemptCount or 0) >= attempt:
         started = delivery.attemptStartedAt and clock.parse_iso(delivery.attemptStartedAt)
@@ -422,16 +447,9 @@ def _record_outcome(webhook: webhooks_dal.WebhookItem, delivery: webhooks_dal.De
     if bookkeeping:
         _update_health(webhook, now, succeeded=succeeded, gone=gone, first_failure=attempt == 1)
     if next_at is not None:
-        _enqueue(_message(delivery, attempt + 1, next_at), (next_at - now).total_seconds())
+        _enqueue_or_leave_to_sweeper(_message(delivery, attempt + 1, next_at), (next_at - now).total_seconds())
     elif delivery.status == "failed" and bookkeeping:
         _dead_letter(_message(delivery, attempt, now), delivery.error or f"HTTP {outcome.http_status}")
-
-
-def _ensure_follow_up(delivery: webhooks_dal.DeliveryItem) -> None:
-    if delivery.status == "pending" and delivery.nextAttemptAt:
-        next_at = clock.parse_iso(delivery.nextAttemptAt)
-        _enqueue(_message(delivery, int(delivery.completedAttempts) + 1, next_at),
-                 (next_at - clock.now()).total_seconds())
 
 
 def _update_health(webhook: webhooks_dal.WebhookItem, now: datetime, *, succeeded: bool, gone: bool,
@@ -458,3 +476,43 @@ def _update_health(webhook: webhooks_dal.WebhookItem, now: datetime, *, succeede
         webhooks_dal.update_webhook(webhook, [Item.enabled.set(False), Item.disabledAt.set(now_iso),
                                               Item.disabledReason.set(reason), Item.updatedAt.set(now_iso)],
                                     condition=Item.enabled == True)  # noqa: E712 (a DynamoDB condition)
+
+
+# --------------------------------------------------------------------------- the sweeper
+
+def sweep_pending_deliveries(*, limit: int = SWEEP_BATCH) -> dict[str, int]:
+    """Re-queue the current attempt of every pending delivery overdue by more than SWEEP_GRACE.
+
+    Candidates come from the sparse pending index (no Scan); each is re-read within its own
+    tenant's partition and taken with a conditional write before its message is sent, so two
+    sweeps never both re-queue it and a delivery that moved on meanwhile is left alone."""
+    now = clock.now()
+    counts = {"overdue": 0, "requeued": 0, "skipped": 0, "errors": 0}
+    for ref in webhooks_dal.overdue_pending(now - SWEEP_GRACE, limit):
+        counts["overdue"] += 1
+        try:
+            counts["requeued" if _requeue(ref, now) else "skipped"] += 1
+        except Exception:  # one bad delivery must not stop the sweep; it is found again next run
+            counts["errors"] += 1
+            logger.exception("could not re-queue a webhook delivery", extra={
+                "organizationId": ref.organizationId, "webhookId": ref.webhookId, "deliveryId": ref.deliveryId})
+    return counts
+
+
+def _requeue(ref: webhooks_dal.PendingRef, now: datetime) -> bool:
+    delivery = webhooks_dal.get_delivery(ref.organizationId, ref.webhookId, ref.deliveryId)
+    if delivery is None or delivery.status != "pending" or delivery.GSI1SK != ref.dueKey:
+        return False  # deleted, finished, or moved on since the (eventually consistent) index read
+    sweeps = int(delivery.sweepCount or 0)
+    # looked at again after SWEEP_GRACE, then 2x, 4x ... later, while its messages keep getting lost
+    next_check = now + min(SWEEP_GRACE * (2 ** min(sweeps, 16) - 1), SWEEP_BACKOFF_MAX)
+    if not webhooks_dal.postpone_sweep(delivery, ref.dueKey, next_check):
+        return False
+    attempt = int(delivery.completedAttempts or 0) + 1
+    due = clock.parse_iso(delivery.nextAttemptAt) if delivery.nextAttemptAt else now
+    _enqueue(_message(delivery, attempt, due), 0)
+    logger.warning("re-queued an overdue webhook delivery", extra={
+        "organizationId": delivery.organizationId, "webhookId": delivery.webhookId,
+        "deliveryId": delivery.deliveryId, "attempt": attempt, "nextAttemptAt": delivery.nextAttemptAt,
+        "sweepCount": sweeps + 1})
+    return True

@@ -1,0 +1,22 @@
+"""Webhook sweeper (EventBridge, every 5 minutes): re-queues pending deliveries whose message was lost.
+
+A delivery record is written before its SQS message is sent; a failed send, an invocation that
+died between the two, or a chained wait message lost in flight leaves it pending with an overdue
+next attempt. Logic: chargewatch.services.webhooks.sweep_pending_deliveries. Locally:
+`chargewatch schedule fire WebhookSweep`.
+"""
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from chargewatch.services import webhooks
+
+logger = Logger(service="chargewatch-webhook-sweeper")
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    counts = webhooks.sweep_pending_deliveries()
+    logger.info("webhook deliveries swept", extra=counts)
+    return counts
