@@ -7,9 +7,19 @@ for its duration; its energy is spread over the 15-minute buckets it overlaps.
 
 Injected, labelled events (one per station at most, placed in the last `eval_days`):
 - connector_offline: one connector dies at a minute between 06:00 and 14:00 and stays dead
-  1-3 days (labelled every day it is dead long enough to matter);
+  1-3 days (labelled every day it is dead);
 - energy_drop: a day on which every session delivers 10-35 % of its normal energy;
 - zero_energy_day: a day on which the station delivers nothing.
+
+Every label carries `expectedSessions` (the generator's own Poisson mean of the sessions the event
+suppressed: arrivals in the dead span, including the dead tail of the day before, for an outage;
+arrivals of the whole station-day otherwise) and `observable`. An event is observable when even an
+oracle knowing the true arrival rates could tell it from chance: a silence whose chance
+exp(-expectedSessions) is above `OBSERVABLE_SILENCE` (5 %) happens by itself on 1 connector-day in
+20, so it cannot be flagged without flooding clean days; an energy drop on a day without a single
+session left nothing to measure. Unobservable labels are "don't care" in the evaluation (neither
+a miss nor, when something fires, a false alarm); they stay in `labels` because the event did
+happen.
 Hard negatives (unlabelled): holiday-like quiet days (45-70 % of normal sessions), new stations
 with 0-10 days of history, stations whose history is only 2-3 weeks long, ordinary Poisson noise.
 
@@ -31,6 +41,17 @@ _WEEKDAY = np.array([1, 1, 1, 1, 1, 2, 5, 9, 10, 8, 6, 6, 7, 6, 6, 7, 9, 10, 9, 
 _WEEKEND = np.array([1, 1, 1, 1, 1, 1, 2, 3, 5, 7, 9, 10, 10, 10, 9, 8, 7, 6, 5, 4, 3, 2, 2, 1], dtype=float)
 _WEEKDAY /= _WEEKDAY.sum()
 _WEEKEND /= _WEEKEND.sum()
+OBSERVABLE_SILENCE = 0.05
+WEEKEND_RATE = 0.6
+
+
+def _arrivals(day: date, rate: float, factor: float, from_minute: float = 0.0) -> float:
+    """Poisson mean of one connector's arrivals in [from_minute, 24:00) of `day`."""
+    weekend = day.weekday() >= 5
+    profile = _WEEKEND if weekend else _WEEKDAY
+    hour, fraction = int(from_minute // 60), 1.0 - (from_minute % 60) / 60.0
+    mass = profile[hour] * fraction + profile[hour + 1:].sum() if from_minute < 24 * 60 else 0.0
+    return rate * (WEEKEND_RATE if weekend else 1.0) * factor * float(mass)
 
 
 @dataclass
@@ -71,7 +92,7 @@ def _day_sessions(rng: np.random.Generator, day: date, connectors: list[str], ra
     profile = _WEEKEND if weekend else _WEEKDAY
     sessions = []
     for connector in connectors:
-        count = rng.poisson(rate * (0.6 if weekend else 1.0) * factor)
+        count = rng.poisson(rate * (WEEKEND_RATE if weekend else 1.0) * factor)
         hours = rng.choice(24, size=count, p=profile)
         for hour in hours:
             start = float(hour * 60 + rng.uniform(0, 60))
@@ -127,22 +148,35 @@ def generate_fleet(stations: int = 40, weeks: int = 8, seed: int = 0, eval_days:
                 station.negatives[day] = "quiet_day"
             sessions = _day_sessions(rng, day, connectors, rate, dc, factor)
             labels = []
+            station_day_arrivals = _arrivals(day, rate, factor) * len(connectors)
             if event == "energy_drop" and day == event_day:
                 drop = float(rng.uniform(0.1, 0.35))
                 sessions = [SyntheticSession(s.connector_id, s.start_minute, s.duration_minutes, s.power_kw * drop)
                             for s in sessions]
-                labels.append({"type": "energy_drop", "startMinute": 0})
+                labels.append({"type": "energy_drop", "startMinute": 0, "expectedSessions": station_day_arrivals,
+                               "observable": bool(sessions)})
             elif event == "zero_energy_day" and day == event_day:
                 sessions = []
-                labels.append({"type": "zero_energy_day", "startMinute": 0})
+                labels.append({"type": "zero_energy_day", "startMinute": 0, "expectedSessions": station_day_arrivals})
             elif event == "connector_offline" and event_day <= day < event_day + timedelta(days=dead_days):
                 cut = dead_from if day == event_day else 0.0
                 sessions = [s for s in sessions if s.connector_id != dead_connector or s.start_minute + s.duration_minutes <= cut]
+                # the silence an observer sees started at the outage, so a later dead day adds the
+                # day before's dead span (a detector may look back across midnight too)
+                suppressed = _arrivals(day, rate, factor, cut)
+                if day > event_day:
+                    previous = day - timedelta(days=1)
+                    suppressed += _arrivals(previous, rate, previous_factor, dead_from if previous == event_day else 0.0)
                 if len(connectors) == 1 and cut == 0.0:
                     # the only connector dead all day: what is observable is a zero-energy day
-                    labels.append({"type": "zero_energy_day", "startMinute": 0})
+                    labels.append({"type": "zero_energy_day", "startMinute": 0, "expectedSessions": suppressed})
                 else:
-                    labels.append({"type": "connector_offline", "connectorId": str(dead_connector), "startMinute": int(cut)})
+                    labels.append({"type": "connector_offline", "connectorId": str(dead_connector), "startMinute": int(cut),
+                                   "expectedSessions": suppressed})
+            for label in labels:
+                label["expectedSessions"] = round(float(label["expectedSessions"]), 3)
+                label.setdefault("observable", bool(np.exp(-label["expectedSessions"]) <= OBSERVABLE_SILENCE))
+            previous_factor = factor
             if kind in ("new", "short") and day >= eval_from:
                 station.negatives.setdefault(day, f"{kind}_station")
             station.sessions[day] = sessions

@@ -108,3 +108,35 @@ def test_to_dict_is_plain_json(rng):
 def test_bad_bucket_count_is_rejected():
     with pytest.raises(ValueError):
         shade.analyze_station_day(DAY, {"1": [1.0] * 95}, {})
+
+
+def test_fewer_sessions_at_usual_power_is_not_an_energy_drop(rng):
+    """A holiday-like day (2 of 5 sessions on each connector) is demand, not a drop in delivery."""
+    today = _profile(rng)
+    for connector, values in today.items():
+        buckets = np.array(values)
+        buckets[: 12 * 4] = 0.0  # the morning sessions did not happen
+        today[connector] = buckets.tolist()
+    analysis = shade.analyze_station_day(DAY, today, _history(rng))
+    assert "energy_drop" not in {d.type for d in analysis.detections}
+
+
+def test_rarely_used_connector_silent_is_not_offline(rng):
+    history = _history(rng)
+    for k, energy in enumerate(history.values()):
+        if k % 3:
+            energy["2"] = [0.0] * 96  # connector 2 is used one day in three
+    today = _profile(rng)
+    today["2"] = [0.0] * 96
+    assert not [d for d in shade.analyze_station_day(DAY, today, history).detections if d.type == "connector_offline"]
+
+
+def test_second_day_of_an_outage_is_still_detected(rng):
+    """The first dead day in the history is the same outage, not evidence that silence is usual."""
+    history = _history(rng)
+    history[DAY - timedelta(days=1)] = {"1": [0.0] * 96, "2": [0.0] * 96}
+    assert [d.type for d in shade.analyze_station_day(DAY, {}, history).detections] == ["zero_energy_day"]
+    today = _profile(rng)
+    history[DAY - timedelta(days=1)] = {"1": today["1"], "2": [0.0] * 96}
+    offline = [d for d in shade.analyze_station_day(DAY, {"1": today["1"]}, history).detections if d.type == "connector_offline"]
+    assert [(d.connectorId, d.startMinute) for d in offline] == [("2", 0)]
