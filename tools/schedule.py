@@ -87,10 +87,10 @@ def _backfill(args: argparse.Namespace) -> int:
 
 
 def add_cli(subparsers) -> None:
-    schedule = subparsers.add_parser("schedule", help="run template schedules on demand (SHADE station-days)")
+    schedule = subparsers.add_parser("schedule", help="run template schedules on demand (DailyShade station-days, WebhookSweep)")
     commands = schedule.add_subparsers(dest="schedule_command", required=True)
     fire = commands.add_parser("fire", help="invoke a scheduled function now")
-    fire.add_argument("name", help="function logical id or schedule event name, e.g. ShadeSchedulerFunction")
+    fire.add_argument("name", help="function logical id or schedule event name, e.g. DailyShade or WebhookSweep")
     fire.add_argument("--date", help="the day to analyse (YYYY-MM-DD, UTC); default: yesterday")
     fire.add_argument("--drain", action="store_true", help="also run the queue consumers here until the queues are empty")
     fire.add_argument("--in-process", action="store_true", help="ignore a running emulator; use in-process moto")
