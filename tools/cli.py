@@ -67,6 +67,18 @@ def _create_org(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backfill_station_counts(args: argparse.Namespace) -> int:
+    """Count stations (and stations / connectors with anomalies) written before those counters existed.
+    Idempotent and safe beside live traffic; reads each tenant's stations once."""
+    _configure(args)
+    from chargewatch.dal import tenant_registry
+    from chargewatch.services.stations import backfill_tenant_counts
+
+    for organization_id in [args.org] if args.org else list(tenant_registry.list_tenant_ids()):
+        print(json.dumps({"organizationId": organization_id, **backfill_tenant_counts(organization_id)}))
+    return 0
+
+
 def _configure_user_pool(args: argparse.Namespace) -> None:
     """Point the Cognito helpers at the emulator's user pool or a deployed stack's."""
     if getattr(args, "local", False):
@@ -149,6 +161,11 @@ def _add_admin(subparsers) -> None:
     create_org.add_argument("--plan", default="free", choices=["free", "pro", "enterprise"])
     _add_target(create_org)
     create_org.set_defaults(handler=_create_org)
+    backfill = admin_commands.add_parser("backfill-station-counts",
+                                         help="count stations and stations/connectors with anomalies stored before those counters")
+    backfill.add_argument("--org", help="one organization (default: every registered tenant)")
+    _add_target(backfill)
+    backfill.set_defaults(handler=_backfill_station_counts)
     create_user = admin_commands.add_parser("create-user", help="create a person who signs in with Cognito")
     create_user.add_argument("--email", required=True)
     create_user.add_argument("--password", required=True)

@@ -41,7 +41,6 @@ def main() -> int:
         from chargewatch import settings
         from chargewatch.dal import station_days as station_days_dal
         from chargewatch.dal import stations as stations_dal
-        from chargewatch.dal.table import tenant_pk
         from chargewatch.services import shade as shade_service
         from chargewatch.services.organizations import create_organization
         from chargewatch.dal import table
@@ -56,8 +55,8 @@ def main() -> int:
         end = date(2026, 3, 11)
         for n in range(args.stations):
             station = f"ST-{n:04d}"
-            stations_dal.StationItem(*stations_dal.station_key(org, station), GSI1PK=tenant_pk(org, "STATIONS"), GSI1SK=station,
-                                     chargingStationId=station, id=f"id-{n}").save()
+            # what a station's first session does: directory item, station item, TOTALS.stationCount
+            stations_dal.ensure_registered(org, station, station_uuid=f"id-{n}", now="2026-02-25T00:00:00Z")
             for k in range(args.days):
                 day = end - timedelta(days=k)
                 energy = {c: [round(rng.uniform(0, 3), 2) if 28 <= b < 84 else 0.0 for b in range(96)] for c in ("1", "2")}

@@ -2,6 +2,8 @@
 
 - station:            PK `ORG#<org>#STATION#<stationId>`  SK `META`
                       GSI1 `ORG#<org>#STATIONS` / `<stationId>` (list, lookup)
+- station directory:  PK `ORG#<org>#STATIONDIR`            SK `<stationId>` (one per station: the list's pages,
+                      lookup, and what TOTALS.stationCount counts)
 - connector:          PK `ORG#<org>#STATION#<stationId>`  SK `CONN#<connectorId>`
                       GSI1 `ORG#<org>#CONNECTORS` / `<stationId>#<connectorId>` (tenant-wide)
 - connector category: PK `ORG#<org>#STATION#<stationId>`  SK `CONNCAT#<connectorId>#<category>`
@@ -10,15 +12,24 @@
 
 Counters move with DynamoDB ADD inside the transaction that stores the session or its analysis,
 so a re-analysis moves counts (old → new) instead of adding them twice.
+
+Tenant counts of *things* (stations; stations and connectors with anomalies) can't be a plain ADD:
+a transaction can't see whether a counter crossed zero. Each counted thing carries a marker — the
+station's directory item, the `withAnomalies` flag of a station or connector — and the marker is
+only ever created or removed in the same transaction as the ±1 on TOTALS, under a condition that
+proves the marker's state (see docs/statistics.md, "Counting stations and connectors").
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
-from chargewatch.dal.table import GSI1, register, tenant_pk
+from chargewatch.dal.table import GSI1, connection, is_condition_failure, register, tenant_pk
 
 NO_CONNECTOR = "-"
 
@@ -50,6 +61,19 @@ class StationItem(Model):
     totalAnomalies = NumberAttribute(default=0)
     lastAnomalyDate = UnicodeAttribute(null=True)
     lastAnomalyScore = NumberAttribute(null=True)
+    # present exactly when the station is counted in TOTALS.stationsWithAnomalies
+    withAnomalies = BooleanAttribute(null=True)
+
+
+@register
+class StationDirectoryItem(Model):
+    """One per station in one tenant partition: sorted by station id, counted by TOTALS.stationCount."""
+
+    class Meta:
+        table_name = "unbound"
+
+    PK = UnicodeAttribute(hash_key=True)
+    SK = UnicodeAttribute(range_key=True)
 
 
 @register
@@ -71,6 +95,8 @@ class ConnectorItem(Model):
     totalAnomalies = NumberAttribute(default=0)
     firstAnomalyDate = UnicodeAttribute(null=True)
     lastAnomalyDate = UnicodeAttribute(null=True)
+    # present exactly when the connector is counted in TOTALS.connectorsWithAnomalies
+    withAnomalies = BooleanAttribute(null=True)
 
 
 @register
@@ -99,10 +125,17 @@ class TenantTotalsItem(Model):
     energyKwh = NumberAttribute(default=0)
     openIncidentEnergyKwh = NumberAttribute(default=0)
     leakEnergyKwh = NumberAttribute(default=0)
+    stationCount = NumberAttribute(default=0)  # station directory items
+    stationsWithAnomalies = NumberAttribute(default=0)  # stations flagged `withAnomalies`
+    connectorsWithAnomalies = NumberAttribute(default=0)  # connectors flagged `withAnomalies`
 
 
 def station_key(organization_id: str, station_id: str) -> tuple[str, str]:
     return station_pk(organization_id, station_id), "META"
+
+
+def directory_key(organization_id: str, station_id: str) -> tuple[str, str]:
+    return tenant_pk(organization_id, "STATIONDIR"), station_id
 
 
 def connector_key(organization_id: str, station_id: str, connector_id: str | None) -> tuple[str, str]:
@@ -125,7 +158,11 @@ def category_key(organization_id: str, category: str) -> tuple[str, str]:
 
 def add_session(transaction, organization_id: str, station_id: str, connector_id: str | None, evse_id: str | None,
                 *, station_uuid: str, connector_uuid: str, now: str, station_metadata: dict[str, Any] | None) -> None:
-    """A new session: +1 on its station, its connector and the tenant (creating them on first sight)."""
+    """A new session: +1 on its station, its connector and the tenant (creating them on first sight).
+
+    A station seen for the first time is registered (directory item + TOTALS.stationCount) first,
+    in its own transaction: see `ensure_registered`."""
+    ensure_registered(organization_id, station_id, station_uuid=station_uuid, now=now)
     station = StationItem(*station_key(organization_id, station_id))
     actions = [
         StationItem.totalSessions.add(1),
@@ -153,12 +190,121 @@ def add_session(transaction, organization_id: str, station_id: str, connector_id
     transaction.update(TenantTotalsItem(*totals_key(organization_id)), actions=[TenantTotalsItem.totalSessions.add(1)])
 
 
+def _is_transaction_conflict(error: Exception) -> bool:
+    reasons = getattr(error, "cancellation_reasons", None) or []
+    return any(reason is not None and reason.code == "TransactionConflict" for reason in reasons)
+
+
+_REGISTER_ATTEMPTS = 5
+
+
+def ensure_registered(organization_id: str, station_id: str, *, station_uuid: str, now: str) -> bool:
+    """Give the station its directory item and count it on TOTALS.stationCount — once, ever.
+
+    Runs before (not inside) the session's transaction: a condition that fails there would read as
+    "session exists". The directory item is the marker: it is put with `attribute_not_exists` in
+    the same transaction as the +1, so however many writers race, exactly one +1 commits. If the
+    session's own transaction then fails, the station stays registered with 0 sessions — listed
+    and counted alike. True when this call registered it."""
+    if _directory_item_exists(organization_id, station_id):
+        return False
+    for attempt in range(_REGISTER_ATTEMPTS):
+        try:
+            with TransactWrite(connection=connection()) as transaction:
+                transaction.save(StationDirectoryItem(*directory_key(organization_id, station_id)),
+                                 condition=StationDirectoryItem.PK.does_not_exist())
+                transaction.update(StationItem(*station_key(organization_id, station_id)), actions=[
+                    StationItem.GSI1PK.set(tenant_pk(organization_id, "STATIONS")),
+                    StationItem.GSI1SK.set(station_id),
+                    StationItem.chargingStationId.set(station_id),
+                    StationItem.id.set(StationItem.id | station_uuid),
+                    StationItem.createdAt.set(StationItem.createdAt | now),
+                ])
+                transaction.update(TenantTotalsItem(*totals_key(organization_id)),
+                                   actions=[TenantTotalsItem.stationCount.add(1)])
+            return True
+        except TransactWriteError as error:
+            if is_condition_failure(error):
+                return False  # another writer registered it: counted once, by them
+            if not _is_transaction_conflict(error) or attempt == _REGISTER_ATTEMPTS - 1:
+                raise
+    return False
+
+
+def _directory_item_exists(organization_id: str, station_id: str) -> bool:
+    try:
+        StationDirectoryItem.get(*directory_key(organization_id, station_id), consistent_read=True, attributes_to_get=["PK"])
+        return True
+    except StationDirectoryItem.DoesNotExist:
+        return False
+
+
+@dataclass(frozen=True)
+class AnomalyFlag:
+    """What a writer read of a station's or connector's `totalAnomalies` and `withAnomalies`."""
+
+    total: int
+    flagged: bool
+
+
+def read_anomaly_flags(organization_id: str, station_id: str, connector_id: str | None) -> tuple[AnomalyFlag, AnomalyFlag]:
+    """Consistent reads the plan of a count-moving analysis is conditioned on (see `_flag_move`)."""
+    flags = []
+    for model, key in ((StationItem, station_key(organization_id, station_id)),
+                       (ConnectorItem, connector_key(organization_id, station_id, connector_id))):
+        try:
+            item = model.get(*key, consistent_read=True, attributes_to_get=["totalAnomalies", "withAnomalies"])
+            flags.append(AnomalyFlag(int(item.totalAnomalies or 0), bool(item.withAnomalies)))
+        except model.DoesNotExist:
+            flags.append(AnomalyFlag(0, False))
+    return flags[0], flags[1]
+
+
+def _equals(attribute, value: int):
+    return (attribute == value) | attribute.does_not_exist() if value == 0 else attribute == value
+
+
+def _flag_move(model, read: AnomalyFlag, delta: int):
+    """(condition, actions, ±1 for TOTALS) that move `withAnomalies` with a `totalAnomalies` ADD of `delta`.
+
+    The condition asserts the two facts the plan rests on: the flag is as read, and the count is on
+    the same side of zero after the ADD as the read predicts (for a positive delta it always is;
+    for a negative one: `> -delta` stays positive, `= read` lands on zero). If a concurrent writer
+    changed either, the transaction is cancelled and the caller plans again from fresh reads."""
+    after = read.total + delta
+    condition = model.withAnomalies.exists() if read.flagged else model.withAnomalies.does_not_exist()
+    if after <= 0:
+        condition &= _equals(model.totalAnomalies, read.total)
+    elif delta < 0:
+        condition &= model.totalAnomalies > -delta
+    if after > 0 and not read.flagged:
+        return condition, [model.withAnomalies.set(True)], 1
+    if after <= 0 and read.flagged:
+        return condition, [model.withAnomalies.remove()], -1
+    return condition, [], 0
+
+
 def move_counts(transaction, organization_id: str, station_id: str, connector_id: str | None, *,
                 anomalous_delta: int, anomalies_delta: int, category_deltas: dict[str, int],
-                totals_deltas: dict[str, float], last_anomaly: tuple[str, float] | None) -> None:
-    """Apply the difference between an old and a new analysis of one session."""
+                totals_deltas: dict[str, float], last_anomaly: tuple[str, float] | None,
+                flags: tuple[AnomalyFlag, AnomalyFlag] | None = None) -> None:
+    """Apply the difference between an old and a new analysis of one session.
+
+    A non-zero `anomalies_delta` needs `flags` (read_anomaly_flags, read before planning): the
+    station's and connector's `withAnomalies` flags and the tenant's counts of them move with it."""
     station_actions = []
     connector_actions = []
+    station_condition = connector_condition = None
+    totals_deltas = dict(totals_deltas)
+    if anomalies_delta:
+        if flags is None:
+            raise ValueError("moving totalAnomalies needs the flags it was planned against")
+        station_condition, actions, moved = _flag_move(StationItem, flags[0], anomalies_delta)
+        station_actions += actions
+        totals_deltas["stationsWithAnomalies"] = moved
+        connector_condition, actions, moved = _flag_move(ConnectorItem, flags[1], anomalies_delta)
+        connector_actions += actions
+        totals_deltas["connectorsWithAnomalies"] = moved
     if anomalous_delta:
         station_actions.append(StationItem.anomalousSessions.add(anomalous_delta))
         connector_actions.append(ConnectorItem.anomalousSessions.add(anomalous_delta))
@@ -171,9 +317,11 @@ def move_counts(transaction, organization_id: str, station_id: str, connector_id
         connector_actions += [ConnectorItem.lastAnomalyDate.set(moment),
                               ConnectorItem.firstAnomalyDate.set(ConnectorItem.firstAnomalyDate | moment)]
     if station_actions:
-        transaction.update(StationItem(*station_key(organization_id, station_id)), actions=station_actions)
+        transaction.update(StationItem(*station_key(organization_id, station_id)), actions=station_actions,
+                           condition=station_condition)
     if connector_actions:
-        transaction.update(ConnectorItem(*connector_key(organization_id, station_id, connector_id)), actions=connector_actions)
+        transaction.update(ConnectorItem(*connector_key(organization_id, station_id, connector_id)), actions=connector_actions,
+                           condition=connector_condition)
     for category, delta in category_deltas.items():
         if delta:
             transaction.update(CountItem(*connector_category_key(organization_id, station_id, connector_id, category)),
@@ -194,7 +342,29 @@ def get_station(organization_id: str, station_id: str) -> StationItem | None:
 
 
 def list_stations(organization_id: str):
+    """Every station item via GSI1: linear in the tenant (scheduled work and backfills, not requests)."""
     return StationItem.by_tenant.query(tenant_pk(organization_id, "STATIONS"))
+
+
+def station_ids(organization_id: str, *, offset: int = 0, limit: int | None = None) -> list[str]:
+    """Registered station ids in id order, from the directory partition: reads offset + limit keys."""
+    end = None if limit is None else offset + limit
+    if end == 0:
+        return []
+    keys = StationDirectoryItem.query(directory_key(organization_id, "")[0], consistent_read=True, limit=end,
+                                      page_size=end, attributes_to_get=["SK"])
+    return [item.SK for item in keys][offset:]
+
+
+def get_stations(organization_id: str, ids: list[str]) -> list[StationItem]:
+    """The station items of `ids`, in that order (one BatchGetItem per 100)."""
+    if not ids:
+        return []
+    found = {item.chargingStationId: item for item in
+             StationItem.batch_get([station_key(organization_id, station_id) for station_id in ids], consistent_read=True)}
+    # a directory item always has its station item (same transaction); the fallback is belt and braces
+    return [found.get(station_id) or StationItem(*station_key(organization_id, station_id), chargingStationId=station_id)
+            for station_id in ids]
 
 
 def connectors_of(organization_id: str, station_id: str) -> list[ConnectorItem]:
@@ -228,3 +398,50 @@ def category_counts(organization_id: str) -> dict[str, int]:
     return {item.SK.split("#", 1)[1]: int(item.count)
             for item in CountItem.query(stats_pk(organization_id), CountItem.SK.startswith("CAT#"), consistent_read=True)
             if int(item.count)}
+
+
+# ------------------------------------------------------------------ backfill (admin, not a request path)
+
+def sync_anomaly_flag(organization_id: str, station_id: str, connector_id: str | None = None, *, attempts: int = 10) -> int:
+    """Make one station's (or, with `connector_id`, one connector's) `withAnomalies` flag match its
+    `totalAnomalies`, moving the tenant count with it. Idempotent and safe beside live writers:
+    the same conditions as a write (flag as read, count on the side read). Returns the ±1 applied."""
+    model, key, counter = ((StationItem, station_key(organization_id, station_id), "stationsWithAnomalies")
+                           if connector_id is None else
+                           (ConnectorItem, connector_key(organization_id, station_id, connector_id), "connectorsWithAnomalies"))
+    for _ in range(attempts):
+        try:
+            item = model.get(*key, consistent_read=True)
+        except model.DoesNotExist:
+            return 0
+        total, flagged = int(item.totalAnomalies or 0), bool(item.withAnomalies)
+        if (total > 0) == flagged:
+            return 0
+        condition = model.withAnomalies.does_not_exist() & (model.totalAnomalies > 0) if total > 0 else \
+            model.withAnomalies.exists() & _equals(model.totalAnomalies, 0)
+        moved = 1 if total > 0 else -1
+        try:
+            with TransactWrite(connection=connection()) as transaction:
+                transaction.update(model(*key), condition=condition,
+                                   actions=[model.withAnomalies.set(True) if moved > 0 else model.withAnomalies.remove()])
+                transaction.update(TenantTotalsItem(*totals_key(organization_id)),
+                                   actions=[getattr(TenantTotalsItem, counter).add(moved)])
+            return moved
+        except TransactWriteError as error:
+            if not (is_condition_failure(error) or _is_transaction_conflict(error)):
+                raise
+    raise RuntimeError(f"could not sync the anomaly flag of {key} after {attempts} attempts")
+
+
+def backfill_tenant(organization_id: str) -> dict[str, int]:
+    """Bring data written before the tenant counts existed under them: register every station,
+    sync every station and connector flag. Reads the whole tenant (GSI1); run once per tenant."""
+    moved = {"stationsRegistered": 0, "stationsWithAnomalies": 0, "connectorsWithAnomalies": 0}
+    for station in list_stations(organization_id):
+        station_id = station.chargingStationId
+        moved["stationsRegistered"] += ensure_registered(organization_id, station_id, station_uuid=station.id or station_id,
+                                                         now=station.createdAt or "")
+        moved["stationsWithAnomalies"] += sync_anomaly_flag(organization_id, station_id)
+        for connector in connectors_of(organization_id, station_id):
+            moved["connectorsWithAnomalies"] += sync_anomaly_flag(organization_id, station_id, connector.connectorId)
+    return moved

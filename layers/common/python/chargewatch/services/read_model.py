@@ -3,7 +3,10 @@
 `analysis_effects()` compares the anomalies currently stored for a session with a new analysis and
 returns the writes that move the read side from one to the other. They run in the transaction
 that stores the analysis (conditioned on the session version and on the analysis it replaces),
-so counts are moved exactly once, and a re-analysis never adds them twice.
+so counts are moved exactly once, and a re-analysis never adds them twice. When the session's
+anomaly count changes, the station's and connector's counts and `withAnomalies` flags are read
+first and the transaction is conditioned on what was read, so the tenant's "stations / connectors
+with anomalies" move exactly when a count crosses zero (a race cancels it: AnalysisRaced, plan again).
 """
 from __future__ import annotations
 
@@ -149,6 +152,10 @@ def analysis_effects(organization_id: str, session: SessionItem, new_document: d
     totals["totalAnomalies"] = len(new_items) - len(old_items)
     totals["sessionsWithAnomalies"] = int(new_is_anomaly) - int(old_is_anomaly)
     totals["energyKwh"] = new_energy - old_energy
+    anomalies_delta = len(new_items) - len(old_items)
+    # whether this moves a station / connector across zero anomalies is decided against these reads,
+    # and the transaction is conditioned on them (stations_dal._flag_move): a race means plan again
+    flags = stations_dal.read_anomaly_flags(organization_id, station, connector) if anomalies_delta else None
     last_anomaly = None
     if new_items:
         latest = max(new_items.values(), key=lambda item: int(item.occurredAtMs))
@@ -180,10 +187,11 @@ def analysis_effects(organization_id: str, session: SessionItem, new_document: d
         stations_dal.move_counts(
             transaction, organization_id, station, connector,
             anomalous_delta=int(new_is_anomaly) - int(old_is_anomaly),
-            anomalies_delta=len(new_items) - len(old_items),
+            anomalies_delta=anomalies_delta,
             category_deltas={k: v for k, v in category_deltas.items() if v},
             totals_deltas={k: round(v, 6) for k, v in totals.items() if v},
             last_anomaly=last_anomaly,
+            flags=flags,
         )
 
     return AnalysisEffects(apply=apply, new_issue_ids=[i for i, c in issue_changes.items() if c.create],

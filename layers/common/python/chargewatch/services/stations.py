@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from chargewatch.dal import stations as stations_dal
 from chargewatch.errors import NotFoundError
-from chargewatch.pagination import paginate
+from chargewatch.pagination import Pagination
 from chargewatch.schemas.stations import (
     ConnectorBreakdown,
     ConnectorSummary,
@@ -32,12 +32,23 @@ def _list_item(station: stations_dal.StationItem) -> StationListItem:
 
 
 def list_stations(organization_id: str, page: int, page_size: int) -> StationPage:
-    content, pagination = paginate(stations_dal.list_stations(organization_id), page, page_size, _list_item)
-    return StationPage(content=content, pagination=pagination)
+    """Stations in id order: the page's ids from the directory partition (offset + pageSize keys),
+    their items by one BatchGetItem, totalCount from TOTALS.stationCount."""
+    totals = stations_dal.totals(organization_id)
+    ids = stations_dal.station_ids(organization_id, offset=page * page_size, limit=page_size)
+    content = [_list_item(station) for station in stations_dal.get_stations(organization_id, ids)]
+    total = int(totals.stationCount or 0) if totals is not None else 0
+    return StationPage(content=content, pagination=Pagination(totalCount=total, page=page, size=page_size))
 
 
 def lookup_station_ids(organization_id: str) -> StationLookup:
-    return StationLookup(items=[station.chargingStationId for station in stations_dal.list_stations(organization_id)])
+    """Every station id (the seed's dropdown has no paging): keys only, from the directory partition."""
+    return StationLookup(items=stations_dal.station_ids(organization_id))
+
+
+def backfill_tenant_counts(organization_id: str) -> dict[str, int]:
+    """`chargewatch admin backfill-station-counts`: count data written before the counters existed."""
+    return stations_dal.backfill_tenant(organization_id)
 
 
 def _connector_summary(connector: stations_dal.ConnectorItem) -> dict:

@@ -23,17 +23,15 @@ def _money(amount: float) -> float:
 
 def get_statistics(organization_id: str) -> Statistics:
     price, currency = tariff(organization_id)
-    totals = stations_dal.totals(organization_id)
-    stations_with_anomalies = sum(1 for s in stations_dal.list_stations(organization_id) if int(s.totalAnomalies or 0) > 0)
-    connectors_with_anomalies = sum(1 for c in stations_dal.list_connectors(organization_id) if int(c.totalAnomalies or 0) > 0)
+    totals = stations_dal.totals(organization_id)  # one GetItem: every count below is maintained at write time
     uptime_percentage, uptime_delta = shade.uptime_statistics(organization_id)
     value = lambda name: float(getattr(totals, name) or 0) if totals else 0.0  # noqa: E731
     return Statistics(
         activeAnomaliesCount=int(value("activeAnomalies")),
         sessionsWithAnomaliesCount=int(value("sessionsWithAnomalies")),
-        connectorsWithAnomaliesCount=connectors_with_anomalies,
+        connectorsWithAnomaliesCount=int(value("connectorsWithAnomalies")),
         totalAnomaliesCount=int(value("totalAnomalies")),
-        chargingStationsWithAnomaliesCount=stations_with_anomalies,
+        chargingStationsWithAnomaliesCount=int(value("stationsWithAnomalies")),
         uptimePercentage=uptime_percentage,
         uptimeDelta=uptime_delta,
         totalSessions=int(value("totalSessions")),
