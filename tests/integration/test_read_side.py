@@ -323,8 +323,7 @@ def test_tenant_counts_follow_creates_reanalyses_replaces_and_batches(api, gatew
     stats = _statistics_match(api, organization_id, ids)
     assert (stats["chargingStationsWithAnomaliesCount"], stats["connectorsWithAnomaliesCount"]) == (1, 1)
 
-    # PUT replace below 3 readings: the counts follow what is stored (see the xfail test below for
-    # why the old analysis stays today)
+    # PUT replace below 3 readings: the analysis and its anomalies go, the counts follow
     assert api.put("/v1/sessions/m1", TWO_READINGS).status == 200
     _statistics_match(api, organization_id, ids)
 
@@ -344,11 +343,6 @@ def test_tenant_counts_follow_creates_reanalyses_replaces_and_batches(api, gatew
     assert stats["chargingStationsWithAnomaliesCount"] >= 2
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "PUT below 3 readings does not clear a stored analysis: replace_session nulls analyzedVersion, so "
-    "_store_with_effects assumes no ANALYSIS item, the delete's condition fails, and save_analysis reads "
-    "cancellation_reasons[0] as the session's version check — but pynamodb sends deletes first, so it is "
-    "the ANALYSIS delete: VersionConflict, and the clear is silently dropped (services/sessions.py, dal/sessions.py)"))
 def test_put_below_three_readings_clears_the_analysis_and_its_counts(api):
     organization_id = _org_of(api)
     assert api.post("/v1/sessions", energy_session("m1", station="CP-M", readings=8)).status == 200

@@ -316,8 +316,14 @@ def save_analysis(item: SessionItem, analysis: AnalysisItem | None, summary: dic
     except TransactWriteError as error:
         if not is_condition_failure(error):
             raise
-        reasons = getattr(error, "cancellation_reasons", None) or []
-        if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+        # Which condition failed? The cancellation reasons follow pynamodb's item order (condition
+        # checks, deletes, puts, updates), not ours, so ask the session itself: a newer version means
+        # the analysis is stale; otherwise the stored analysis (or a counter) moved: plan again.
+        try:
+            current = SessionItem.get(item.PK, META_SK, consistent_read=True, attributes_to_get=["version"])
+        except SessionItem.DoesNotExist:
+            raise VersionConflict(item.sessionId) from error
+        if int(current.version) != int(item.version):
             raise VersionConflict(item.sessionId) from error
         raise AnalysisRaced(item.sessionId) from error
     return _applied(item, summary)
