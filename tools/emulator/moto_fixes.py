@@ -102,7 +102,15 @@ def install() -> Any:
 
     def query(self, hash_key, *args: Any, **kwargs: Any):
         index_name = kwargs.get("index_name") if "index_name" in kwargs else (args[6] if len(args) > 6 else None)
-        token = _query_scope.set(("index",) if index_name else ("partition", hash_key))
+        if index_name:
+            # an index query only needs the items carrying the index's hash key value: hand moto
+            # those (a cheap pass) instead of every item to run its own comparisons on
+            index = next((i for i in self.all_indexes() if i.name == index_name), None)
+            hash_attrs = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"] if index else []
+            scope = ("index", hash_attrs[0], hash_key) if len(hash_attrs) == 1 and hash_key is not None else ("index",)
+        else:
+            scope = ("partition", hash_key)
+        token = _query_scope.set(scope)
         try:
             return original_query(self, hash_key, *args, **kwargs)
         finally:
@@ -117,9 +125,12 @@ def install() -> Any:
             if partition is None:
                 return []
             return list(partition.values()) if self.range_key_attr else [partition]
-        if self.range_key_attr:
-            return [item for partition in self.items.values() for item in partition.values()]
-        return list(self.items.values())
+        items = ([item for partition in self.items.values() for item in partition.values()]
+                 if self.range_key_attr else list(self.items.values()))
+        if len(scope) == 3:
+            _, attribute, wanted = scope
+            items = [item for item in items if _same_value(item.attrs.get(attribute), wanted)]
+        return items
 
     transact_write_items._chargewatch_patched = True
     backend_class.transact_write_items = transact_write_items
@@ -133,3 +144,7 @@ def install() -> Any:
         dynamodb_models.copy = previous_copy
 
     return uninstall
+
+
+def _same_value(value: Any, wanted: Any) -> bool:
+    return value is not None and value.type == wanted.type and value.value == wanted.value
