@@ -475,6 +475,8 @@ def banner(emulator: Emulator) -> str:
         "From another terminal: `chargewatch invoke SessionsFunction --event events/sessions/create.json`,",
         "`chargewatch admin create-org --local --name NAME`"
         + ("" if emulator.moto_port == DEFAULT_MOTO_PORT else f" (with AWS_ENDPOINT_URL={emulator.moto_url})") + ".",
+        f"A person: `chargewatch admin create-user --local --email E --password P --org {emulator.organization_id} "
+        "--role admin`, then `chargewatch login --local --email E --password P` prints a token (docs/identity.md).",
     ]
     return "\n".join(lines)
 
