@@ -10,7 +10,6 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from chargewatch.api import create_app, current_tenant, handle
-from chargewatch.errors import NotFoundError
 from chargewatch.schemas.organization import (
     CreateInvitationRequest,
     InvitationAccepted,
@@ -29,15 +28,6 @@ UserId = Annotated[str, Path(min_length=1, max_length=128)]
 InvitationToken = Annotated[str, Path(min_length=1, max_length=200)]
 
 
-def _organization_tenant():
-    """Routes below that act on an organization: a signed-in user without one gets 403."""
-    tenant = current_tenant(app)
-    if not tenant.organization_id:
-        raise NotFoundError("you have no organization yet: create one with PUT /v1/organization",
-                            code="no_organization")
-    return tenant
-
-
 @app.get("/v1/organization", summary="Get Organization", tags=["organization"])
 def get_organization() -> Organization:
     return organizations.get_organization(current_tenant(app))
@@ -50,17 +40,17 @@ def put_organization(request: Annotated[UpdateOrganizationRequest, Body()]) -> O
 
 @app.get("/v1/members", summary="List Members", tags=["organization"])
 def list_members() -> MemberList:
-    return members.list_members(_organization_tenant())
+    return members.list_members(organizations.require_organization(current_tenant(app)))
 
 
 @app.delete("/v1/members/<user_id>", summary="Remove Member", tags=["organization"])
 def remove_member(user_id: UserId) -> MemberRemoved:
-    return members.remove_member(_organization_tenant(), user_id)
+    return members.remove_member(organizations.require_organization(current_tenant(app)), user_id)
 
 
 @app.post("/v1/members/invitations", summary="Invite Member", tags=["organization"])
 def create_invitation(request: Annotated[CreateInvitationRequest, Body()]) -> tuple[InvitationCreated, int]:
-    return members.create_invitation(_organization_tenant(), request), 201
+    return members.create_invitation(organizations.require_organization(current_tenant(app)), request), 201
 
 
 @app.post("/v1/invitations/<token>/accept", summary="Accept Invitation", tags=["organization"])

@@ -31,7 +31,7 @@ from chargewatch.schemas.tenant_sessions import (
 )
 from chargewatch.services import tenant_sessions
 from chargewatch.settings import get_settings
-from chargewatch.tenancy import Tenant, require_user, tenant_from_event
+from chargewatch.tenancy import ACTIVE_TENANT_COOKIE, Tenant, require_user, tenant_from_event
 
 logger = Logger(service="chargewatch-tenants")
 app = create_app()
@@ -49,7 +49,7 @@ def _user_agent() -> str | None:
 
 
 def _active_tenant_cookie(organization_id: str) -> Cookie:
-    return Cookie(name=tenant_sessions.ACTIVE_TENANT_COOKIE, value=organization_id, path="/",
+    return Cookie(name=ACTIVE_TENANT_COOKIE, value=organization_id, path="/",
                   max_age=tenant_sessions.ACTIVE_TENANT_MAX_AGE, http_only=True, secure=True, same_site=SameSite.LAX_MODE)
 
 

@@ -11,6 +11,8 @@ from typing import Any, Mapping
 from chargewatch.errors import AuthenticationError, PermissionDeniedError
 
 ADMIN_ROLES = ("owner", "admin")
+# seed 002: the tenant switch sets it, the authorizer reads it
+ACTIVE_TENANT_COOKIE = "active_tenant_id"
 
 
 @dataclass(frozen=True)

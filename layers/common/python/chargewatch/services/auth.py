@@ -27,6 +27,7 @@ from chargewatch.dal import organizations as organizations_dal
 from chargewatch.dal import users as users_dal
 from chargewatch.services import api_keys, cognito
 from chargewatch.settings import get_settings
+from chargewatch.tenancy import ACTIVE_TENANT_COOKIE
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,6 @@ def authorize(headers: dict[str, str] | None, *, cookies: list[str] | None = Non
 
 
 SESSION_COOKIE = "session"
-ACTIVE_TENANT_COOKIE = "active_tenant_id"  # seed 002 tenant switch
 APPLICATION_TOKEN_PREFIX = "cwa_"
 
 

@@ -67,11 +67,17 @@ def _organization_out(item: organizations_dal.OrganizationItem) -> Organization:
                         createdAt=item.createdAt, updatedAt=item.updatedAt)
 
 
-def get_organization(tenant: Tenant) -> Organization:
+def require_organization(tenant: Tenant) -> Tenant:
+    """The organization routes that serve signed-in people without one (open signup) answer 404
+    `no_organization` where they need an organization."""
     if not tenant.organization_id:
         raise NotFoundError("you have no organization yet: create one with PUT /v1/organization",
                             code="no_organization")
-    item = organizations_dal.get(tenant.organization_id)
+    return tenant
+
+
+def get_organization(tenant: Tenant) -> Organization:
+    item = organizations_dal.get(require_organization(tenant).organization_id)
     if item is None:
         raise NotFoundError("organization not found", code="organization_not_found")
     return _organization_out(item)

@@ -44,7 +44,6 @@ RETENTION_AFTER_EXPIRY = timedelta(days=7)
 ACTIVITY_WRITE_INTERVAL = timedelta(seconds=60)
 ROLE_RANK = {"member": 0, "admin": 1, "owner": 2}
 
-ACTIVE_TENANT_COOKIE = "active_tenant_id"
 ACTIVE_TENANT_MAX_AGE = 30 * 24 * 3600  # seed 002: 30 days
 
 UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
