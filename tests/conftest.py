@@ -1,4 +1,5 @@
 """Shared fixtures: AWS faked by moto, infrastructure built from template.yaml."""
+
 from __future__ import annotations
 
 import os
@@ -6,15 +7,17 @@ import os
 # Never reach real AWS from tests, whatever the developer's shell has set.
 for _name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
     os.environ.pop(_name, None)
-os.environ.update({
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "eu-west-1",
-    "AWS_REGION": "eu-west-1",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_METRICS_NAMESPACE": "ChargewatchTest",
-    "POWERTOOLS_LOG_LEVEL": "WARNING",
-})
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_REGION": "eu-west-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "ChargewatchTest",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }
+)
 
 import boto3  # noqa: E402
 import pytest  # noqa: E402
@@ -65,7 +68,9 @@ def _moto_jwks_url() -> str:
 
         import moto.cognitoidp
 
-        keys = gzip.decompress((Path(moto.cognitoidp.__file__).parent / "resources" / "jwks-public.json.gz").read_bytes())
+        keys = gzip.decompress(
+            (Path(moto.cognitoidp.__file__).parent / "resources" / "jwks-public.json.gz").read_bytes()
+        )
 
         class _Keys(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 - http.server's naming
@@ -143,8 +148,14 @@ def make_user(stack):
     from chargewatch.dal import members, users
     from chargewatch.services import cognito
 
-    def _make(email: str, *, org: str | None = None, role: str = "member", super_admin: bool = False,
-              password: str = "Passw0rd-local"):
+    def _make(
+        email: str,
+        *,
+        org: str | None = None,
+        role: str = "member",
+        super_admin: bool = False,
+        password: str = "Passw0rd-local",
+    ):
         user_id = cognito.admin_create_user(email, password)
         users.upsert(user_id, email=email, now=clock.iso_now(), super_admin=super_admin)
         if org:

@@ -1,10 +1,11 @@
 """Helpers for webhook tests: a controllable clock, a local receiver, and a delivery runner."""
+
 from __future__ import annotations
 
 import json
 import os
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -33,7 +34,7 @@ def fake_clock(monkeypatch):
 
     from chargewatch import clock
 
-    fake = FakeClock(datetime.now(timezone.utc).replace(microsecond=0))
+    fake = FakeClock(datetime.now(UTC).replace(microsecond=0))
 
     class _Datetime(datetime):
         @classmethod
@@ -51,8 +52,13 @@ def local_mode(stack):
     from chargewatch import settings
     from chargewatch.dal import table
 
-    os.environ.update({"WEBHOOK_ALLOW_LOCAL_HTTP": "true", "WEBHOOK_MAX_DELAY_SECONDS": "0",
-                       "WEBHOOK_DLQ_URL": stack.refs["WebhookDeliveryDLQ"]})
+    os.environ.update(
+        {
+            "WEBHOOK_ALLOW_LOCAL_HTTP": "true",
+            "WEBHOOK_MAX_DELAY_SECONDS": "0",
+            "WEBHOOK_DLQ_URL": stack.refs["WebhookDeliveryDLQ"],
+        }
+    )
     table.bind(settings.reload_settings())
     return stack  # the stack fixture restores the environment afterwards
 
@@ -70,9 +76,14 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.requests.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body,
-                                          "path": self.path,
-                                          "at": receiver.clock.now() if receiver.clock else None})
+                receiver.requests.append(
+                    {
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                        "body": body,
+                        "path": self.path,
+                        "at": receiver.clock.now() if receiver.clock else None,
+                    }
+                )
                 status = receiver.statuses.pop(0) if receiver.statuses else receiver.default
                 payload = json.dumps({"received": True, "status": status}).encode()
                 self.send_response(status)
@@ -129,8 +140,9 @@ class DeliveryRunner:
 
     def pending_messages(self) -> list[dict]:
         """Look at what is queued (received with visibility 0, so it stays available)."""
-        received = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
-                                            VisibilityTimeout=0).get("Messages", [])
+        received = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
+            "Messages", []
+        )
         return [json.loads(message["Body"]) for message in received]
 
     def run(self, max_rounds: int = 200) -> int:
@@ -139,7 +151,7 @@ class DeliveryRunner:
             pending = self.pending_messages()
             if not pending:
                 return handled
-            due = datetime.fromtimestamp(min(message.get("notBefore", 0) for message in pending), tz=timezone.utc)
+            due = datetime.fromtimestamp(min(message.get("notBefore", 0) for message in pending), tz=UTC)
             if due > self.clock.now():
                 self.clock.set(due)
             handled += self.poller.poll_once()

@@ -4,6 +4,7 @@ Where it talks to AWS is decided by the environment, exactly like the functions:
 AWS_ENDPOINT_URL (moto / LocalStack) or none (real AWS), TABLE_NAME for the table.
 `--local` is shorthand for the emulator started by `make run`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -89,8 +90,13 @@ def _configure_user_pool(args: argparse.Namespace) -> None:
         os.environ.update(local_environment())
         # finds the emulator's resources (creates only what is missing)
         stack = create_stack(boto3.Session(region_name=os.environ["AWS_REGION"]), prefix=LOCAL_PREFIX)
-        os.environ.update({name: value for name, value in stack.function_environment("AuthorizerFunction").items()
-                           if name.startswith("COGNITO_") or name == "TABLE_NAME"})
+        os.environ.update(
+            {
+                name: value
+                for name, value in stack.function_environment("AuthorizerFunction").items()
+                if name.startswith("COGNITO_") or name == "TABLE_NAME"
+            }
+        )
         os.environ["COGNITO_JWKS_URL"] = local_jwks_url(stack, os.environ["AWS_ENDPOINT_URL"]) or ""
     elif getattr(args, "stack", None):
         os.environ["COGNITO_USER_POOL_ID"] = _stack_output(args.stack, "UserPoolId")
@@ -110,8 +116,10 @@ def _create_user(args: argparse.Namespace) -> int:
     from chargewatch.services import cognito
 
     if args.org and organizations.get(args.org) is None:
-        print(json.dumps({"error": {"code": "organization_not_found", "message": f"no organization {args.org}"}}),
-              file=sys.stderr)
+        print(
+            json.dumps({"error": {"code": "organization_not_found", "message": f"no organization {args.org}"}}),
+            file=sys.stderr,
+        )
         return 2
     try:
         user_id = cognito.admin_create_user(args.email, args.password)
@@ -119,12 +127,22 @@ def _create_user(args: argparse.Namespace) -> int:
         print(json.dumps({"error": {"code": "create_user_failed", "message": str(error)}}), file=sys.stderr)
         return 2
     now = clock.iso_now()
-    users.upsert(user_id, email=args.email, now=now, super_admin=args.super_admin or None,
-                 default_organization_id=args.org)
+    users.upsert(
+        user_id, email=args.email, now=now, super_admin=args.super_admin or None, default_organization_id=args.org
+    )
     if args.org:
         members.put_member(args.org, user_id=user_id, email=args.email, role=args.role, joined_at=now)
-    print(json.dumps({"userId": user_id, "email": args.email, "organizationId": args.org,
-                      "role": args.role if args.org else None, "superAdmin": bool(args.super_admin)}))
+    print(
+        json.dumps(
+            {
+                "userId": user_id,
+                "email": args.email,
+                "organizationId": args.org,
+                "role": args.role if args.org else None,
+                "superAdmin": bool(args.super_admin),
+            }
+        )
+    )
     return 0
 
 
@@ -138,8 +156,15 @@ def _login(args: argparse.Namespace) -> int:
         print(json.dumps({"error": {"code": "login_failed", "message": str(error)}}), file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps({"idToken": result["IdToken"], "accessToken": result["AccessToken"],
-                          "expiresIn": result.get("ExpiresIn")}))
+        print(
+            json.dumps(
+                {
+                    "idToken": result["IdToken"],
+                    "accessToken": result["AccessToken"],
+                    "expiresIn": result.get("ExpiresIn"),
+                }
+            )
+        )
     else:
         print(result["IdToken"])
     return 0
@@ -161,8 +186,10 @@ def _add_admin(subparsers) -> None:
     create_org.add_argument("--plan", default="free", choices=["free", "pro", "enterprise"])
     _add_target(create_org)
     create_org.set_defaults(handler=_create_org)
-    backfill = admin_commands.add_parser("backfill-station-counts",
-                                         help="count stations and stations/connectors with anomalies stored before those counters")
+    backfill = admin_commands.add_parser(
+        "backfill-station-counts",
+        help="count stations and stations/connectors with anomalies stored before those counters",
+    )
     backfill.add_argument("--org", help="one organization (default: every registered tenant)")
     _add_target(backfill)
     backfill.set_defaults(handler=_backfill_station_counts)

@@ -4,6 +4,7 @@ Tests (under moto's mock_aws) and the local emulator (against moto server) creat
 queues and bucket from the template's own resource properties, and build each function's
 environment from its Globals + Environment, so tests and infrastructure cannot drift.
 """
+
 from __future__ import annotations
 
 import json
@@ -64,7 +65,7 @@ class Stack:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, argument), = value.items()
+            ((key, argument),) = value.items()
             if key == "Ref":
                 return self._ref(argument)
             if key == "Fn::GetAtt":
@@ -114,9 +115,15 @@ class Stack:
                     continue
                 properties = event.get("Properties", {})
                 auth = (properties.get("Auth") or {}).get("Authorizer")
-                routes.append({"function": logical_id, "event": event_name,
-                               "method": properties.get("Method", "ANY").upper(),
-                               "path": properties.get("Path", "/"), "authorizer": auth})
+                routes.append(
+                    {
+                        "function": logical_id,
+                        "event": event_name,
+                        "method": properties.get("Method", "ANY").upper(),
+                        "path": properties.get("Path", "/"),
+                        "authorizer": auth,
+                    }
+                )
         return routes
 
     def default_authorizer(self) -> dict[str, Any] | None:
@@ -127,7 +134,10 @@ class Stack:
             if name:
                 config = auth["Authorizers"][name]
                 function_ref = config["FunctionArn"]["Fn::GetAtt"]
-                return {"name": name, "function": function_ref[0] if isinstance(function_ref, list) else function_ref.split(".")[0]}
+                return {
+                    "name": name,
+                    "function": function_ref[0] if isinstance(function_ref, list) else function_ref.split(".")[0],
+                }
         return None
 
     def function_code(self, logical_id: str) -> tuple[Path, str]:
@@ -140,12 +150,18 @@ def parameter_defaults(template: dict[str, Any]) -> dict[str, str]:
     return {name: str(spec.get("Default", "")) for name, spec in (template.get("Parameters") or {}).items()}
 
 
-def create_stack(session, *, prefix: str = "chargewatch-local", parameters: dict[str, str] | None = None,
-                 template_path: str | Path = TEMPLATE_PATH) -> Stack:
+def create_stack(
+    session,
+    *,
+    prefix: str = "chargewatch-local",
+    parameters: dict[str, str] | None = None,
+    template_path: str | Path = TEMPLATE_PATH,
+) -> Stack:
     """Create the template's table(s), queues and bucket(s) with a boto3 session."""
     template = load_template(str(template_path))
-    stack = Stack(template=template, region=session.region_name,
-                  parameters={**parameter_defaults(template), **(parameters or {})})
+    stack = Stack(
+        template=template, region=session.region_name, parameters={**parameter_defaults(template), **(parameters or {})}
+    )
     account = "123456789012"
     dynamodb, sqs, s3 = session.client("dynamodb"), session.client("sqs"), session.client("s3")
 
@@ -185,7 +201,9 @@ def create_stack(session, *, prefix: str = "chargewatch-local", parameters: dict
             attributes["RedrivePolicy"] = json.dumps(stack.resolve(properties["RedrivePolicy"]))
         url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
         stack.refs[logical_id] = url
-        stack.arns[logical_id] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        stack.arns[logical_id] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
 
     for logical_id in stack.resources("AWS::S3::Bucket"):
         name = f"{prefix}-{logical_id}".lower()
@@ -222,8 +240,11 @@ def _create_user_pools(stack: Stack, session, prefix: str) -> None:
         if existing:
             pool_id = existing[0]["Id"]
         else:
-            kwargs = {key: properties[key] for key in ("UsernameAttributes", "AutoVerifiedAttributes", "Policies",
-                                                       "MfaConfiguration") if key in properties}
+            kwargs = {
+                key: properties[key]
+                for key in ("UsernameAttributes", "AutoVerifiedAttributes", "Policies", "MfaConfiguration")
+                if key in properties
+            }
             pool_id = cognito.create_user_pool(PoolName=name, **kwargs)["UserPool"]["Id"]
         stack.refs[logical_id] = pool_id
         stack.arns[logical_id] = f"arn:aws:cognito-idp:{stack.region}:123456789012:userpool/{pool_id}"
@@ -237,8 +258,11 @@ def _create_user_pools(stack: Stack, session, prefix: str) -> None:
             client_id = found[0]["ClientId"]
         else:
             client_id = cognito.create_user_pool_client(
-                UserPoolId=pool_id, ClientName=name, GenerateSecret=bool(properties.get("GenerateSecret")),
-                ExplicitAuthFlows=properties.get("ExplicitAuthFlows", []))["UserPoolClient"]["ClientId"]
+                UserPoolId=pool_id,
+                ClientName=name,
+                GenerateSecret=bool(properties.get("GenerateSecret")),
+                ExplicitAuthFlows=properties.get("ExplicitAuthFlows", []),
+            )["UserPoolClient"]["ClientId"]
         stack.refs[logical_id] = client_id
 
 

@@ -2,13 +2,13 @@
 
 `python -m chargewatch_tools.openapi --write` rewrites the file; `--check` exits 1 when it is stale.
 """
+
 from __future__ import annotations
 
 import argparse
 import importlib.util
 import json
 import sys
-from pathlib import Path
 
 from chargewatch_tools.infra import ROOT, Stack, load_template, parameter_defaults
 
@@ -34,12 +34,17 @@ def _function_apps():
 def build_document() -> dict:
     document: dict = {
         "openapi": "3.1.0",
-        "info": {"title": TITLE, "version": VERSION,
-                 "description": "Anomaly detection for EV charging sessions and stations. "
-                                "Authenticate with `Authorization: Bearer <api key>`."},
+        "info": {
+            "title": TITLE,
+            "version": VERSION,
+            "description": "Anomaly detection for EV charging sessions and stations. "
+            "Authenticate with `Authorization: Bearer <api key>`.",
+        },
         "paths": {},
-        "components": {"schemas": {}, "securitySchemes": {
-            "apiKey": {"type": "http", "scheme": "bearer", "description": "cw_<env>_... API key"}}},
+        "components": {
+            "schemas": {},
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "cw_<env>_... API key"}},
+        },
         "security": [{"apiKey": []}],
     }
     for _, app in _function_apps():
@@ -57,12 +62,26 @@ _ERROR_SCHEMA = {
     "title": "ErrorResponse",
     "type": "object",
     "required": ["error"],
-    "properties": {"error": {"type": "object", "required": ["code", "message", "details"], "properties": {
-        "code": {"type": "string", "examples": ["validation_error"]},
-        "message": {"type": "string"},
-        "details": {"type": "array", "items": {"type": "object", "properties": {
-            "field": {"type": "string", "examples": ["meterValues[3].measurand"]},
-            "message": {"type": "string"}}}}}}},
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "details"],
+            "properties": {
+                "code": {"type": "string", "examples": ["validation_error"]},
+                "message": {"type": "string"},
+                "details": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "field": {"type": "string", "examples": ["meterValues[3].measurand"]},
+                            "message": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        }
+    },
 }
 _ERROR_STATUSES = {
     "400": "Invalid input; `details` names each field",
@@ -90,8 +109,10 @@ def _document_errors(document: dict) -> None:
             if method in ("post", "put", "patch"):
                 statuses += ["409", "413", "415"]
             for status in statuses:
-                responses[status] = {"description": _ERROR_STATUSES[status], "content": {
-                    "application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
+                responses[status] = {
+                    "description": _ERROR_STATUSES[status],
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+                }
 
 
 def render() -> str:

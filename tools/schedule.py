@@ -7,6 +7,7 @@ or, when none answers, in-process moto; `--drain` also runs the template's SQS c
 until the queues are empty. `chargewatch schedule backfill-tenants` adds organizations created
 before the tenant registry existed (an admin Scan; never on a request path).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,9 +36,17 @@ def schedules(template: dict) -> dict[str, str]:
 def scheduled_event(day: str | None) -> dict:
     from chargewatch import clock
 
-    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.scheduler",
-            "account": "123456789012", "time": clock.iso_now(), "region": os.environ.get("AWS_REGION", "eu-west-1"),
-            "resources": [], "detail": {"date": day} if day else {}}
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.scheduler",
+        "account": "123456789012",
+        "time": clock.iso_now(),
+        "region": os.environ.get("AWS_REGION", "eu-west-1"),
+        "resources": [],
+        "detail": {"date": day} if day else {},
+    }
 
 
 def _fire(args: argparse.Namespace) -> int:
@@ -61,8 +70,9 @@ def _fire(args: argparse.Namespace) -> int:
 
                     from chargewatch_tools.emulator.queues import QueuePoller
 
-                    handled = QueuePoller(registry, boto3.client("sqs", region_name=stack.region),
-                                          failed_visibility_seconds=0).drain()
+                    handled = QueuePoller(
+                        registry, boto3.client("sqs", region_name=stack.region), failed_visibility_seconds=0
+                    ).drain()
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -79,7 +89,9 @@ def _backfill(args: argparse.Namespace) -> int:
     from chargewatch.dal import tenant_registry
 
     count = 0
-    for item in organizations_dal.OrganizationItem.scan(organizations_dal.OrganizationItem.SK == organizations_dal.PROFILE_SK):
+    for item in organizations_dal.OrganizationItem.scan(
+        organizations_dal.OrganizationItem.SK == organizations_dal.PROFILE_SK
+    ):
         tenant_registry.register_tenant(item.organizationId, item.createdAt)
         count += 1
     print(json.dumps({"registered": count}))
@@ -87,12 +99,16 @@ def _backfill(args: argparse.Namespace) -> int:
 
 
 def add_cli(subparsers) -> None:
-    schedule = subparsers.add_parser("schedule", help="run template schedules on demand (DailyShade station-days, WebhookSweep)")
+    schedule = subparsers.add_parser(
+        "schedule", help="run template schedules on demand (DailyShade station-days, WebhookSweep)"
+    )
     commands = schedule.add_subparsers(dest="schedule_command", required=True)
     fire = commands.add_parser("fire", help="invoke a scheduled function now")
     fire.add_argument("name", help="function logical id or schedule event name, e.g. DailyShade or WebhookSweep")
     fire.add_argument("--date", help="the day to analyse (YYYY-MM-DD, UTC); default: yesterday")
-    fire.add_argument("--drain", action="store_true", help="also run the queue consumers here until the queues are empty")
+    fire.add_argument(
+        "--drain", action="store_true", help="also run the queue consumers here until the queues are empty"
+    )
     fire.add_argument("--in-process", action="store_true", help="ignore a running emulator; use in-process moto")
     fire.set_defaults(handler=_fire)
     backfill = commands.add_parser("backfill-tenants", help="register organizations created before the tenant registry")

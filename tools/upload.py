@@ -9,6 +9,7 @@ printed: sessions, anomalies by category, failures with their reasons.
 Works against the local emulator (`make run`: --api http://127.0.0.1:3000) and a deployed stack
 (--api https://<api-id>.execute-api.<region>.amazonaws.com/<stage>). Standard library HTTP only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,9 +52,15 @@ class Summary:
     failures: list[dict[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"sessions": self.sessions, "batches": self.batches, "processedSessions": self.processed,
-                "failedSessions": self.failed, "anomalousSessions": self.anomalous,
-                "anomaliesByCategory": dict(self.categories.most_common()), "failures": self.failures}
+        return {
+            "sessions": self.sessions,
+            "batches": self.batches,
+            "processedSessions": self.processed,
+            "failedSessions": self.failed,
+            "anomalousSessions": self.anomalous,
+            "anomaliesByCategory": dict(self.categories.most_common()),
+            "failures": self.failures,
+        }
 
 
 class Api:
@@ -116,8 +123,10 @@ def pack(lines: list[Line], max_body_bytes: int, max_sessions: int = MAX_SESSION
     for line in lines:
         line_size = len(line.text.encode()) + 1
         if envelope + line_size > max_body_bytes:
-            raise UploadError(f"line {line.number}: one session of {line_size} bytes exceeds the "
-                              f"{max_body_bytes}-byte request limit; split its meter values")
+            raise UploadError(
+                f"line {line.number}: one session of {line_size} bytes exceeds the "
+                f"{max_body_bytes}-byte request limit; split its meter values"
+            )
         if current and (size + line_size > max_body_bytes or len(current) >= max_sessions):
             chunks.append(current)
             current, size = [], envelope
@@ -148,9 +157,17 @@ def _progress(total: int, description: str, enabled: bool):
     return tqdm(total=total, desc=description, unit="session", disable=not enabled, file=sys.stderr)
 
 
-def upload(path: str, api: Api, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, max_sessions: int = MAX_SESSIONS_PER_SUBMIT,
-           poll_interval: float = 1.0, timeout: float = 3600.0, default_station: str | None = None,
-           progress: bool = True) -> Summary:
+def upload(
+    path: str,
+    api: Api,
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_sessions: int = MAX_SESSIONS_PER_SUBMIT,
+    poll_interval: float = 1.0,
+    timeout: float = 3600.0,
+    default_station: str | None = None,
+    progress: bool = True,
+) -> Summary:
     lines = read_lines(path, default_station)
     if not lines:
         raise UploadError(f"{path}: no sessions")
@@ -161,8 +178,10 @@ def upload(path: str, api: Api, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
             body = ('{"sessions":[' + ",".join(line.text for line in chunk) + "]}").encode()
             status, answer = api.call("POST", "/v1/sessions/batch", body)
             if status != 200:
-                raise UploadError(_explain(status, answer, chunk)
-                                  + (f" (earlier batches were submitted: {', '.join(summary.batches)})" if summary.batches else ""))
+                raise UploadError(
+                    _explain(status, answer, chunk)
+                    + (f" (earlier batches were submitted: {', '.join(summary.batches)})" if summary.batches else "")
+                )
             summary.batches.append(answer["batchId"])
             totals[answer["batchId"]] = int(answer["totalSessions"])
             bar.update(len(chunk))
@@ -186,8 +205,10 @@ def upload(path: str, api: Api, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
             done_before = done
             if len(finished) < len(summary.batches):
                 if time.monotonic() > deadline:
-                    raise UploadError(f"batches not completed after {timeout:.0f} s: "
-                                      + ", ".join(b for b in summary.batches if b not in finished))
+                    raise UploadError(
+                        f"batches not completed after {timeout:.0f} s: "
+                        + ", ".join(b for b in summary.batches if b not in finished)
+                    )
                 time.sleep(poll_interval)
     for batch_id in summary.batches:
         summary.processed += int(finished[batch_id]["processedSessions"])
@@ -207,8 +228,11 @@ def upload(path: str, api: Api, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 
 def print_summary(summary: Summary, out=None, max_failures: int = 20) -> None:
     out = out or sys.stdout
-    print(f"sessions: {summary.sessions} in {len(summary.batches)} batch(es): "
-          f"{summary.processed} processed, {summary.failed} failed, {summary.anomalous} anomalous", file=out)
+    print(
+        f"sessions: {summary.sessions} in {len(summary.batches)} batch(es): "
+        f"{summary.processed} processed, {summary.failed} failed, {summary.anomalous} anomalous",
+        file=out,
+    )
     if summary.categories:
         print("anomalies by category:", file=out)
         width = max(len(category) for category in summary.categories)
@@ -231,9 +255,16 @@ def run(args: argparse.Namespace) -> int:
         return 2
     api = Api(args.api or os.environ.get("CHARGEWATCH_API_URL") or DEFAULT_API, key)
     try:
-        summary = upload(args.file, api, max_body_bytes=args.max_body_bytes, max_sessions=args.max_sessions,
-                         poll_interval=args.poll_interval, timeout=args.timeout, default_station=args.default_station,
-                         progress=not args.quiet)
+        summary = upload(
+            args.file,
+            api,
+            max_body_bytes=args.max_body_bytes,
+            max_sessions=args.max_sessions,
+            poll_interval=args.poll_interval,
+            timeout=args.timeout,
+            default_station=args.default_station,
+            progress=not args.quiet,
+        )
     except (UploadError, OSError) as error:
         print(f"upload failed: {error}", file=sys.stderr)
         return 2
@@ -246,15 +277,25 @@ def run(args: argparse.Namespace) -> int:
 
 def add_cli(subparsers) -> None:
     """Register `upload` on an argparse subparsers object."""
-    parser = subparsers.add_parser("upload", help="submit a JSONL file of sessions through the batch API and wait",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = subparsers.add_parser(
+        "upload",
+        help="submit a JSONL file of sessions through the batch API and wait",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("file", help="JSON lines, one session per line (POST /v1/sessions shape)")
     parser.add_argument("--api", help=f"API base URL (default: $CHARGEWATCH_API_URL or {DEFAULT_API})")
     parser.add_argument("--key", help="API key (default: $CHARGEWATCH_API_KEY)")
-    parser.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES,
-                        help="largest submit body (default 5 MB; the API refuses more than 6 MB)")
+    parser.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=DEFAULT_MAX_BODY_BYTES,
+        help="largest submit body (default 5 MB; the API refuses more than 6 MB)",
+    )
     parser.add_argument("--max-sessions", type=int, default=MAX_SESSIONS_PER_SUBMIT, help="most sessions per submit")
-    parser.add_argument("--default-station", help="chargingStationId for lines without one (e.g. `chargewatch synth` output)")
+    parser.add_argument(
+        "--default-station", help="chargingStationId for lines without one (e.g. `chargewatch synth` output)"
+    )
     parser.add_argument("--poll-interval", type=float, default=1.0, help="seconds between status polls")
     parser.add_argument("--timeout", type=float, default=3600.0, help="give up waiting after this many seconds")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")

@@ -1,4 +1,5 @@
 """/v1/anomalies and /v1/statistics: routes only. Logic in chargewatch.services.anomalies / statistics."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -32,8 +33,9 @@ OptionalText = Annotated[str | None, Query(min_length=1, max_length=128)]
 DateBound = Annotated[str | None, Query(description="ISO-8601 date or date-time")]
 
 
-def _date_filters(occurrence_from: str | None, occurrence_to: str | None,
-                  update_from: str | None = None, update_to: str | None = None) -> dict:
+def _date_filters(
+    occurrence_from: str | None, occurrence_to: str | None, update_from: str | None = None, update_to: str | None = None
+) -> dict:
     return {
         "occurrence_from": parse_date_bound(occurrence_from, "occurrenceFrom", end_of_day=False),
         "occurrence_to": parse_date_bound(occurrence_to, "occurrenceTo", end_of_day=True),
@@ -43,50 +45,86 @@ def _date_filters(occurrence_from: str | None, occurrence_to: str | None,
 
 
 @app.get("/v1/anomalies", summary="List Anomalies", tags=["anomalies"])
-def list_anomalies(page: Page = 0, pageSize: PageSize = DEFAULT_PAGE_SIZE, anomalyType: OptionalText = None,
-                   connectorId: OptionalText = None, chargingSessionId: OptionalText = None,
-                   chargingPointId: OptionalText = None, evseId: OptionalText = None,
-                   occurrenceFrom: DateBound = None, occurrenceTo: DateBound = None,
-                   updateFrom: DateBound = None, updateTo: DateBound = None,
-                   sortByScore: Annotated[bool, Query()] = False,
-                   anomalyIssuesStatus: Annotated[IssueStatus | None, Query()] = None,
-                   assignedTo: OptionalText = None) -> AnomalyPage:
+def list_anomalies(
+    page: Page = 0,
+    pageSize: PageSize = DEFAULT_PAGE_SIZE,
+    anomalyType: OptionalText = None,
+    connectorId: OptionalText = None,
+    chargingSessionId: OptionalText = None,
+    chargingPointId: OptionalText = None,
+    evseId: OptionalText = None,
+    occurrenceFrom: DateBound = None,
+    occurrenceTo: DateBound = None,
+    updateFrom: DateBound = None,
+    updateTo: DateBound = None,
+    sortByScore: Annotated[bool, Query()] = False,
+    anomalyIssuesStatus: Annotated[IssueStatus | None, Query()] = None,
+    assignedTo: OptionalText = None,
+) -> AnomalyPage:
     filters = anomalies.AnomalyFilters(
-        anomaly_type=anomalyType, connector_id=connectorId, session_id=chargingSessionId, station_id=chargingPointId,
-        evse_id=evseId, issue_status=anomalyIssuesStatus, assigned_to=assignedTo,
-        **_date_filters(occurrenceFrom, occurrenceTo, updateFrom, updateTo))
+        anomaly_type=anomalyType,
+        connector_id=connectorId,
+        session_id=chargingSessionId,
+        station_id=chargingPointId,
+        evse_id=evseId,
+        issue_status=anomalyIssuesStatus,
+        assigned_to=assignedTo,
+        **_date_filters(occurrenceFrom, occurrenceTo, updateFrom, updateTo),
+    )
     return anomalies.list_anomalies(current_tenant(app).organization_id, filters, page, pageSize, sortByScore)
 
 
 @app.get("/v1/anomalies/connectors", summary="List Anomaly Connectors", tags=["anomalies"])
-def list_anomaly_connectors(page: Page = 0, pageSize: PageSize = DEFAULT_PAGE_SIZE, connectorId: OptionalText = None,
-                            anomalyType: OptionalText = None, occurrenceFrom: DateBound = None,
-                            occurrenceTo: DateBound = None, sortBy: OptionalText = None) -> AnomalyConnectorPage:
-    filters = anomalies.AnomalyFilters(anomaly_type=anomalyType, connector_id=connectorId,
-                                       **_date_filters(occurrenceFrom, occurrenceTo))
+def list_anomaly_connectors(
+    page: Page = 0,
+    pageSize: PageSize = DEFAULT_PAGE_SIZE,
+    connectorId: OptionalText = None,
+    anomalyType: OptionalText = None,
+    occurrenceFrom: DateBound = None,
+    occurrenceTo: DateBound = None,
+    sortBy: OptionalText = None,
+) -> AnomalyConnectorPage:
+    filters = anomalies.AnomalyFilters(
+        anomaly_type=anomalyType, connector_id=connectorId, **_date_filters(occurrenceFrom, occurrenceTo)
+    )
     return anomalies.list_anomaly_connectors(current_tenant(app).organization_id, filters, page, pageSize, sortBy)
 
 
 @app.get("/v1/anomalies/sessions", summary="List Anomaly Sessions", tags=["anomalies"])
-def list_anomaly_sessions(page: Page = 0, pageSize: PageSize = DEFAULT_PAGE_SIZE, anomalyType: OptionalText = None,
-                          chargingSessionId: OptionalText = None, occurrenceFrom: DateBound = None,
-                          occurrenceTo: DateBound = None, sortBy: OptionalText = None) -> AnomalySessionPage:
-    filters = anomalies.AnomalyFilters(anomaly_type=anomalyType, session_id=chargingSessionId,
-                                       **_date_filters(occurrenceFrom, occurrenceTo))
+def list_anomaly_sessions(
+    page: Page = 0,
+    pageSize: PageSize = DEFAULT_PAGE_SIZE,
+    anomalyType: OptionalText = None,
+    chargingSessionId: OptionalText = None,
+    occurrenceFrom: DateBound = None,
+    occurrenceTo: DateBound = None,
+    sortBy: OptionalText = None,
+) -> AnomalySessionPage:
+    filters = anomalies.AnomalyFilters(
+        anomaly_type=anomalyType, session_id=chargingSessionId, **_date_filters(occurrenceFrom, occurrenceTo)
+    )
     return anomalies.list_anomaly_sessions(current_tenant(app).organization_id, filters, page, pageSize, sortBy)
 
 
 @app.patch("/v1/anomalies/issues/<issue_id>", summary="Update Issue", tags=["anomalies"])
-def update_issue(issue_id: Annotated[str, Path(min_length=1, max_length=64)],
-                 body: Annotated[UpdateIssueRequest, Body()]) -> IssueResult:
+def update_issue(
+    issue_id: Annotated[str, Path(min_length=1, max_length=64)], body: Annotated[UpdateIssueRequest, Body()]
+) -> IssueResult:
     tenant = current_tenant(app)
-    return anomalies.update_issue(tenant.organization_id, issue_id, body, actor=f"{tenant.principal_type}:{tenant.key_id}")
+    return anomalies.update_issue(
+        tenant.organization_id, issue_id, body, actor=f"{tenant.principal_type}:{tenant.key_id}"
+    )
 
 
-@app.get("/v1/anomalies/sessions/<session_id>/categories/<category_id>/details", summary="Get Anomaly Detail",
-         tags=["anomalies"])
-def get_anomaly_detail(session_id: Annotated[str, Path(min_length=1, max_length=128)],
-                       category_id: Annotated[str, Path(min_length=1, max_length=64)]) -> AnomalyDetail:
+@app.get(
+    "/v1/anomalies/sessions/<session_id>/categories/<category_id>/details",
+    summary="Get Anomaly Detail",
+    tags=["anomalies"],
+)
+def get_anomaly_detail(
+    session_id: Annotated[str, Path(min_length=1, max_length=128)],
+    category_id: Annotated[str, Path(min_length=1, max_length=64)],
+) -> AnomalyDetail:
     return anomalies.get_anomaly_detail(current_tenant(app).organization_id, session_id, category_id)
 
 

@@ -1,4 +1,5 @@
 """/api/v1/applications (seed 001): routes only. Logic lives in chargewatch.services.applications."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any
@@ -32,8 +33,12 @@ SessionId = Annotated[UUID, Path(description="Session UUID")]
 CONNECT_ROUTE_KEY = "POST /api/v1/applications/{applicationId}/sessions"
 
 
-@app.post("/api/v1/applications", summary="Register Application", tags=["applications"],
-          description="Register an integration (admin only). Its secret is returned only once.")
+@app.post(
+    "/api/v1/applications",
+    summary="Register Application",
+    tags=["applications"],
+    description="Register an integration (admin only). Its secret is returned only once.",
+)
 def register_application(body: Annotated[RegisterApplicationRequest, Body()]) -> ApplicationRegistered:
     return applications.register_application(current_tenant(app), body)
 
@@ -48,12 +53,17 @@ def get_application(applicationId: ApplicationId) -> ApplicationResponse:
     return applications.get_application(current_tenant(app).organization_id, str(applicationId))
 
 
-@app.post("/api/v1/applications/<applicationId>/sessions", summary="Connect Session", tags=["applications"],
-          description="Open a session, authenticated with the application's secret (`Bearer cwas_...`) or by "
-                      "an organization admin. The session token (`cwa_...`) is returned only once.")
+@app.post(
+    "/api/v1/applications/<applicationId>/sessions",
+    summary="Connect Session",
+    tags=["applications"],
+    description="Open a session, authenticated with the application's secret (`Bearer cwas_...`) or by "
+    "an organization admin. The session token (`cwa_...`) is returned only once.",
+)
 def connect_session(applicationId: ApplicationId, body: Annotated[ConnectSessionRequest, Body()]) -> SessionConnected:
-    return applications.connect_session(current_tenant(app), str(applicationId), body,
-                                        secret_application_id=app.context.get("secret_application_id"))
+    return applications.connect_session(
+        current_tenant(app), str(applicationId), body, secret_application_id=app.context.get("secret_application_id")
+    )
 
 
 @app.get("/api/v1/applications/<applicationId>/sessions", summary="List Sessions", tags=["applications"])
@@ -63,8 +73,13 @@ def list_sessions(
     status: Annotated[SessionStatusFilter | None, Query(description="active, inactive or all")] = None,
     includeInactive: Annotated[bool, Query(description="Include disconnected/expired sessions")] = False,
 ) -> SessionList:
-    return applications.list_sessions(current_tenant(app).organization_id, str(applicationId), limit=limit,
-                                      status=status, include_inactive=includeInactive)
+    return applications.list_sessions(
+        current_tenant(app).organization_id,
+        str(applicationId),
+        limit=limit,
+        status=status,
+        include_inactive=includeInactive,
+    )
 
 
 @app.get("/api/v1/applications/<applicationId>/sessions/<sessionId>", summary="Get Session", tags=["applications"])
@@ -72,8 +87,12 @@ def get_session(applicationId: ApplicationId, sessionId: SessionId) -> SessionRe
     return applications.get_session(current_tenant(app).organization_id, str(applicationId), str(sessionId))
 
 
-@app.delete("/api/v1/applications/<applicationId>/sessions", summary="Revoke All Sessions", tags=["applications"],
-            description="Terminate all active sessions of the application (admin only); their tokens get 401 at once.")
+@app.delete(
+    "/api/v1/applications/<applicationId>/sessions",
+    summary="Revoke All Sessions",
+    tags=["applications"],
+    description="Terminate all active sessions of the application (admin only); their tokens get 401 at once.",
+)
 def revoke_all_sessions(applicationId: ApplicationId) -> SessionsRevoked:
     return applications.revoke_all_sessions(current_tenant(app), str(applicationId))
 
@@ -92,15 +111,28 @@ def _admit_application_secret(event: dict[str, Any]) -> dict[str, Any]:
     principal = applications.authenticate_application_secret(secret)
     requested_org = (headers.get("x-organization-id") or "").strip()
     if principal is None:
-        verdict = {"authStatus": "denied", "errorStatus": "401", "errorCode": "invalid_application_secret",
-                   "errorMessage": "application secret is not valid"}
+        verdict = {
+            "authStatus": "denied",
+            "errorStatus": "401",
+            "errorCode": "invalid_application_secret",
+            "errorMessage": "application secret is not valid",
+        }
     elif requested_org and requested_org != principal["organizationId"]:
-        verdict = {"authStatus": "denied", "errorStatus": "403", "errorCode": "organization_mismatch",
-                   "errorMessage": "X-Organization-Id does not match the application's organization"}
+        verdict = {
+            "authStatus": "denied",
+            "errorStatus": "403",
+            "errorCode": "organization_mismatch",
+            "errorMessage": "X-Organization-Id does not match the application's organization",
+        }
     else:
-        verdict = {"authStatus": "ok", "principalType": "application", "role": "application",
-                   "organizationId": principal["organizationId"], "applicationId": principal["applicationId"],
-                   "scopes": ""}
+        verdict = {
+            "authStatus": "ok",
+            "principalType": "application",
+            "role": "application",
+            "organizationId": principal["organizationId"],
+            "applicationId": principal["applicationId"],
+            "scopes": "",
+        }
         app.append_context(secret_application_id=principal["applicationId"])
     request_context = dict(event.get("requestContext") or {})
     request_context["authorizer"] = {"lambda": verdict}

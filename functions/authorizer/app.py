@@ -4,6 +4,7 @@ It always answers isAuthorized=true and puts its verdict in the context: HTTP AP
 the gateway's own 401/403 bodies, and every handler enforces the verdict in one shared place
 (chargewatch.tenancy), so a client always gets our JSON error body.
 """
+
 from __future__ import annotations
 
 from chargewatch.services.auth import authorize

@@ -4,6 +4,7 @@ Logic lives in chargewatch.services.batches; this handler decodes records, passe
 message was received (the last allowed receive records its sessions as failed before the DLQ) and
 keeps a part from starting when the invocation could time out in the middle of it.
 """
+
 from __future__ import annotations
 
 import json

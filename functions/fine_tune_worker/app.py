@@ -2,6 +2,7 @@
 
 Logic lives in chargewatch.services.models (job state machine) and chargewatch.services.fine_tune
 (training). A job whose upload has not arrived yet is left on the queue for a later receive."""
+
 from __future__ import annotations
 
 import json

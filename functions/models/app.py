@@ -1,4 +1,5 @@
 """/v1/models and /v1/models/fine-tune: routes only. Logic lives in chargewatch.services.models."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -26,34 +27,54 @@ ModelId = Annotated[str, Path(min_length=1, max_length=64)]
 JobId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
-@app.get("/v1/models", summary="List Models", tags=["models"],
-         description="List available models: base SaaS models + tenant's fine-tuned models.")
+@app.get(
+    "/v1/models",
+    summary="List Models",
+    tags=["models"],
+    description="List available models: base SaaS models + tenant's fine-tuned models.",
+)
 def list_models() -> ModelList:
     return models.list_models(current_tenant(app).organization_id)
 
 
-@app.post("/v1/models/fine-tune", summary="Start Fine Tune", tags=["models"],
-          description="Trigger model fine-tuning. Client specifies base model and training data source "
-                      "(previously submitted sessions or direct upload).")
+@app.post(
+    "/v1/models/fine-tune",
+    summary="Start Fine Tune",
+    tags=["models"],
+    description="Trigger model fine-tuning. Client specifies base model and training data source "
+    "(previously submitted sessions or direct upload).",
+)
 def start_fine_tune(body: Annotated[FineTuneRequest, Body()]) -> FineTuneCreated:
     return models.create_fine_tune(current_tenant(app).organization_id, body)
 
 
-@app.get("/v1/models/fine-tune/<job_id>", summary="Get Fine Tune Status", tags=["models"],
-         description="Get fine-tuning job status and progress.")
+@app.get(
+    "/v1/models/fine-tune/<job_id>",
+    summary="Get Fine Tune Status",
+    tags=["models"],
+    description="Get fine-tuning job status and progress.",
+)
 def get_fine_tune(job_id: JobId) -> FineTuneJob:
     return models.get_fine_tune(current_tenant(app).organization_id, job_id)
 
 
-@app.get("/v1/models/<model_id>", summary="Get Model Detail", tags=["models"],
-         description="Get model details: version, metrics, training date.")
+@app.get(
+    "/v1/models/<model_id>",
+    summary="Get Model Detail",
+    tags=["models"],
+    description="Get model details: version, metrics, training date.",
+)
 def get_model(model_id: ModelId) -> ModelDetail:
     return models.get_model(current_tenant(app).organization_id, model_id)
 
 
-@app.patch("/v1/models/<model_id>", summary="Activate Model", tags=["models"],
-           description="`active: true` makes later analyses of this tenant (single, PATCH/PUT, batch) use the model; "
-                       "`active: false` returns to the base model.")
+@app.patch(
+    "/v1/models/<model_id>",
+    summary="Activate Model",
+    tags=["models"],
+    description="`active: true` makes later analyses of this tenant (single, PATCH/PUT, batch) use the model; "
+    "`active: false` returns to the base model.",
+)
 def update_model(model_id: ModelId, body: Annotated[UpdateModelRequest, Body()]) -> ModelDetail:
     return models.set_model_active(current_tenant(app).organization_id, model_id, body.active)
 

@@ -1,5 +1,6 @@
 """/v1/organization, /v1/members and invitations: routes only. Logic lives in
 chargewatch.services.organizations and chargewatch.services.members."""
+
 from __future__ import annotations
 
 from typing import Annotated

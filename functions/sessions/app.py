@@ -1,4 +1,5 @@
 """/v1/sessions: routes only. Logic lives in chargewatch.services.sessions."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -40,8 +41,13 @@ def list_sessions(
     dateTo: Annotated[str | None, Query(description="ISO-8601 date or date-time, inclusive")] = None,
 ) -> SessionPage:
     filters = sessions.SessionFilters(
-        page=page, page_size=pageSize, charging_station_id=chargingStationId, evse_id=evseId,
-        is_anomaly=isAnomaly, min_score=minScore, min_confidence=minConfidence,
+        page=page,
+        page_size=pageSize,
+        charging_station_id=chargingStationId,
+        evse_id=evseId,
+        is_anomaly=isAnomaly,
+        min_score=minScore,
+        min_confidence=minConfidence,
         date_from=sessions.parse_date_bound(dateFrom, "dateFrom", end_of_day=False),
         date_to=sessions.parse_date_bound(dateTo, "dateTo", end_of_day=True),
     )
@@ -54,10 +60,14 @@ def create_session(body: Annotated[CreateSessionRequest, Body()]) -> SessionResu
 
 
 # The batch routes come before /v1/sessions/<session_id>: a literal segment wins, as in API Gateway.
-@app.post("/v1/sessions/batch", summary="Submit Batch", tags=["sessions"],
-          description="Validate every session (an invalid one is reported by index, nothing is stored), store the "
-                      "batch and enqueue its analysis. Poll GET /v1/sessions/batch/{batch_id}. Bodies are limited "
-                      "to 6 MB: send larger files as several batches (`chargewatch upload` does).")
+@app.post(
+    "/v1/sessions/batch",
+    summary="Submit Batch",
+    tags=["sessions"],
+    description="Validate every session (an invalid one is reported by index, nothing is stored), store the "
+    "batch and enqueue its analysis. Poll GET /v1/sessions/batch/{batch_id}. Bodies are limited "
+    "to 6 MB: send larger files as several batches (`chargewatch upload` does).",
+)
 def submit_batch(body: Annotated[SubmitBatchRequest, Body()]) -> BatchSubmitted:
     return batches.submit_batch(current_tenant(app).organization_id, body)
 

@@ -3,6 +3,7 @@
 The event's `detail.date` (YYYY-MM-DD), when present, picks the day (`chargewatch schedule fire
 ShadeSchedulerFunction --date ...`); otherwise yesterday (UTC), a complete day.
 """
+
 from __future__ import annotations
 
 from datetime import date

@@ -4,6 +4,7 @@ Partial batch failures: a failed message comes back alone. Idempotent on (tenant
 a redelivered or re-fired day overwrites its station-day and moves the uptime sums by the
 difference. Logic: chargewatch.services.shade.
 """
+
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger

@@ -1,4 +1,5 @@
 """/v1/stations: routes only. Logic lives in chargewatch.services.stations."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -18,12 +19,16 @@ logger = Logger(service="chargewatch-stations")
 app = create_app()
 
 StationId = Annotated[str, Path(min_length=1, max_length=128)]
-Day = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="UTC day (YYYY-MM-DD); default: the latest analysed")]
+Day = Annotated[
+    str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="UTC day (YYYY-MM-DD); default: the latest analysed")
+]
 
 
 @app.get("/v1/stations", summary="List Stations", tags=["stations"])
-def list_stations(page: Annotated[int, Query(ge=0, le=100_000)] = 0,
-                  pageSize: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE) -> StationPage:
+def list_stations(
+    page: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    pageSize: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+) -> StationPage:
     return stations.list_stations(current_tenant(app).organization_id, page, pageSize)
 
 
@@ -43,8 +48,11 @@ def get_station_connectors(charging_station_id: StationId) -> StationConnectors:
 
 
 @app.get("/v1/stations/<charging_station_id>/anomalies", summary="List Station Anomalies", tags=["stations"])
-def list_station_anomalies(charging_station_id: StationId, page: Annotated[int, Query(ge=0, le=100_000)] = 0,
-                           pageSize: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE) -> StationAnomalyPage:
+def list_station_anomalies(
+    charging_station_id: StationId,
+    page: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    pageSize: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+) -> StationAnomalyPage:
     return shade.list_station_anomalies(current_tenant(app).organization_id, charging_station_id, page, pageSize)
 
 

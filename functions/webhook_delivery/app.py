@@ -3,6 +3,7 @@
 Logic lives in chargewatch.services.webhooks; this handler only decodes records and keeps an
 attempt from starting when the invocation could time out in the middle of it.
 """
+
 from __future__ import annotations
 
 import json

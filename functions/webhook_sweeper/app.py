@@ -5,6 +5,7 @@ died between the two, or a chained wait message lost in flight leaves it pending
 next attempt. Logic: chargewatch.services.webhooks.sweep_pending_deliveries. Locally:
 `chargewatch schedule fire WebhookSweep`.
 """
+
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger

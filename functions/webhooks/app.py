@@ -1,5 +1,6 @@
 """/v1/webhooks and /v1/api-keys: routes only. Logic lives in chargewatch.services.webhooks and
 chargewatch.services.api_keys."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -43,13 +44,18 @@ def _admin() -> Tenant:
 
 # ------------------------------------------------------------------ webhooks
 
+
 @app.get("/v1/webhooks", summary="List Webhooks", tags=["webhooks"])
 def list_webhooks(page: Page = 0, pageSize: PageSize = DEFAULT_PAGE_SIZE) -> WebhookPage:
     return webhooks.list_webhooks(current_tenant(app).organization_id, page, pageSize)
 
 
-@app.post("/v1/webhooks", summary="Create Webhook", tags=["webhooks"],
-          description="Register a new webhook. Secret is returned only once.")
+@app.post(
+    "/v1/webhooks",
+    summary="Create Webhook",
+    tags=["webhooks"],
+    description="Register a new webhook. Secret is returned only once.",
+)
 def create_webhook(body: Annotated[CreateWebhookRequest, Body()]) -> WebhookWithSecret:
     return webhooks.create_webhook(_admin().organization_id, body)
 
@@ -69,33 +75,50 @@ def delete_webhook(webhook_id: WebhookId) -> WebhookDeleted:
     return webhooks.delete_webhook(_admin().organization_id, webhook_id)
 
 
-@app.post("/v1/webhooks/<webhook_id>/rotate-secret", summary="Rotate Secret", tags=["webhooks"],
-          description="Rotate webhook secret. Old secret valid for 24h grace period.")
+@app.post(
+    "/v1/webhooks/<webhook_id>/rotate-secret",
+    summary="Rotate Secret",
+    tags=["webhooks"],
+    description="Rotate webhook secret. Old secret valid for 24h grace period.",
+)
 def rotate_secret(webhook_id: WebhookId) -> WebhookWithSecret:
     return webhooks.rotate_secret(_admin().organization_id, webhook_id)
 
 
-@app.post("/v1/webhooks/<webhook_id>/test", summary="Test Webhook", tags=["webhooks"],
-          description="Send a signed webhook.test event now and return the attempt's outcome.")
+@app.post(
+    "/v1/webhooks/<webhook_id>/test",
+    summary="Test Webhook",
+    tags=["webhooks"],
+    description="Send a signed webhook.test event now and return the attempt's outcome.",
+)
 def test_webhook(webhook_id: WebhookId) -> WebhookTestResult:
     return webhooks.send_test(_admin().organization_id, webhook_id)
 
 
 # ------------------------------------------------------------------ API keys
 
+
 @app.get("/v1/api-keys", summary="List Api Keys", tags=["api-keys"])
 def list_api_keys(page: Page = 0, pageSize: PageSize = DEFAULT_PAGE_SIZE) -> ApiKeyPage:
     return api_keys.list_api_keys(current_tenant(app).organization_id, page, pageSize)
 
 
-@app.post("/v1/api-keys", summary="Create Api Key", tags=["api-keys"],
-          description="Create a new API key for the tenant. Returns the full key only once.")
+@app.post(
+    "/v1/api-keys",
+    summary="Create Api Key",
+    tags=["api-keys"],
+    description="Create a new API key for the tenant. Returns the full key only once.",
+)
 def create_api_key(body: Annotated[CreateApiKeyRequest, Body()]) -> ApiKeyCreated:
     return api_keys.create_api_key(_admin(), body)
 
 
-@app.delete("/v1/api-keys/<key_id>", summary="Revoke Api Key", tags=["api-keys"],
-            description="Revoke an API key. It stops authenticating on the next request.")
+@app.delete(
+    "/v1/api-keys/<key_id>",
+    summary="Revoke Api Key",
+    tags=["api-keys"],
+    description="Revoke an API key. It stops authenticating on the next request.",
+)
 def revoke_api_key(key_id: KeyId) -> ApiKeyRevoked:
     return api_keys.revoke_api_key(_admin(), key_id)
 

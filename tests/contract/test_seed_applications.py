@@ -1,5 +1,6 @@
 """Seed 001: the application-sessions examples (the seed's own ids and curl calls) and every field of the
 session object with the seed's types and casing."""
+
 from datetime import timedelta
 
 from chargewatch import clock
@@ -8,24 +9,54 @@ from chargewatch.dal import applications as applications_dal
 SEED_APPLICATION_ID = "550e8400-e29b-41d4-a716-446655440000"
 SEED_SESSION_ID = "44444444-4444-4444-8444-444444444444"
 SEED_SESSION_FIELDS = {
-    "id": str, "name": str, "status": str, "derivedStatus": str, "tokenExpiresAt": (str, type(None)),
-    "lastActiveAt": (str, type(None)), "connectedAt": (str, type(None)), "disconnectedAt": (str, type(None)),
-    "createdAt": str, "agentId": str, "organizationId": str, "hostname": (str, type(None)),
-    "userAgent": (str, type(None)), "clientInfo": (dict, type(None)),
+    "id": str,
+    "name": str,
+    "status": str,
+    "derivedStatus": str,
+    "tokenExpiresAt": (str, type(None)),
+    "lastActiveAt": (str, type(None)),
+    "connectedAt": (str, type(None)),
+    "disconnectedAt": (str, type(None)),
+    "createdAt": str,
+    "agentId": str,
+    "organizationId": str,
+    "hostname": (str, type(None)),
+    "userAgent": (str, type(None)),
+    "clientInfo": (dict, type(None)),
 }
 
 
 def _seed_application_with_a_session(organization_id):
     """The seed's ids, stored as the service stores them (the service itself only mints random ids)."""
     at = clock.iso_now()
-    applications_dal.put_application(organization_id, application_id=SEED_APPLICATION_ID, secret_hash="0" * 64,
-                                     name="Claude Desktop", type="agent", description=None, created_at=at,
-                                     created_by=None)
+    applications_dal.put_application(
+        organization_id,
+        application_id=SEED_APPLICATION_ID,
+        secret_hash="0" * 64,
+        name="Claude Desktop",
+        type="agent",
+        description=None,
+        created_at=at,
+        created_by=None,
+    )
     expires = clock.to_iso(clock.now() + timedelta(days=365))
-    applications_dal.put_session(applications_dal.new_session(
-        organization_id, SEED_APPLICATION_ID, SEED_SESSION_ID, tokenHash="1" * 64, name="MCP session",
-        status="active", tokenExpiresAt=expires, lastActiveAt=at, connectedAt=at, createdAt=at,
-        hostname="dev-laptop", userAgent="claude-desktop/0.9", clientInfo={"name": "claude-ai", "version": "0.1.0"}))
+    applications_dal.put_session(
+        applications_dal.new_session(
+            organization_id,
+            SEED_APPLICATION_ID,
+            SEED_SESSION_ID,
+            tokenHash="1" * 64,
+            name="MCP session",
+            status="active",
+            tokenExpiresAt=expires,
+            lastActiveAt=at,
+            connectedAt=at,
+            createdAt=at,
+            hostname="dev-laptop",
+            userAgent="claude-desktop/0.9",
+            clientInfo={"name": "claude-ai", "version": "0.1.0"},
+        )
+    )
 
 
 def _assert_session_object(session, organization_id):

@@ -1,4 +1,5 @@
 """Seed 003 /v1/sessions: the create example, and every field the seed lists, with its casing."""
+
 from seed_examples import (
     ANALYSIS_RESPONSE_FIELDS,
     ANOMALY_FIELDS,

@@ -1,4 +1,5 @@
 """Seeds 000, 002 and 004: their examples, field names and casing, as contract tests."""
+
 import copy
 import re
 
@@ -6,12 +7,23 @@ from login_session_support import LAPTOP, ORG_A, UUID_PATTERN, browser, cookie_a
 
 # seed 000: the example organization id is used as is
 SEED_ORG = "org_01J4K8M2N3P5Q7R9"
-SEED_CREATE = {"org_id": SEED_ORG, "tenant_context": {"org_id": SEED_ORG, "role": "admin",
-                                                      "terminology": {"student": "Learner"},
-                                                      "feature_flags": {"peer_review_beta": True}}}
-SEED_UPDATE = {"tenant_context": {"org_id": SEED_ORG, "role": "admin",
-                                  "terminology": {"student": "Learner", "class": "Cohort"},
-                                  "feature_flags": {"peer_review_beta": True, "ai_feedback_assistant": True}}}
+SEED_CREATE = {
+    "org_id": SEED_ORG,
+    "tenant_context": {
+        "org_id": SEED_ORG,
+        "role": "admin",
+        "terminology": {"student": "Learner"},
+        "feature_flags": {"peer_review_beta": True},
+    },
+}
+SEED_UPDATE = {
+    "tenant_context": {
+        "org_id": SEED_ORG,
+        "role": "admin",
+        "terminology": {"student": "Learner", "class": "Cohort"},
+        "feature_flags": {"peer_review_beta": True, "ai_feedback_assistant": True},
+    }
+}
 SEED_LIST_ITEM = {"session_id", "user_id", "org_id", "org_name", "is_active", "created_at", "expires_at"}
 SEED_DETAIL = SEED_LIST_ITEM | {"tenant_context"}
 SEED_CONTEXT = {"org_id", "role", "terminology", "feature_flags"}

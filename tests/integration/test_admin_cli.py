@@ -1,4 +1,5 @@
 """`chargewatch admin create-org`: prints {"organizationId", "apiKey"} and the key works."""
+
 import json
 
 import pytest
@@ -8,8 +9,9 @@ from chargewatch_tools import cli
 
 
 def test_create_org_prints_a_working_key(stack, capsys):
-    exit_code = cli.main(["admin", "create-org", "--name", "Acme Charging", "--plan", "pro",
-                          "--table", stack.refs["Table"]])
+    exit_code = cli.main(
+        ["admin", "create-org", "--name", "Acme Charging", "--plan", "pro", "--table", stack.refs["Table"]]
+    )
     assert exit_code == 0
     printed = json.loads(capsys.readouterr().out)
     assert set(printed) == {"organizationId", "apiKey"}

@@ -1,11 +1,12 @@
 """/v1/api-keys: the key shown once, prefixes only in lists, revoke/expiry -> 401, lastUsedAt at most
 once a minute, and tenant isolation."""
+
 from datetime import timedelta
+
+from webhook_support import fake_clock  # noqa: F401 (fixture)
 
 from chargewatch.dal import api_keys as api_keys_dal
 from chargewatch.services import auth
-
-from webhook_support import fake_clock  # noqa: F401 (fixture)
 
 KEY_FIELDS = {"id", "name", "description", "tenantId", "createdAt", "expiresAt", "lastUsedAt", "revokedAt"}
 
@@ -31,7 +32,10 @@ def test_create_list_and_use_a_key(make_org, client_for):
 
     assert client_for(body["key"]).get("/v1/sessions").status == 200
     assert admin.get("/v1/api-keys", query="page=1&pageSize=1").json()["pagination"] == {
-        "totalCount": 2, "page": 1, "size": 1}
+        "totalCount": 2,
+        "page": 1,
+        "size": 1,
+    }
 
 
 def test_revoked_key_is_401_on_the_next_request(make_org, client_for):

@@ -1,19 +1,33 @@
 """/api/v1/applications (seed 001): registration with a secret shown once, sessions opened with that
 secret (or by an admin), derivedStatus over a moved clock, revoke-all (also racing token use), and
 isolation between organizations whose ids share a prefix."""
+
 import threading
 from datetime import timedelta
 
 import pytest
+from seed_examples import seed_session
+from webhook_support import fake_clock  # noqa: F401 (fixture)
 
 from chargewatch.dal import applications as applications_dal
 from chargewatch.services import applications
 
-from seed_examples import seed_session
-from webhook_support import fake_clock  # noqa: F401 (fixture)
-
-SESSION_FIELDS = {"id", "name", "status", "derivedStatus", "tokenExpiresAt", "lastActiveAt", "connectedAt",
-                  "disconnectedAt", "createdAt", "agentId", "organizationId", "hostname", "userAgent", "clientInfo"}
+SESSION_FIELDS = {
+    "id",
+    "name",
+    "status",
+    "derivedStatus",
+    "tokenExpiresAt",
+    "lastActiveAt",
+    "connectedAt",
+    "disconnectedAt",
+    "createdAt",
+    "agentId",
+    "organizationId",
+    "hostname",
+    "userAgent",
+    "clientInfo",
+}
 UNKNOWN_UUID = "550e8400-e29b-41d4-a716-446655440000"
 ACME, ACME_CORP = "acme", "acme-corp"  # 'acme' is a string prefix of 'acme-corp'
 
@@ -43,12 +57,12 @@ def acme(make_org, client_for):
 
 # ------------------------------------------------------------------ applications
 
+
 def test_register_list_and_get_an_application(acme, client_for, stack):
     import boto3
 
     application, secret = _register(acme, description="our charge-point backend")
-    assert set(application) == {"id", "name", "type", "description", "organizationId", "createdAt",
-                                "sessionsRevokedAt"}
+    assert set(application) == {"id", "name", "type", "description", "organizationId", "createdAt", "sessionsRevokedAt"}
     assert application["organizationId"] == ACME and application["type"] == "cpms"
     assert application["description"] == "our charge-point backend" and application["sessionsRevokedAt"] is None
     assert secret.startswith("cwas_") and len(secret) == 48
@@ -68,12 +82,15 @@ def test_register_list_and_get_an_application(acme, client_for, stack):
     assert applications.hash_key(secret) in str(stored)
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"type": "cpms"}, "name"),
-    ({"name": "x", "type": "toaster"}, "type"),
-    ({"name": "", "type": "cpms"}, "name"),
-    ({"name": "x", "type": "cpms", "secret": "mine"}, "secret"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"type": "cpms"}, "name"),
+        ({"name": "x", "type": "toaster"}, "type"),
+        ({"name": "", "type": "cpms"}, "name"),
+        ({"name": "x", "type": "cpms", "secret": "mine"}, "secret"),
+    ],
+)
 def test_register_validates_its_body(acme, body, field):
     response = acme.post("/api/v1/applications", body)
     assert response.status == 400, response.body
@@ -81,25 +98,37 @@ def test_register_validates_its_body(acme, body, field):
     assert field in {detail["field"] for detail in response.json()["error"]["details"]}
 
 
-@pytest.mark.parametrize("method, path", [
-    ("GET", "/api/v1/applications/not-a-uuid"),
-    ("POST", "/api/v1/applications/not-a-uuid/sessions"),
-    ("GET", "/api/v1/applications/not-a-uuid/sessions"),
-    ("DELETE", "/api/v1/applications/not-a-uuid/sessions"),
-    ("GET", "/api/v1/applications/not-a-uuid/sessions/44444444-4444-4444-8444-444444444444"),
-    ("GET", f"/api/v1/applications/{UNKNOWN_UUID}/sessions/not-a-uuid"),
-])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/api/v1/applications/not-a-uuid"),
+        ("POST", "/api/v1/applications/not-a-uuid/sessions"),
+        ("GET", "/api/v1/applications/not-a-uuid/sessions"),
+        ("DELETE", "/api/v1/applications/not-a-uuid/sessions"),
+        ("GET", "/api/v1/applications/not-a-uuid/sessions/44444444-4444-4444-8444-444444444444"),
+        ("GET", f"/api/v1/applications/{UNKNOWN_UUID}/sessions/not-a-uuid"),
+    ],
+)
 def test_path_ids_must_be_uuids(acme, method, path):
     response = acme.request(method, path, json_body={"name": "x"} if method == "POST" else None)
     assert response.status == 400, response.body
     assert response.json()["error"]["code"] == "validation_error"
 
 
-@pytest.mark.parametrize("method, suffix", [("GET", ""), ("POST", "/sessions"), ("GET", "/sessions"),
-                                            ("DELETE", "/sessions"), ("GET", f"/sessions/{UNKNOWN_UUID}")])
+@pytest.mark.parametrize(
+    "method, suffix",
+    [
+        ("GET", ""),
+        ("POST", "/sessions"),
+        ("GET", "/sessions"),
+        ("DELETE", "/sessions"),
+        ("GET", f"/sessions/{UNKNOWN_UUID}"),
+    ],
+)
 def test_unknown_application_is_404(acme, method, suffix):
-    response = acme.request(method, f"/api/v1/applications/{UNKNOWN_UUID}{suffix}",
-                            json_body={"name": "x"} if method == "POST" else None)
+    response = acme.request(
+        method, f"/api/v1/applications/{UNKNOWN_UUID}{suffix}", json_body={"name": "x"} if method == "POST" else None
+    )
     assert response.status == 404, response.body
     assert response.json()["error"]["code"] == "application_not_found"
 
@@ -113,25 +142,38 @@ def test_unknown_session_is_404(acme):
 def test_unauthenticated_calls_are_401(acme, client_for):
     application, _ = _register(acme)
     anonymous = client_for(None)
-    for method, path in (("GET", "/api/v1/applications"), ("POST", _sessions_path(application["id"])),
-                         ("DELETE", _sessions_path(application["id"]))):
+    for method, path in (
+        ("GET", "/api/v1/applications"),
+        ("POST", _sessions_path(application["id"])),
+        ("DELETE", _sessions_path(application["id"])),
+    ):
         response = anonymous.request(method, path, json_body={"name": "x"} if method == "POST" else None)
         assert response.status == 401, (method, path, response.body)
 
 
 # ------------------------------------------------------------------ connect
 
+
 def test_connect_with_the_application_secret(acme, client_for):
     application, secret = _register(acme)
-    connected = _connect(client_for(secret), application["id"], name="claude-desktop", hostname="ops-laptop",
-                         userAgent="mcp-client/1.2", clientInfo={"name": "claude", "version": "0.9"})
+    connected = _connect(
+        client_for(secret),
+        application["id"],
+        name="claude-desktop",
+        hostname="ops-laptop",
+        userAgent="mcp-client/1.2",
+        clientInfo={"name": "claude", "version": "0.9"},
+    )
     assert set(connected) == {"session", "token", "tokenExpiresAt"}
     session = connected["session"]
     assert set(session) == SESSION_FIELDS
     assert session["status"] == "active" and session["derivedStatus"] == "active"
     assert session["agentId"] == application["id"] and session["organizationId"] == ACME
-    assert (session["name"], session["hostname"], session["userAgent"]) == ("claude-desktop", "ops-laptop",
-                                                                             "mcp-client/1.2")
+    assert (session["name"], session["hostname"], session["userAgent"]) == (
+        "claude-desktop",
+        "ops-laptop",
+        "mcp-client/1.2",
+    )
     assert session["clientInfo"] == {"name": "claude", "version": "0.9"}
     assert session["connectedAt"] == session["createdAt"] == session["lastActiveAt"]
     assert session["disconnectedAt"] is None and connected["tokenExpiresAt"] == session["tokenExpiresAt"]
@@ -157,8 +199,12 @@ def test_a_secret_only_opens_sessions_of_its_own_application(acme, client_for):
     mismatch = with_secret.post(_sessions_path(other["id"]), {"name": "x"})
     assert mismatch.status == 403 and mismatch.json()["error"]["code"] == "application_mismatch"
     # the secret is not an API credential: every other route refuses it
-    for method, path in (("GET", "/api/v1/applications"), ("GET", _sessions_path(application["id"])),
-                         ("DELETE", _sessions_path(application["id"])), ("GET", "/v1/sessions")):
+    for method, path in (
+        ("GET", "/api/v1/applications"),
+        ("GET", _sessions_path(application["id"])),
+        ("DELETE", _sessions_path(application["id"])),
+        ("GET", "/v1/sessions"),
+    ):
         assert with_secret.request(method, path).status == 401, (method, path)
     wrong = client_for("cwas_" + "A" * 43).post(_sessions_path(application["id"]), {"name": "x"})
     assert wrong.status == 401 and wrong.json()["error"]["code"] == "invalid_application_secret"
@@ -168,8 +214,9 @@ def test_a_secret_only_opens_sessions_of_its_own_application(acme, client_for):
 def test_a_secret_with_another_organization_header_is_403(acme, client_for, make_org):
     make_org("Acme Corp", organization_id=ACME_CORP)
     application, secret = _register(acme)
-    response = client_for(secret).post(_sessions_path(application["id"]), {"name": "x"},
-                                       headers={"X-Organization-Id": ACME_CORP})
+    response = client_for(secret).post(
+        _sessions_path(application["id"]), {"name": "x"}, headers={"X-Organization-Id": ACME_CORP}
+    )
     assert response.status == 403 and response.json()["error"]["code"] == "organization_mismatch"
 
 
@@ -179,9 +226,11 @@ def test_members_and_application_tokens_cannot_administer(acme, client_for, make
     member = make_user("member@acme.example", org=ACME, role="member")
     for credential in (member.token, token):
         caller = client_for(credential)
-        for method, path, body in (("POST", "/api/v1/applications", {"name": "x", "type": "cpms"}),
-                                   ("POST", _sessions_path(application["id"]), {"name": "x"}),
-                                   ("DELETE", _sessions_path(application["id"]), None)):
+        for method, path, body in (
+            ("POST", "/api/v1/applications", {"name": "x", "type": "cpms"}),
+            ("POST", _sessions_path(application["id"]), {"name": "x"}),
+            ("DELETE", _sessions_path(application["id"]), None),
+        ):
             response = caller.request(method, path, json_body=body)
             assert response.status == 403, (method, path, response.body)
             assert response.json()["error"]["code"] == "insufficient_privilege"
@@ -193,6 +242,7 @@ def test_members_and_application_tokens_cannot_administer(acme, client_for, make
 
 
 # ------------------------------------------------------------------ list and derivedStatus
+
 
 def test_list_filters_and_limit(acme, client_for, fake_clock):
     application, secret = _register(acme)
@@ -301,6 +351,7 @@ def test_application_token_acts_for_its_organization(acme, client_for, make_org)
 
 # ------------------------------------------------------------------ isolation
 
+
 def test_prefix_sharing_organizations_are_isolated(acme, client_for, make_org):
     _, corp_key = make_org("Acme Corp", organization_id=ACME_CORP)
     corp = client_for(corp_key)
@@ -310,10 +361,18 @@ def test_prefix_sharing_organizations_are_isolated(acme, client_for, make_org):
     before = acme.get(_sessions_path(application["id"]), query="status=all").json()
 
     assert [item["id"] for item in corp.get("/api/v1/applications").json()["applications"]] == [corp_application["id"]]
-    for method, suffix in (("GET", ""), ("POST", "/sessions"), ("GET", "/sessions"), ("DELETE", "/sessions"),
-                           ("GET", f"/sessions/{connected['session']['id']}")):
-        response = corp.request(method, f"/api/v1/applications/{application['id']}{suffix}",
-                                json_body={"name": "x"} if method == "POST" else None)
+    for method, suffix in (
+        ("GET", ""),
+        ("POST", "/sessions"),
+        ("GET", "/sessions"),
+        ("DELETE", "/sessions"),
+        ("GET", f"/sessions/{connected['session']['id']}"),
+    ):
+        response = corp.request(
+            method,
+            f"/api/v1/applications/{application['id']}{suffix}",
+            json_body={"name": "x"} if method == "POST" else None,
+        )
         assert response.status == 404, (method, suffix, response.body)
         assert response.json()["error"]["code"] == "application_not_found"
     # corp's secret cannot open a session on acme's application either
@@ -330,6 +389,7 @@ def test_prefix_sharing_organizations_are_isolated(acme, client_for, make_org):
 
 
 # ------------------------------------------------------------------ revoke-all racing token use
+
 
 def test_revoke_all_racing_token_use_leaves_no_token_working(acme, client_for, atomic_calls):
     application, secret = _register(acme)
@@ -379,12 +439,16 @@ def _admin_tenant():
 
 # ------------------------------------------------------------------ authenticate_session_token
 
+
 def test_authenticate_session_token_throttles_last_active(acme, client_for, fake_clock, monkeypatch):
     application, secret = _register(acme)
     connected = _connect(client_for(secret), application["id"])
     token, session_id = connected["token"], connected["session"]["id"]
     assert applications.authenticate_session_token(token) == {
-        "organizationId": ACME, "applicationId": application["id"], "sessionId": session_id}
+        "organizationId": ACME,
+        "applicationId": application["id"],
+        "sessionId": session_id,
+    }
 
     writes = []
     real_touch = applications_dal.touch
@@ -403,8 +467,14 @@ def test_authenticate_session_token_throttles_last_active(acme, client_for, fake
 def test_authenticate_session_token_refuses_what_is_not_a_live_token(acme, client_for, fake_clock):
     application, secret = _register(acme)
     token = _connect(client_for(secret), application["id"])["token"]
-    for garbage in ("", "cwa_", "cwa_short", token[:-1] + ("A" if token[-1] != "A" else "B"), secret,
-                    token.replace("cwa_", "cwas_")):
+    for garbage in (
+        "",
+        "cwa_",
+        "cwa_short",
+        token[:-1] + ("A" if token[-1] != "A" else "B"),
+        secret,
+        token.replace("cwa_", "cwas_"),
+    ):
         assert applications.authenticate_session_token(garbage) is None, garbage
     assert applications.authenticate_application_secret(token) is None
     fake_clock.advance(hours=24)
@@ -419,7 +489,9 @@ def test_a_stale_concurrent_touch_does_not_move_last_active_back(acme, client_fo
     fake_clock.advance(minutes=2)
     assert applications_dal.touch(fresh, applications.clock.iso_now()) is True
     assert applications_dal.touch(stale, "1999-01-01T00:00:00Z") is False  # read before the other write
-    assert applications_dal.get_session(ACME, application["id"], session_id).lastActiveAt == applications.clock.iso_now()
+    assert (
+        applications_dal.get_session(ACME, application["id"], session_id).lastActiveAt == applications.clock.iso_now()
+    )
 
 
 def test_touch_refuses_a_disconnected_session(acme, client_for):
@@ -445,20 +517,26 @@ def test_a_member_of_one_organization_cannot_reach_the_other(acme, client_for, m
     _, corp_key = make_org("Acme Corp", organization_id=ACME_CORP)
     corp_application, _ = _register(client_for(corp_key), name="Corp CPMS")
     person = make_user("admin@acme.example", org=ACME, role="admin")
-    routes = (("GET", "/api/v1/applications", None), ("POST", "/api/v1/applications", {"name": "x", "type": "cpms"}),
-              ("GET", f"/api/v1/applications/{corp_application['id']}", None),
-              ("POST", _sessions_path(corp_application["id"]), {"name": "x"}),
-              ("GET", _sessions_path(corp_application["id"]), None),
-              ("DELETE", _sessions_path(corp_application["id"]), None))
+    routes = (
+        ("GET", "/api/v1/applications", None),
+        ("POST", "/api/v1/applications", {"name": "x", "type": "cpms"}),
+        ("GET", f"/api/v1/applications/{corp_application['id']}", None),
+        ("POST", _sessions_path(corp_application["id"]), {"name": "x"}),
+        ("GET", _sessions_path(corp_application["id"]), None),
+        ("DELETE", _sessions_path(corp_application["id"]), None),
+    )
     for credential, code in ((person.token, "not_a_member"), (acme.api_key, "organization_mismatch")):
         for method, path, body in routes:
-            response = client_for(credential).request(method, path, json_body=body,
-                                                      headers={"X-Organization-Id": ACME_CORP})
+            response = client_for(credential).request(
+                method, path, json_body=body, headers={"X-Organization-Id": ACME_CORP}
+            )
             assert response.status == 403, (method, path, response.body)
             assert response.json()["error"]["code"] == code
     # acting in their own organization, the person sees only acme's (empty) list and corp's app is 404
     own = client_for(person.token)
     assert own.get("/api/v1/applications", headers={"X-Organization-Id": ACME}).json() == {"applications": []}
     assert own.get(f"/api/v1/applications/{corp_application['id']}").status == 404
-    assert client_for(corp_key).get(_sessions_path(corp_application["id"]), query="status=all").json() == {"sessions": []}
+    assert client_for(corp_key).get(_sessions_path(corp_application["id"]), query="status=all").json() == {
+        "sessions": []
+    }
     assert client_for(corp_key).get("/api/v1/applications").json()["applications"][0]["sessionsRevokedAt"] is None

@@ -1,20 +1,30 @@
 """POST /v1/sessions/batch and GET /v1/sessions/batch/{batch_id}: seed 003 shapes, the SQS consumer
 (run like Lambda's poller), idempotent counting, poison messages, validation by index, isolation."""
+
 import json
 
 import boto3
 import pytest
+from seed_examples import energy_session, seed_session
+from test_read_side import _org_of, assert_counters_equal_recount
 
 from chargewatch.dal import batches as batches_dal
 from chargewatch.dal import sessions as sessions_dal
 from chargewatch_tools.emulator.queues import QueuePoller
 
-from seed_examples import energy_session, seed_session
-from test_read_side import _org_of, assert_counters_equal_recount
-
 SUBMIT_FIELDS = {"batchId", "totalSessions", "status"}
-STATUS_FIELDS = {"batchId", "status", "totalSessions", "processedSessions", "failedSessions", "results", "page",
-                 "pageSize", "createdAt", "completedAt"}
+STATUS_FIELDS = {
+    "batchId",
+    "status",
+    "totalSessions",
+    "processedSessions",
+    "failedSessions",
+    "results",
+    "page",
+    "pageSize",
+    "createdAt",
+    "completedAt",
+}
 DROP = {"measurand": "Energy.Active.Import.Register", "timestamp": "2026-02-27T10:40:00Z", "unit": "Wh", "value": 500}
 
 
@@ -39,34 +49,57 @@ def _submit(api, sessions):
 
 
 def test_submit_and_status_have_the_seed_shapes(api, poller):
-    submitted = _submit(api, [seed_session("sess-abc-001"), energy_session("e-1"), energy_session("e-short", readings=1)])
+    submitted = _submit(
+        api, [seed_session("sess-abc-001"), energy_session("e-1"), energy_session("e-short", readings=1)]
+    )
     assert set(submitted) == SUBMIT_FIELDS
     assert submitted["totalSessions"] == 3 and submitted["status"] == "pending"
     batch_id = submitted["batchId"]
 
     pending = api.get(f"/v1/sessions/batch/{batch_id}").json()
     assert set(pending) == STATUS_FIELDS
-    assert (pending["status"], pending["processedSessions"], pending["failedSessions"], pending["results"]) == \
-        ("pending", 0, 0, [])
+    assert (pending["status"], pending["processedSessions"], pending["failedSessions"], pending["results"]) == (
+        "pending",
+        0,
+        0,
+        [],
+    )
     assert pending["completedAt"] is None and pending["page"] == 0 and pending["pageSize"] == 20
 
     assert poller.drain() == 1  # three sessions, one part, one message
     done = api.get(f"/v1/sessions/batch/{batch_id}").json()
-    assert (done["status"], done["totalSessions"], done["processedSessions"], done["failedSessions"]) == ("completed", 3, 3, 0)
+    assert (done["status"], done["totalSessions"], done["processedSessions"], done["failedSessions"]) == (
+        "completed",
+        3,
+        3,
+        0,
+    )
     assert done["completedAt"] >= done["createdAt"]
     results = {result["sessionId"]: result for result in done["results"]}
     assert list(results) == ["sess-abc-001", "e-1", "e-short"]  # submit order
     seed_result = results["sess-abc-001"]
-    for field in ("sessionId", "status", "isAnomaly", "anomalyScore", "anomalyConfidence", "isIncident", "isRecurring",
-                  "anomalies", "analyzedAt", "socReconstructed", "createdAt"):
+    for field in (
+        "sessionId",
+        "status",
+        "isAnomaly",
+        "anomalyScore",
+        "anomalyConfidence",
+        "isIncident",
+        "isRecurring",
+        "anomalies",
+        "analyzedAt",
+        "socReconstructed",
+        "createdAt",
+    ):
         assert field in seed_result, field
     assert seed_result["isAnomaly"] is True and seed_result["anomalies"][0]["bucketRange"]
     assert "at least 3 meter values" in results["e-short"]["message"]
 
     # stored exactly as a single create: the session answers GET /v1/sessions/{id} with the same analysis
     detail = api.get("/v1/sessions/sess-abc-001").json()
-    assert {k: detail[k] for k in ("isAnomaly", "anomalyScore", "anomalies", "analyzedAt")} == \
-        {k: seed_result[k] for k in ("isAnomaly", "anomalyScore", "anomalies", "analyzedAt")}
+    assert {k: detail[k] for k in ("isAnomaly", "anomalyScore", "anomalies", "analyzedAt")} == {
+        k: seed_result[k] for k in ("isAnomaly", "anomalyScore", "anomalies", "analyzedAt")
+    }
     # the literal segment wins over /v1/sessions/{session_id}, and an unknown batch is a 404
     missing = api.get("/v1/sessions/batch/no-such-batch")
     assert missing.status == 404 and missing.json()["error"]["code"] == "batch_not_found"
@@ -86,8 +119,11 @@ def test_results_are_paginated_by_submit_position(api, poller):
 def test_batch_and_single_create_store_the_same_thing(make_org, client_for, poller):
     single_org, single_key = make_org("Single", organization_id="single")
     batch_org, batch_key = make_org("Batch", organization_id="batch")
-    bodies = [seed_session("s-1"), energy_session("s-2", readings=8),
-              {**energy_session("s-3", readings=8), "meterValues": energy_session("x", readings=8)["meterValues"] + [DROP]}]
+    bodies = [
+        seed_session("s-1"),
+        energy_session("s-2", readings=8),
+        {**energy_session("s-3", readings=8), "meterValues": energy_session("x", readings=8)["meterValues"] + [DROP]},
+    ]
     single, batch = client_for(single_key), client_for(batch_key)
     single_results = [single.post("/v1/sessions", body).json() for body in bodies]
     _submit(batch, bodies)
@@ -95,8 +131,9 @@ def test_batch_and_single_create_store_the_same_thing(make_org, client_for, poll
     ignored = {"analyzedAt", "createdAt"}
     for body, expected in zip(bodies, single_results):
         got = batch.get(f"/v1/sessions/{body['sessionId']}").json()
-        assert {k: v for k, v in got.items() if k not in ignored | {"meterValues", "metadata", "updatedAt"}} == \
-            {k: v for k, v in expected.items() if k not in ignored}
+        assert {k: v for k, v in got.items() if k not in ignored | {"meterValues", "metadata", "updatedAt"}} == {
+            k: v for k, v in expected.items() if k not in ignored
+        }
         single_item = sessions_dal.get_session(single_org, body["sessionId"])
         batch_item = sessions_dal.get_session(batch_org, body["sessionId"])
         assert batch_item.requestHash == single_item.requestHash  # same body -> same idempotency hash
@@ -110,7 +147,9 @@ def test_batch_and_single_create_store_the_same_thing(make_org, client_for, poll
 def test_existing_session_is_idempotent_and_a_conflict_is_a_failed_result(api, poller):
     assert api.post("/v1/sessions", energy_session("same")).status == 200
     assert api.post("/v1/sessions", energy_session("other", readings=4)).status == 200
-    batch_id = _submit(api, [energy_session("same"), energy_session("other", readings=9), energy_session("new")])["batchId"]
+    batch_id = _submit(api, [energy_session("same"), energy_session("other", readings=9), energy_session("new")])[
+        "batchId"
+    ]
     poller.drain()
     batch = api.get(f"/v1/sessions/batch/{batch_id}").json()
     assert (batch["status"], batch["processedSessions"], batch["failedSessions"]) == ("completed_with_failures", 2, 1)
@@ -129,7 +168,9 @@ def test_validation_reports_the_index_and_stores_nothing(api, stack):
     assert error["code"] == "validation_error"
     assert [detail["field"] for detail in error["details"]] == ["sessions[3].meterValues[0].value"]
 
-    duplicate = api.post("/v1/sessions/batch", {"sessions": [energy_session("d"), energy_session("e"), energy_session("d")]})
+    duplicate = api.post(
+        "/v1/sessions/batch", {"sessions": [energy_session("d"), energy_session("e"), energy_session("d")]}
+    )
     assert duplicate.status == 400
     assert duplicate.json()["error"]["details"][0]["field"] == "sessions[2].sessionId"
     assert api.post("/v1/sessions/batch", {"sessions": []}).status == 400
@@ -147,8 +188,9 @@ def test_a_redelivered_message_changes_nothing(api, gateway, stack, poller):
     sessions = [seed_session("r-1"), energy_session("r-2", readings=8)]
     batch_id = _submit(api, sessions)["batchId"]
     message = _sqs().receive_message(QueueUrl=stack.refs["BatchAnalysisQueue"], MaxNumberOfMessages=1)["Messages"][0]
-    _sqs().change_message_visibility(QueueUrl=stack.refs["BatchAnalysisQueue"], ReceiptHandle=message["ReceiptHandle"],
-                                     VisibilityTimeout=0)
+    _sqs().change_message_visibility(
+        QueueUrl=stack.refs["BatchAnalysisQueue"], ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+    )
     poller.drain()
     before = api.get(f"/v1/sessions/batch/{batch_id}").json()
     statistics = api.get("/v1/statistics").json()
@@ -157,10 +199,21 @@ def test_a_redelivered_message_changes_nothing(api, gateway, stack, poller):
     # the same message again (SQS delivers at least once), once through the queue, once directly
     _sqs().send_message(QueueUrl=stack.refs["BatchAnalysisQueue"], MessageBody=message["Body"])
     assert poller.drain() == 1
-    event = {"Records": [{"messageId": "again", "receiptHandle": "x", "body": message["Body"],
-                          "attributes": {"ApproximateReceiveCount": "2"}, "messageAttributes": {},
-                          "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": stack.arns["BatchAnalysisQueue"],
-                          "awsRegion": "eu-west-1"}]}
+    event = {
+        "Records": [
+            {
+                "messageId": "again",
+                "receiptHandle": "x",
+                "body": message["Body"],
+                "attributes": {"ApproximateReceiveCount": "2"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": stack.arns["BatchAnalysisQueue"],
+                "awsRegion": "eu-west-1",
+            }
+        ]
+    }
     assert gateway.registry.invoke("BatchWorkerFunction", event) == {"batchItemFailures": []}
 
     assert api.get(f"/v1/sessions/batch/{batch_id}").json() == before
@@ -170,18 +223,38 @@ def test_a_redelivered_message_changes_nothing(api, gateway, stack, poller):
 
 
 def test_counting_is_idempotent_per_batch_and_session(stack):
-    batches_dal.put_batch(batches_dal.new_batch_item("org-1", "b-1", status="pending", totalSessions=3, partCount=1,
-                                                     payloadPrefix="batches/x/", createdAt="2026-01-01T00:00:00Z"))
+    batches_dal.put_batch(
+        batches_dal.new_batch_item(
+            "org-1",
+            "b-1",
+            status="pending",
+            totalSessions=3,
+            partCount=1,
+            payloadPrefix="batches/x/",
+            createdAt="2026-01-01T00:00:00Z",
+        )
+    )
 
     def result(position, outcome, anomalous=0):
-        return batches_dal.new_result_item("org-1", "b-1", position, sessionId=f"s{position}", outcome=outcome,
-                                           isAnomaly=anomalous, result={"sessionId": f"s{position}", "status": "x"},
-                                           recordedAt="2026-01-01T00:00:00Z")
+        return batches_dal.new_result_item(
+            "org-1",
+            "b-1",
+            position,
+            sessionId=f"s{position}",
+            outcome=outcome,
+            isAnomaly=anomalous,
+            result={"sessionId": f"s{position}", "status": "x"},
+            recordedAt="2026-01-01T00:00:00Z",
+        )
 
     assert batches_dal.record_results("org-1", "b-1", [result(0, "processed", 1), result(1, "failed")]) == 2
     # a redelivery of 0 and 1 together with the new 2: only 2 counts
-    assert batches_dal.record_results("org-1", "b-1", [result(0, "processed", 1), result(1, "failed"),
-                                                       result(2, "processed")]) == 1
+    assert (
+        batches_dal.record_results(
+            "org-1", "b-1", [result(0, "processed", 1), result(1, "failed"), result(2, "processed")]
+        )
+        == 1
+    )
     batch = batches_dal.get_batch("org-1", "b-1")
     assert (batch.processedSessions, batch.failedSessions, batch.anomalousSessions) == (2, 1, 1)
     assert batches_dal.mark_completed("org-1", "b-1", "completed_with_failures", "2026-01-01T00:00:01Z") is True
@@ -227,8 +300,13 @@ def _synth_sessions(count, stations):
     from chargewatch_tools.synth import generate
 
     for index, session in enumerate(generate(count, seed=7)):
-        yield {"sessionId": f"synth-{index:04d}", "chargingStationId": f"CP-S-{index % stations}",
-               "connectorId": str(1 + index % 2), "meterValues": session["meterValues"], "metadata": session["metadata"]}
+        yield {
+            "sessionId": f"synth-{index:04d}",
+            "chargingStationId": f"CP-S-{index % stations}",
+            "connectorId": str(1 + index % 2),
+            "meterValues": session["meterValues"],
+            "metadata": session["metadata"],
+        }
 
 
 @pytest.mark.slow
@@ -237,8 +315,13 @@ def test_a_1000_session_batch_completes_with_correct_counts(api, poller):
     register drop): 1,000 sessions in one submit (≈ 4.5 MB, under the 6 MB body limit)."""
     sessions = list(_synth_sessions(150, stations=12))
     for index in range(850):
-        body = energy_session(f"small-{index:04d}", station=f"CP-E-{index % 40}", readings=4, connector=str(1 + index % 3),
-                              day=f"2026-02-{1 + index % 27:02d}")
+        body = energy_session(
+            f"small-{index:04d}",
+            station=f"CP-E-{index % 40}",
+            readings=4,
+            connector=str(1 + index % 3),
+            day=f"2026-02-{1 + index % 27:02d}",
+        )
         if index % 10 == 0:
             body["meterValues"].append({**DROP, "timestamp": f"2026-02-{1 + index % 27:02d}T10:40:00Z"})
         sessions.append(body)
@@ -247,10 +330,17 @@ def test_a_1000_session_batch_completes_with_correct_counts(api, poller):
     poller.drain()
 
     batch = api.get(f"/v1/sessions/batch/{batch_id}", query="pageSize=100").json()
-    assert (batch["status"], batch["totalSessions"], batch["processedSessions"], batch["failedSessions"]) == \
-        ("completed", 1000, 1000, 0)
-    results = [result for page in range(10)
-               for result in api.get(f"/v1/sessions/batch/{batch_id}", query=f"page={page}&pageSize=100").json()["results"]]
+    assert (batch["status"], batch["totalSessions"], batch["processedSessions"], batch["failedSessions"]) == (
+        "completed",
+        1000,
+        1000,
+        0,
+    )
+    results = [
+        result
+        for page in range(10)
+        for result in api.get(f"/v1/sessions/batch/{batch_id}", query=f"page={page}&pageSize=100").json()["results"]
+    ]
     assert [result["sessionId"] for result in results] == [session["sessionId"] for session in sessions]
     anomalous = sum(bool(result["isAnomaly"]) for result in results)
     assert anomalous > 100  # the synthetic anomalies and the register drops were found
@@ -263,13 +353,14 @@ def test_a_1000_session_batch_completes_with_correct_counts(api, poller):
     assert statistics["totalAnomaliesCount"] == totals["totalAnomalies"]
 
 
-
 def test_worker_knows_the_queues_max_receive_count():
     from chargewatch_tools.infra import load_template
 
     resources = load_template()["Resources"]
     worker = resources["BatchWorkerFunction"]["Properties"]
     queue = resources["BatchAnalysisQueue"]["Properties"]
-    assert int(worker["Environment"]["Variables"]["BATCH_MAX_RECEIVES"]) == int(queue["RedrivePolicy"]["maxReceiveCount"])
+    assert int(worker["Environment"]["Variables"]["BATCH_MAX_RECEIVES"]) == int(
+        queue["RedrivePolicy"]["maxReceiveCount"]
+    )
     assert int(queue["VisibilityTimeout"]) >= 6 * int(worker["Timeout"])
     assert worker["Events"]["BatchQueue"]["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]

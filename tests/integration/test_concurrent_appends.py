@@ -3,6 +3,7 @@
 Each append either commits whole or is refused with 409 `concurrent_modification` (after the
 service's own retries), which a client retries; in the end every reading is there exactly once.
 """
+
 import threading
 
 from chargewatch.errors import ConcurrencyError
@@ -11,14 +12,20 @@ from chargewatch.services import sessions
 
 
 def _reading(minute, value):
-    return {"timestamp": f"2026-02-27T{10 + minute // 60:02d}:{minute % 60:02d}:00Z", "value": value,
-            "measurand": "Energy.Active.Import.Register", "unit": "kWh"}
+    return {
+        "timestamp": f"2026-02-27T{10 + minute // 60:02d}:{minute % 60:02d}:00Z",
+        "value": value,
+        "measurand": "Energy.Active.Import.Register",
+        "unit": "kWh",
+    }
 
 
 def test_racing_appends_keep_every_reading(stack, make_org, atomic_calls):
     organization_id, _ = make_org()
-    sessions.create_session(organization_id, CreateSessionRequest(sessionId="race", chargingStationId="CP-1",
-                                                                  meterValues=[_reading(0, 0.0)]))
+    sessions.create_session(
+        organization_id,
+        CreateSessionRequest(sessionId="race", chargingStationId="CP-1", meterValues=[_reading(0, 0.0)]),
+    )
     writers, per_writer = 4, 3
     unexpected, refusals = [], []
 

@@ -1,4 +1,5 @@
 """The local emulator over real HTTP: started in this process on free ports, driven with `requests`."""
+
 from __future__ import annotations
 
 import os
@@ -8,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import pytest
 import requests
-
 from seed_examples import SEED_CREATE_SESSION, energy_session
 
 DEMO_KEY = "cw_test_SampleEventsDemoKey00000000000010wlJ6V"  # the key in events/authorizer/request.json
@@ -41,27 +41,33 @@ class TestHttpApi:
         assert emulator.api_key == DEMO_KEY
         assert emulator.url.startswith("http://127.0.0.1:") and emulator.port != 3000
 
-
     def test_request_without_key_is_401_json(self, emulator):
         response = requests.get(f"{emulator.url}/v1/sessions", timeout=10)
         assert response.status_code == 401
         assert response.headers["content-type"] == "application/json"
         assert response.json()["error"]["code"] == "missing_credentials"
 
-
     def test_request_with_unknown_key_is_401(self, emulator):
-        response = requests.get(f"{emulator.url}/v1/sessions", timeout=10,
-                                headers={"Authorization": "Bearer cw_test_notarealkey"})
+        response = requests.get(
+            f"{emulator.url}/v1/sessions", timeout=10, headers={"Authorization": "Bearer cw_test_notarealkey"}
+        )
         assert response.status_code == 401
         assert response.json()["error"]["code"] == "invalid_api_key"
-
 
     def test_create_seed_example_list_and_get(self, emulator, http):
         created = http.post(f"{emulator.url}/v1/sessions", json=SEED_CREATE_SESSION, timeout=30)
         assert created.status_code == 200, created.text
         body = created.json()
         assert body["sessionId"] == "sess-abc-001" and body["status"] == "active"
-        for field in ("isAnomaly", "anomalyScore", "anomalyConfidence", "isIncident", "isRecurring", "anomalies", "analyzedAt"):
+        for field in (
+            "isAnomaly",
+            "anomalyScore",
+            "anomalyConfidence",
+            "isIncident",
+            "isRecurring",
+            "anomalies",
+            "analyzedAt",
+        ):
             assert field in body, field
 
         listed = http.get(f"{emulator.url}/v1/sessions", params={"pageSize": 5}, timeout=10)
@@ -75,7 +81,6 @@ class TestHttpApi:
         assert len(detail.json()["meterValues"]) == len(SEED_CREATE_SESSION["meterValues"])
         assert detail.json()["isAnomaly"] == body["isAnomaly"]
 
-
     def test_unknown_route_is_404_and_unknown_session_is_404(self, emulator, http):
         missing_route = http.get(f"{emulator.url}/v1/nothing-here", timeout=10)
         assert missing_route.status_code == 404
@@ -83,41 +88,70 @@ class TestHttpApi:
         assert missing_session.status_code == 404
         assert missing_session.json()["error"]["code"] == "session_not_found"
 
-
     def test_validation_error_is_400_naming_the_field(self, emulator, http):
-        response = http.post(f"{emulator.url}/v1/sessions", data=b"{not json", timeout=10,
-                             headers={"Content-Type": "application/json"})
+        response = http.post(
+            f"{emulator.url}/v1/sessions", data=b"{not json", timeout=10, headers={"Content-Type": "application/json"}
+        )
         assert response.status_code == 400
         assert response.json()["error"]["code"] == "invalid_json"
 
-
     def test_moto_endpoint_shares_state_with_the_handlers(self, emulator, http):
         """What the in-process handlers wrote is visible to other processes through the moto server."""
-        http.post(f"{emulator.url}/v1/sessions", json=energy_session("shared-state", readings=2), timeout=30).raise_for_status()
-        dynamodb = boto3.client("dynamodb", endpoint_url=emulator.moto_url, region_name="eu-west-1",
-                                aws_access_key_id="local", aws_secret_access_key="local")
-        item = dynamodb.get_item(TableName=emulator.table_name,
-                                 Key={"PK": {"S": f"ORG#{DEMO_ORG}#SESSION#shared-state"}, "SK": {"S": "META"}})
+        http.post(
+            f"{emulator.url}/v1/sessions", json=energy_session("shared-state", readings=2), timeout=30
+        ).raise_for_status()
+        dynamodb = boto3.client(
+            "dynamodb",
+            endpoint_url=emulator.moto_url,
+            region_name="eu-west-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        item = dynamodb.get_item(
+            TableName=emulator.table_name,
+            Key={"PK": {"S": f"ORG#{DEMO_ORG}#SESSION#shared-state"}, "SK": {"S": "META"}},
+        )
         assert item["Item"]["sessionId"]["S"] == "shared-state"
-
 
     def test_failed_transaction_rolls_back_every_item(self, emulator):
         """The emulator's item-level rollback (instead of moto's whole-table copy) keeps all-or-nothing."""
-        dynamodb = boto3.client("dynamodb", endpoint_url=emulator.moto_url, region_name="eu-west-1",
-                                aws_access_key_id="local", aws_secret_access_key="local")
+        dynamodb = boto3.client(
+            "dynamodb",
+            endpoint_url=emulator.moto_url,
+            region_name="eu-west-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
         table = emulator.table_name
         key = {"PK": {"S": "ORG#rollback#X"}, "SK": {"S": "A"}}
         dynamodb.put_item(TableName=table, Item={**key, "value": {"N": "1"}})
         with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
-            dynamodb.transact_write_items(TransactItems=[
-                {"Update": {"TableName": table, "Key": key, "UpdateExpression": "SET #v = :two",
-                            "ExpressionAttributeNames": {"#v": "value"}, "ExpressionAttributeValues": {":two": {"N": "2"}}}},
-                {"Put": {"TableName": table, "Item": {"PK": {"S": "ORG#rollback#X"}, "SK": {"S": "B"}}}},
-                {"ConditionCheck": {"TableName": table, "Key": {"PK": {"S": "ORG#rollback#X"}, "SK": {"S": "missing"}},
-                                    "ConditionExpression": "attribute_exists(PK)"}},
-            ])
-        items = dynamodb.query(TableName=table, KeyConditionExpression="PK = :pk",
-                               ExpressionAttributeValues={":pk": {"S": "ORG#rollback#X"}})["Items"]
+            dynamodb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": table,
+                            "Key": key,
+                            "UpdateExpression": "SET #v = :two",
+                            "ExpressionAttributeNames": {"#v": "value"},
+                            "ExpressionAttributeValues": {":two": {"N": "2"}},
+                        }
+                    },
+                    {"Put": {"TableName": table, "Item": {"PK": {"S": "ORG#rollback#X"}, "SK": {"S": "B"}}}},
+                    {
+                        "ConditionCheck": {
+                            "TableName": table,
+                            "Key": {"PK": {"S": "ORG#rollback#X"}, "SK": {"S": "missing"}},
+                            "ConditionExpression": "attribute_exists(PK)",
+                        }
+                    },
+                ]
+            )
+        items = dynamodb.query(
+            TableName=table,
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": "ORG#rollback#X"}},
+        )["Items"]
         assert [(item["SK"]["S"], item["value"]["N"]) for item in items] == [("A", "1")]
 
     def test_concurrent_requests_from_two_tenants_stay_isolated(self, emulator):
@@ -129,9 +163,12 @@ class TestHttpApi:
 
         def create(job):
             tenant, index = job
-            response = requests.post(f"{emulator.url}/v1/sessions", timeout=60,
-                                     headers={"Authorization": f"Bearer {keys[tenant]}"},
-                                     json=energy_session(f"{tenant}-concurrent-{index}", readings=4))
+            response = requests.post(
+                f"{emulator.url}/v1/sessions",
+                timeout=60,
+                headers={"Authorization": f"Bearer {keys[tenant]}"},
+                json=energy_session(f"{tenant}-concurrent-{index}", readings=4),
+            )
             return tenant, response.status_code
 
         jobs = [(tenant, index) for index in range(12) for tenant in keys]
@@ -139,8 +176,12 @@ class TestHttpApi:
             results = list(pool.map(create, jobs))
         assert all(status == 200 for _, status in results), results
         for tenant, key in keys.items():
-            page = requests.get(f"{emulator.url}/v1/sessions", params={"pageSize": 100}, timeout=10,
-                                headers={"Authorization": f"Bearer {key}"}).json()
+            page = requests.get(
+                f"{emulator.url}/v1/sessions",
+                params={"pageSize": 100},
+                timeout=10,
+                headers={"Authorization": f"Bearer {key}"},
+            ).json()
             concurrent = [item["sessionId"] for item in page["content"] if "-concurrent-" in item["sessionId"]]
             assert len(concurrent) == 12 and all(sid.startswith(f"{tenant}-") for sid in concurrent)
 
@@ -151,22 +192,40 @@ class TestHttpApi:
         env = {**os.environ, "AWS_ENDPOINT_URL": emulator.moto_url}
 
         def cli(*args: str) -> str:
-            done = subprocess.run([sys.executable, "-m", "chargewatch_tools.cli", *args], env=env,
-                                  capture_output=True, text=True, timeout=120)
+            done = subprocess.run(
+                [sys.executable, "-m", "chargewatch_tools.cli", *args],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             assert done.returncode == 0, done.stderr
             return done.stdout.strip()
 
-        created = cli("admin", "create-user", "--local", "--email", "ops@example.com", "--password", "Passw0rd-demo",
-                      "--org", DEMO_ORG, "--role", "admin")
+        created = cli(
+            "admin",
+            "create-user",
+            "--local",
+            "--email",
+            "ops@example.com",
+            "--password",
+            "Passw0rd-demo",
+            "--org",
+            DEMO_ORG,
+            "--role",
+            "admin",
+        )
         assert '"role": "admin"' in created
         token = cli("login", "--local", "--email", "ops@example.com", "--password", "Passw0rd-demo")
-        response = requests.get(f"{emulator.url}/v1/organization", headers={"Authorization": f"Bearer {token}"},
-                                timeout=10)
+        response = requests.get(
+            f"{emulator.url}/v1/organization", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
         assert response.status_code == 200, response.text
         assert response.json()["id"] == DEMO_ORG
         tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
-        refused = requests.get(f"{emulator.url}/v1/organization", headers={"Authorization": f"Bearer {tampered}"},
-                               timeout=10)
+        refused = requests.get(
+            f"{emulator.url}/v1/organization", headers={"Authorization": f"Bearer {tampered}"}, timeout=10
+        )
         assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_token"
 
     def test_a_second_emulator_in_the_same_process_is_refused(self, emulator):
@@ -181,8 +240,12 @@ def test_stop_closes_both_ports_and_restores_the_environment():
 
     before = dict(os.environ)
     running = start_emulator(port=0, moto_port=0)
-    assert requests.get(f"{running.url}/v1/sessions", timeout=10,
-                        headers={"Authorization": f"Bearer {running.api_key}"}).status_code == 200
+    assert (
+        requests.get(
+            f"{running.url}/v1/sessions", timeout=10, headers={"Authorization": f"Bearer {running.api_key}"}
+        ).status_code
+        == 200
+    )
     running.stop()
     running.stop()  # idempotent
     for port in (running.port, running.moto_port):
@@ -206,9 +269,13 @@ def test_a_hand_picked_demo_key_without_checksum_works_locally(monkeypatch):
     before = dict(os.environ)
     running = start_emulator(port=0, moto_port=0)
     try:
-        ok = requests.get(f"{running.url}/v1/sessions", headers={"Authorization": "Bearer local-demo-key-123"}, timeout=10)
+        ok = requests.get(
+            f"{running.url}/v1/sessions", headers={"Authorization": "Bearer local-demo-key-123"}, timeout=10
+        )
         assert ok.status_code == 200
-        other = requests.get(f"{running.url}/v1/sessions", headers={"Authorization": "Bearer local-demo-key-124"}, timeout=10)
+        other = requests.get(
+            f"{running.url}/v1/sessions", headers={"Authorization": "Bearer local-demo-key-124"}, timeout=10
+        )
         assert other.status_code == 401
     finally:
         running.stop()

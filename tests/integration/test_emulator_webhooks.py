@@ -1,12 +1,12 @@
 """`make run` delivers webhooks by itself: the emulator's queue poller runs WebhookDeliveryFunction,
 so a local receiver gets signed deliveries without anything else running."""
+
 from __future__ import annotations
 
 import time
 
 import requests
 from standardwebhooks import Webhook as ReferenceVerifier
-
 from webhook_support import Receiver
 
 
@@ -18,8 +18,9 @@ def test_the_emulator_delivers_signed_webhooks():
     try:
         with requests.Session() as http:
             http.headers["Authorization"] = f"Bearer {emulator.api_key}"
-            created = http.post(f"{emulator.url}/v1/webhooks", timeout=30,
-                                json={"url": receiver.url, "events": ["session.analyzed"]})
+            created = http.post(
+                f"{emulator.url}/v1/webhooks", timeout=30, json={"url": receiver.url, "events": ["session.analyzed"]}
+            )
             assert created.status_code == 200, created.text
             from chargewatch.services import webhooks
 

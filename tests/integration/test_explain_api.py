@@ -1,16 +1,16 @@
 """/v1/sessions/{session_id}/ask and /explain (seed 003 shapes): grounded explanations in three
 languages, the cache (GET 404 until POST, invalidated by a PATCH), 402 at the AI limit, the
 Bedrock provider against a stubbed bedrock-runtime client, tenant isolation."""
+
 import json
 
 import pytest
 from botocore.exceptions import ClientError
+from seed_examples import energy_session
 
 from chargewatch import settings
 from chargewatch.dal import organizations as organizations_dal
 from chargewatch.services import explainers, usage
-
-from seed_examples import energy_session
 
 DROP = {"measurand": "Energy.Active.Import.Register", "timestamp": "2026-02-27T10:12:00Z", "unit": "Wh", "value": 500}
 
@@ -70,9 +70,11 @@ def test_get_explain_is_cache_only_and_a_patch_invalidates_it(acme):
 
 
 def test_unknown_language_is_400(acme):
-    for response in (acme.post("/v1/sessions/s-1/explain", {"lang": "fr"}),
-                     acme.get("/v1/sessions/s-1/explain", query="lang=xx"),
-                     acme.post("/v1/sessions/s-1/ask", {"question": "energy?", "lang": "es"})):
+    for response in (
+        acme.post("/v1/sessions/s-1/explain", {"lang": "fr"}),
+        acme.get("/v1/sessions/s-1/explain", query="lang=xx"),
+        acme.post("/v1/sessions/s-1/ask", {"question": "energy?", "lang": "es"}),
+    ):
         assert response.status == 400 and response.json()["error"]["code"] == "unsupported_language"
 
 
@@ -126,6 +128,7 @@ def test_402_at_the_ai_limit_and_no_generation(acme, monkeypatch):
 
 # --------------------------------------------------------------------------- bedrock
 
+
 class StubBedrock:
     def __init__(self, error_code=None, text="The register fell at 10:12."):
         self.calls = []
@@ -136,8 +139,11 @@ class StubBedrock:
         self.calls.append(request)
         if self.error_code:
             raise ClientError({"Error": {"Code": self.error_code, "Message": "stub"}}, "Converse")
-        return {"output": {"message": {"role": "assistant", "content": [{"text": self.text}]}},
-                "usage": {"inputTokens": 1200, "outputTokens": 80, "totalTokens": 1280}, "stopReason": "end_turn"}
+        return {
+            "output": {"message": {"role": "assistant", "content": [{"text": self.text}]}},
+            "usage": {"inputTokens": 1200, "outputTokens": 80, "totalTokens": 1280},
+            "stopReason": "end_turn",
+        }
 
 
 @pytest.fixture
@@ -190,9 +196,14 @@ def test_bedrock_request_shape_and_token_accounting(acme, bedrock):
     assert len(bedrock.calls) == 2
 
 
-@pytest.mark.parametrize("code,status,error", [("ThrottlingException", 429, "ai_provider_throttled"),
-                                               ("AccessDeniedException", 502, "ai_provider_error"),
-                                               ("ValidationException", 502, "ai_provider_error")])
+@pytest.mark.parametrize(
+    "code,status,error",
+    [
+        ("ThrottlingException", 429, "ai_provider_throttled"),
+        ("AccessDeniedException", 502, "ai_provider_error"),
+        ("ValidationException", 502, "ai_provider_error"),
+    ],
+)
 def test_bedrock_errors_are_mapped(acme, bedrock, code, status, error):
     bedrock.error_code = code
     before = usage.ai_tokens_used("acme")

@@ -3,6 +3,7 @@ roles, /v1/organization (incl. open signup), /v1/members and invitations.
 
 Isolation uses two organizations whose ids share a prefix and a user who belongs to only one.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -14,13 +15,12 @@ from pathlib import Path
 import jwt
 import moto.cognitoidp
 import pytest
+from seed_examples import seed_session
 
 from chargewatch import clock
 from chargewatch.dal import members as members_dal
 from chargewatch.dal import usage as usage_dal
 from chargewatch.settings import get_settings
-
-from seed_examples import seed_session
 
 ACME = "acme"
 ACME_CORP = "acme-corp"  # 'acme' is a string prefix of 'acme-corp'
@@ -28,8 +28,9 @@ ACME_CORP = "acme-corp"  # 'acme' is a string prefix of 'acme-corp'
 
 def _sign(claims: dict) -> str:
     """A token signed with the key moto signs real tokens with, so only the claims differ."""
-    private = json.loads(gzip.decompress(
-        (Path(moto.cognitoidp.__file__).parent / "resources" / "jwks-private.json.gz").read_bytes()))
+    private = json.loads(
+        gzip.decompress((Path(moto.cognitoidp.__file__).parent / "resources" / "jwks-private.json.gz").read_bytes())
+    )
     key = jwt.PyJWK(private).key if "keys" not in private else jwt.PyJWK(private["keys"][0]).key
     return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "dummy"})
 
@@ -37,9 +38,15 @@ def _sign(claims: dict) -> str:
 def _claims(user, **overrides) -> dict:
     settings = get_settings()
     now = int(time.time())
-    claims = {"sub": user.user_id, "iss": f"https://cognito-idp.{settings.aws_region}.amazonaws.com/"
-              f"{settings.cognito_user_pool_id}", "aud": settings.cognito_client_id, "token_use": "id",
-              "iat": now, "exp": now + 600, "email": user.email}
+    claims = {
+        "sub": user.user_id,
+        "iss": f"https://cognito-idp.{settings.aws_region}.amazonaws.com/{settings.cognito_user_pool_id}",
+        "aud": settings.cognito_client_id,
+        "token_use": "id",
+        "iat": now,
+        "exp": now + 600,
+        "email": user.email,
+    }
     claims.update(overrides)
     return {k: v for k, v in claims.items() if v is not None}
 
@@ -52,6 +59,7 @@ def two_orgs(make_org):
 
 
 # ------------------------------------------------------------------ tokens
+
 
 def test_a_member_signs_in_and_acts_on_their_organization(two_orgs, make_user, client_for):
     ann = make_user("ann@example.com", org=ACME, role="admin")
@@ -91,11 +99,11 @@ def test_access_tokens_and_the_session_cookie_work_too(two_orgs, make_user, gate
 
 # ------------------------------------------------------------------ organization resolution
 
+
 def test_organization_resolution_order(two_orgs, make_user, client_for):
     acme_key, _ = two_orgs
     both = make_user("both@example.com", org=ACME, role="member")
-    members_dal.put_member(ACME_CORP, user_id=both.user_id, email=both.email, role="admin",
-                           joined_at=clock.iso_now())
+    members_dal.put_member(ACME_CORP, user_id=both.user_id, email=both.email, role="admin", joined_at=clock.iso_now())
     client = client_for(both.token)
     org = lambda **kw: client.get("/v1/organization", **kw).json()["id"]  # noqa: E731
     assert org() == ACME  # default: the oldest membership
@@ -142,6 +150,7 @@ def test_user_data_written_through_one_org_is_invisible_in_the_other(two_orgs, m
 
 # ------------------------------------------------------------------ /v1/organization
 
+
 def test_open_signup_creates_an_owned_free_organization(stack, make_user, client_for):
     newcomer = make_user("new@example.com")
     client = client_for(newcomer.token)
@@ -149,8 +158,10 @@ def test_open_signup_creates_an_owned_free_organization(stack, make_user, client
     assert blocked.status == 403 and blocked.json()["error"]["code"] == "no_organization"
     assert client.get("/v1/organization").json()["error"]["code"] == "no_organization"
 
-    created = client.put("/v1/organization", {"name": "Fresh Charging BV", "phone": "+31 20 000 0000",
-                                              "taxIdType": "VAT", "taxIdValue": "NL000000000B01"})
+    created = client.put(
+        "/v1/organization",
+        {"name": "Fresh Charging BV", "phone": "+31 20 000 0000", "taxIdType": "VAT", "taxIdValue": "NL000000000B01"},
+    )
     assert created.status == 200, created.body
     body = created.json()
     assert body["name"] == "Fresh Charging BV" and body["plan"] == "free" and body["tenantId"] == body["id"]
@@ -174,11 +185,16 @@ def test_only_admins_update_the_organization_and_fields_are_validated(two_orgs, 
     assert invalid.status == 400
     assert {d["field"] for d in invalid.json()["error"]["details"]} == {"name", "currency"}
 
-    updated = admin.put("/v1/organization", {"name": "Acme Energy", "address": "Main St 1", "pricePerKwh": 0.5,
-                                             "currency": "USD"})
+    updated = admin.put(
+        "/v1/organization", {"name": "Acme Energy", "address": "Main St 1", "pricePerKwh": 0.5, "currency": "USD"}
+    )
     assert updated.status == 200
-    assert (updated.json()["name"], updated.json()["address"], updated.json()["pricePerKwh"],
-            updated.json()["currency"]) == ("Acme Energy", "Main St 1", 0.5, "USD")
+    assert (
+        updated.json()["name"],
+        updated.json()["address"],
+        updated.json()["pricePerKwh"],
+        updated.json()["currency"],
+    ) == ("Acme Energy", "Main St 1", 0.5, "USD")
     # the tariff is what statistics price energy with
     assert member.get("/v1/statistics").json()["currency"] == "USD"
     # the other organization is untouched
@@ -188,24 +204,31 @@ def test_only_admins_update_the_organization_and_fields_are_validated(two_orgs, 
 
 # ------------------------------------------------------------------ members and invitations
 
+
 def test_invitation_lifecycle(two_orgs, make_user, client_for):
     owner = client_for(make_user("owner@example.com", org=ACME, role="owner").token)
     member = client_for(make_user("member@example.com", org=ACME, role="member").token)
 
-    assert member.post("/v1/members/invitations", {"email": "x@example.com"}).json()["error"]["code"] == \
-        "insufficient_privilege"
-    assert owner.post("/v1/members/invitations", {"email": "not-an-email"}).json()["error"]["details"][0]["field"] \
+    assert (
+        member.post("/v1/members/invitations", {"email": "x@example.com"}).json()["error"]["code"]
+        == "insufficient_privilege"
+    )
+    assert (
+        owner.post("/v1/members/invitations", {"email": "not-an-email"}).json()["error"]["details"][0]["field"]
         == "email"
+    )
     invited = owner.post("/v1/members/invitations", {"email": "Joiner@Example.com", "role": "admin"})
     assert invited.status == 201, invited.body
     token = invited.json()["token"]
     assert invited.json()["email"] == "joiner@example.com"
-    assert clock.parse_iso(invited.json()["expiresAt"]) - clock.parse_iso(invited.json()["invitedAt"]) == \
-        timedelta(days=7)
+    assert clock.parse_iso(invited.json()["expiresAt"]) - clock.parse_iso(invited.json()["invitedAt"]) == timedelta(
+        days=7
+    )
 
     pending = [m for m in owner.get("/v1/members").json()["members"] if m["status"] == "pending"]
-    assert [(m["email"], m["role"], m["invitationId"]) for m in pending] == \
-        [("joiner@example.com", "admin", invited.json()["invitationId"])]
+    assert [(m["email"], m["role"], m["invitationId"]) for m in pending] == [
+        ("joiner@example.com", "admin", invited.json()["invitationId"])
+    ]
     assert all(m["status"] == "active" for m in member.get("/v1/members").json()["members"])  # admins only
 
     stranger = client_for(make_user("stranger@example.com").token)
@@ -276,9 +299,10 @@ def test_two_owners_removing_each_other_concurrently_leave_one(two_orgs, make_us
 def test_members_cannot_manage_keys_or_webhooks(two_orgs, make_user, client_for):
     member = client_for(make_user("member@example.com", org=ACME, role="member").token)
     admin = client_for(make_user("admin@example.com", org=ACME, role="admin").token)
-    for method, path, body in (("POST", "/v1/api-keys", {"name": "ci"}),
-                               ("POST", "/v1/webhooks", {"url": "https://hooks.example.com/x",
-                                                         "events": ["session.analyzed"]})):
+    for method, path, body in (
+        ("POST", "/v1/api-keys", {"name": "ci"}),
+        ("POST", "/v1/webhooks", {"url": "https://hooks.example.com/x", "events": ["session.analyzed"]}),
+    ):
         refused = member.request(method, path, json_body=body)
         assert refused.status == 403 and refused.json()["error"]["code"] == "insufficient_privilege", path
         assert admin.request(method, path, json_body=body).status in (200, 201), path

@@ -3,6 +3,7 @@
 Each in-process invoke starts from an empty in-memory AWS with the template's resources and the
 demo organization, so a create answers 200 and a get/put/patch of that session answers 404.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,14 +27,17 @@ def invoke(capsys, *argv: str) -> dict:
     return json.loads(captured.out)
 
 
-@pytest.mark.parametrize("event, status", [
-    ("create.json", 200),
-    ("list.json", 200),
-    ("get.json", 404),
-    ("patch.json", 404),
-    ("put.json", 404),
-    ("create-unauthenticated.json", 401),
-])
+@pytest.mark.parametrize(
+    "event, status",
+    [
+        ("create.json", 200),
+        ("list.json", 200),
+        ("get.json", 404),
+        ("patch.json", 404),
+        ("put.json", 404),
+        ("create-unauthenticated.json", 401),
+    ],
+)
 def test_sessions_events(capsys, event, status):
     result = invoke(capsys, "SessionsFunction", "--event", str(ROOT / "events/sessions" / event))
     assert result["statusCode"] == status, result
@@ -56,15 +60,20 @@ def test_authorizer_event_with_the_demo_key(capsys, monkeypatch):
 
 def test_authorizer_event_without_a_key_is_denied_in_context(capsys):
     result = invoke(capsys, "AuthorizerFunction", "--event", str(ROOT / "events/authorizer/missing-key.json"))
-    assert result["context"] == {"authStatus": "denied", "errorStatus": "401", "errorCode": "missing_credentials",
-                                 "errorMessage": "Authorization header with a Bearer API key or user token is required"}
+    assert result["context"] == {
+        "authStatus": "denied",
+        "errorStatus": "401",
+        "errorCode": "missing_credentials",
+        "errorMessage": "Authorization header with a Bearer API key or user token is required",
+    }
 
 
 def test_env_vars_file_overrides_the_template(capsys, tmp_path):
     overrides = tmp_path / "env.json"
     overrides.write_text(json.dumps({"SessionsFunction": {"MAX_BODY_BYTES": "100"}}))
-    result = invoke(capsys, "SessionsFunction", "--event", str(ROOT / "events/sessions/create.json"),
-                    "--env-vars", str(overrides))
+    result = invoke(
+        capsys, "SessionsFunction", "--event", str(ROOT / "events/sessions/create.json"), "--env-vars", str(overrides)
+    )
     assert result["statusCode"] == 413
 
 
@@ -82,7 +91,12 @@ def test_unknown_function_is_a_clear_error():
 def test_console_script_prints_only_the_result_on_stdout():
     """The real command line: logs go to stderr, stdout parses as the handler's JSON result."""
     command = Path(sys.executable).parent / "chargewatch"
-    completed = subprocess.run([str(command), "invoke", "SessionsFunction", "--event", "events/sessions/create.json",
-                                "--in-process"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    completed = subprocess.run(
+        [str(command), "invoke", "SessionsFunction", "--event", "events/sessions/create.json", "--in-process"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout)["statusCode"] == 200

@@ -4,6 +4,7 @@ Everything goes over HTTP to 127.0.0.1:4566 (no mock_aws in this test): the temp
 created with clients from `chargewatch.aws.client` (the localstack-client package), an organization
 and a session are written through the services and the dal, and plain boto3 reads them back.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,7 +14,6 @@ import uuid
 import boto3
 import pytest
 import requests
-
 from seed_examples import SEED_CREATE_SESSION
 
 EDGE_HOST, EDGE_PORT = "127.0.0.1", 4566
@@ -41,15 +41,18 @@ def edge():
     from chargewatch_tools.emulator.server import port_is_free
 
     if not port_is_free(EDGE_HOST, EDGE_PORT):
-        pytest.skip(f"{EDGE_HOST}:{EDGE_PORT} is in use (a `make run` emulator or LocalStack?); "
-                    "this test needs the LocalStack edge port for its own moto server")
+        pytest.skip(
+            f"{EDGE_HOST}:{EDGE_PORT} is in use (a `make run` emulator or LocalStack?); "
+            "this test needs the LocalStack edge port for its own moto server"
+        )
     server = ThreadedMotoServer(ip_address=EDGE_HOST, port=EDGE_PORT, verbose=False)
     server.start()
     saved = dict(os.environ)
     for name in ("AWS_ENDPOINT_URL", "LOCALSTACK_HOST", "USE_SSL"):
         os.environ.pop(name, None)
-    os.environ.update({"CHARGEWATCH_AWS_MODE": "localstack", "TABLE_NAME": TABLE_NAME, "AWS_REGION": REGION,
-                       "API_KEY_ENV": "test"})
+    os.environ.update(
+        {"CHARGEWATCH_AWS_MODE": "localstack", "TABLE_NAME": TABLE_NAME, "AWS_REGION": REGION, "API_KEY_ENV": "test"}
+    )
     try:
         table.bind(settings.reload_settings())
         auth.clear_cache()
@@ -95,9 +98,11 @@ def test_clients_come_from_localstack_client_on_the_edge_port(edge):
 
 def test_table_binding_follows_localstack_mode(edge):
     if not _table_follows_mode():
-        pytest.xfail("dal/table.py does not bind pynamodb through chargewatch.aws.pynamodb_host() yet: "
-                     "_bind_model needs `model.Meta.host = aws.pynamodb_host(settings)` and connection() "
-                     "`host=aws.pynamodb_host(settings)`")
+        pytest.xfail(
+            "dal/table.py does not bind pynamodb through chargewatch.aws.pynamodb_host() yet: "
+            "_bind_model needs `model.Meta.host = aws.pynamodb_host(settings)` and connection() "
+            "`host=aws.pynamodb_host(settings)`"
+        )
 
 
 def test_services_write_through_localstack_mode_and_boto3_reads_back(edge, pynamodb_follows_mode):
@@ -117,22 +122,30 @@ def test_services_write_through_localstack_mode_and_boto3_reads_back(edge, pynam
     assert result.sessionId == "sess-abc-001"
     assert result.isAnomaly is not None  # >= 3 meter values: analysed on create
 
-    plain = boto3.client("dynamodb", endpoint_url=EDGE_URL, region_name=REGION,
-                         aws_access_key_id="test", aws_secret_access_key="test")
+    plain = boto3.client(
+        "dynamodb", endpoint_url=EDGE_URL, region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test"
+    )
     assert TABLE_NAME in plain.list_tables()["TableNames"]
     profile = plain.get_item(TableName=TABLE_NAME, Key={"PK": {"S": f"ORG#{organization_id}#"}, "SK": {"S": "PROFILE"}})
     assert profile["Item"]["name"]["S"] == "LocalStack Mode Org"
-    keys = plain.query(TableName=TABLE_NAME, IndexName="GSI1",
-                       KeyConditionExpression="GSI1PK = :pk",
-                       ExpressionAttributeValues={":pk": {"S": f"ORG#{organization_id}#SESSIONS"}})
+    keys = plain.query(
+        TableName=TABLE_NAME,
+        IndexName="GSI1",
+        KeyConditionExpression="GSI1PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"ORG#{organization_id}#SESSIONS"}},
+    )
     assert [item["sessionId"]["S"] for item in keys["Items"]] == ["sess-abc-001"]
-    partition = plain.query(TableName=TABLE_NAME, KeyConditionExpression="PK = :pk",
-                            ExpressionAttributeValues={":pk": {"S": f"ORG#{organization_id}#SESSION#sess-abc-001"}})
+    partition = plain.query(
+        TableName=TABLE_NAME,
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"ORG#{organization_id}#SESSION#sess-abc-001"}},
+    )
     by_sort_key = {item["SK"]["S"]: item for item in partition["Items"]}
     assert int(by_sort_key["META"]["readingCount"]["N"]) == len(SEED_CREATE_SESSION["meterValues"])
     assert any(key.startswith("MV#") for key in by_sort_key)  # the readings' chunks
     assert provisioned.api_key.startswith("cw_test_")
 
-    queues = boto3.client("sqs", endpoint_url=EDGE_URL, region_name=REGION,
-                          aws_access_key_id="test", aws_secret_access_key="test").list_queues()["QueueUrls"]
+    queues = boto3.client(
+        "sqs", endpoint_url=EDGE_URL, region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test"
+    ).list_queues()["QueueUrls"]
     assert any(url.endswith("chargewatch-local-BatchAnalysisQueue") for url in queues)

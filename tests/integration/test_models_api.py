@@ -1,24 +1,32 @@
 """/v1/models and /v1/models/fine-tune (seed 003 shapes): base + tenant models, activation that
 changes later analyses of one tenant only, fine-tune jobs end to end through the gateway and the
 fine-tune queue (QueuePoller), failure paths and tenant isolation."""
+
 import json
 
 import boto3
 import pytest
 import requests
+from seed_examples import energy_session
 
-from chargewatch.dal import models as models_dal
 from chargewatch.services import fine_tune, models
 from chargewatch_tools.emulator.queues import QueuePoller
 from chargewatch_tools.synth.quirks import quirky_sessions
 
-from seed_examples import energy_session
-
 SUMMARY_FIELDS = {"id", "name", "type", "version", "isBase", "baseModel", "metrics", "status", "createdAt"}
 DETAIL_FIELDS = SUMMARY_FIELDS | {"s3Path", "description"}
 CREATED_FIELDS = {"jobId", "status", "baseModelId", "createdAt"}
-JOB_FIELDS = {"jobId", "status", "baseModelId", "resultModelId", "config", "createdAt", "startedAt", "completedAt",
-              "errorMessage"}
+JOB_FIELDS = {
+    "jobId",
+    "status",
+    "baseModelId",
+    "resultModelId",
+    "config",
+    "createdAt",
+    "startedAt",
+    "completedAt",
+    "errorMessage",
+}
 
 
 @pytest.fixture
@@ -52,8 +60,13 @@ def _fine_tune(api, body):
 
 def _quirky_session(session_id):
     session = next(quirky_sessions(1, seed=11, anomaly_fraction=0.0))
-    return {"sessionId": session_id, "chargingStationId": "CP-Q", "connectorId": "1",
-            "meterValues": session["meterValues"], "metadata": session["metadata"]}
+    return {
+        "sessionId": session_id,
+        "chargingStationId": "CP-Q",
+        "connectorId": "1",
+        "meterValues": session["meterValues"],
+        "metadata": session["metadata"],
+    }
 
 
 def test_base_models_are_listed_for_every_tenant(api):
@@ -74,9 +87,15 @@ def test_base_models_are_listed_for_every_tenant(api):
 
 def test_fine_tune_upload_end_to_end_and_activation_for_one_tenant(two_orgs, poller, quirky_jsonl):
     acme, corp = two_orgs
-    created = _fine_tune(acme, {"baseModelId": "csar-2", "name": "lagging meters",
-                                "trainingConfig": {"holdoutFraction": 0.3, "seed": 1},
-                                "dataSource": {"type": "upload"}})
+    created = _fine_tune(
+        acme,
+        {
+            "baseModelId": "csar-2",
+            "name": "lagging meters",
+            "trainingConfig": {"holdoutFraction": 0.3, "seed": 1},
+            "dataSource": {"type": "upload"},
+        },
+    )
     assert CREATED_FIELDS <= set(created) and created["status"] == "queued" and created["uploadUrl"]
     job = acme.get(f"/v1/models/fine-tune/{created['jobId']}").json()
     assert JOB_FIELDS <= set(job) and job["status"] == "queued" and job["resultModelId"] is None
@@ -113,6 +132,7 @@ def test_fine_tune_upload_end_to_end_and_activation_for_one_tenant(two_orgs, pol
     after = acme.post("/v1/sessions", _quirky_session("q-after")).json()
     assert "ENERGY_POWER_MISMATCH" not in {a["category"] for a in after["anomalies"]}
     from chargewatch.dal import sessions as sessions_dal
+
     stored = sessions_dal.get_analysis(sessions_dal.get_session("acme", "q-after"))
     assert stored.modelId == model_id and stored.modelVersion == detail["version"]
     # a PATCH re-analysis of an older session uses the active model too
@@ -138,8 +158,17 @@ def test_fine_tune_validation(api):
     assert shade.status == 400 and shade.json()["error"]["code"] == "fine_tune_not_supported"
     bad_source = api.post("/v1/models/fine-tune", {"baseModelId": "csar-2", "name": "x", "dataSource": {"type": "ftp"}})
     assert bad_source.status == 400
-    bad_range = api.post("/v1/models/fine-tune", {"baseModelId": "csar-2", "name": "x", "dataSource": {
-        "type": "sessions", "sessionFilter": {"dateFrom": "2026-03-01T00:00:00Z", "dateTo": "2026-02-01T00:00:00Z"}}})
+    bad_range = api.post(
+        "/v1/models/fine-tune",
+        {
+            "baseModelId": "csar-2",
+            "name": "x",
+            "dataSource": {
+                "type": "sessions",
+                "sessionFilter": {"dateFrom": "2026-03-01T00:00:00Z", "dateTo": "2026-02-01T00:00:00Z"},
+            },
+        },
+    )
     assert bad_range.status == 400
     assert api.patch("/v1/models/csar-2", {"active": "maybe"}).status == 400
     assert api.patch("/v1/models/shade-1", {"active": True}).status == 400
@@ -148,8 +177,17 @@ def test_fine_tune_validation(api):
 def test_no_labels_fails_the_job_with_a_clear_message(api, poller):
     for index in range(3):
         assert api.post("/v1/sessions", energy_session(f"clean-{index}")).status == 200
-    created = _fine_tune(api, {"baseModelId": "csar-2", "name": "from my sessions", "dataSource": {
-        "type": "sessions", "sessionFilter": {"chargingStationIds": ["CP-1"], "dateFrom": "2026-02-01T00:00:00Z"}}})
+    created = _fine_tune(
+        api,
+        {
+            "baseModelId": "csar-2",
+            "name": "from my sessions",
+            "dataSource": {
+                "type": "sessions",
+                "sessionFilter": {"chargingStationIds": ["CP-1"], "dateFrom": "2026-02-01T00:00:00Z"},
+            },
+        },
+    )
     assert "uploadUrl" not in created or created["uploadUrl"] is None
     poller.drain()
     job = api.get(f"/v1/models/fine-tune/{created['jobId']}").json()
@@ -172,8 +210,13 @@ def test_sessions_source_learns_from_dismissed_issues(make_org, client_for, poll
     _, key = make_org("Quirky", organization_id="quirky")
     api = client_for(key)
     for index, session in enumerate(quirky_sessions(24, seed=5, anomaly_fraction=0.0)):
-        body = {"sessionId": f"s-{index}", "chargingStationId": "CP-Q", "connectorId": str(index % 3),
-                "meterValues": session["meterValues"], "metadata": session["metadata"]}
+        body = {
+            "sessionId": f"s-{index}",
+            "chargingStationId": "CP-Q",
+            "connectorId": str(index % 3),
+            "meterValues": session["meterValues"],
+            "metadata": session["metadata"],
+        }
         assert api.post("/v1/sessions", body).status == 200
     issue_ids = {issue.id for issue in anomalies_dal.list_issues("quirky")}
     assert issue_ids

@@ -1,7 +1,9 @@
 """Stations, anomalies, issues and statistics: maintained counts equal a brute-force recount."""
+
 from collections import Counter, defaultdict
 
 import pytest
+from seed_examples import energy_session, seed_session
 
 from chargewatch import clock
 from chargewatch.dal import anomalies as anomalies_dal
@@ -9,16 +11,23 @@ from chargewatch.dal import members as members_dal
 from chargewatch.dal import sessions as sessions_dal
 from chargewatch.dal import stations as stations_dal
 
-from seed_examples import energy_session, seed_session
-
-DROP = {"meterValues": [{"measurand": "Energy.Active.Import.Register", "timestamp": "2026-02-27T10:40:00Z",
-                         "unit": "kWh", "value": 0.5}]}
+DROP = {
+    "meterValues": [
+        {"measurand": "Energy.Active.Import.Register", "timestamp": "2026-02-27T10:40:00Z", "unit": "kWh", "value": 0.5}
+    ]
+}
 
 
 def _populate(api):
     """A small fleet: clean sessions, SoC anomalies, register drops; then re-analyses."""
-    plans = [("c1", "CP-A", "1", "clean"), ("c2", "CP-A", "2", "clean"), ("s1", "CP-A", "1", "soc"),
-             ("s2", "CP-B", "1", "soc"), ("d1", "CP-B", "2", "drop"), ("d2", "CP-C", "1", "drop")]
+    plans = [
+        ("c1", "CP-A", "1", "clean"),
+        ("c2", "CP-A", "2", "clean"),
+        ("s1", "CP-A", "1", "soc"),
+        ("s2", "CP-B", "1", "soc"),
+        ("d1", "CP-B", "2", "drop"),
+        ("d2", "CP-C", "1", "drop"),
+    ]
     for session_id, station, connector, kind in plans:
         if kind == "soc":
             body = seed_session(session_id, chargingStationId=station, connectorId=connector)
@@ -65,12 +74,18 @@ def assert_counters_equal_recount(organization_id, session_ids):
     station, connector, categories, connector_categories, totals = recount = _recount(organization_id, session_ids)
     for station_id, expected in station.items():
         item = stations_dal.get_station(organization_id, station_id)
-        assert (item.totalSessions, item.anomalousSessions, item.totalAnomalies) == \
-            (expected["totalSessions"], expected["anomalousSessions"], expected["totalAnomalies"]), station_id
+        assert (item.totalSessions, item.anomalousSessions, item.totalAnomalies) == (
+            expected["totalSessions"],
+            expected["anomalousSessions"],
+            expected["totalAnomalies"],
+        ), station_id
     for (station_id, connector_id), expected in connector.items():
         item = stations_dal.ConnectorItem.get(*stations_dal.connector_key(organization_id, station_id, connector_id))
-        assert (item.totalSessions, item.anomalousSessions, item.totalAnomalies) == \
-            (expected["totalSessions"], expected["anomalousSessions"], expected["totalAnomalies"])
+        assert (item.totalSessions, item.anomalousSessions, item.totalAnomalies) == (
+            expected["totalSessions"],
+            expected["anomalousSessions"],
+            expected["totalAnomalies"],
+        )
         stored = stations_dal.connector_categories_of(organization_id, station_id).get(connector_id, {})
         assert stored == dict(connector_categories[(station_id, connector_id)])
     assert stations_dal.category_counts(organization_id) == dict(categories)
@@ -84,11 +99,16 @@ def assert_tenant_counts_equal_recount(organization_id, station, connector):
     stored = stations_dal.totals(organization_id)
     with_anomalies = {station_id for station_id, counts in station.items() if counts["totalAnomalies"]}
     connectors_with = {key for key, counts in connector.items() if counts["totalAnomalies"]}
-    assert (int(stored.stationCount), int(stored.stationsWithAnomalies), int(stored.connectorsWithAnomalies)) == \
-        (len(station), len(with_anomalies), len(connectors_with))
+    assert (int(stored.stationCount), int(stored.stationsWithAnomalies), int(stored.connectorsWithAnomalies)) == (
+        len(station),
+        len(with_anomalies),
+        len(connectors_with),
+    )
     assert stations_dal.station_ids(organization_id) == sorted(station)
     for station_id in station:
-        assert bool(stations_dal.get_station(organization_id, station_id).withAnomalies) == (station_id in with_anomalies), station_id
+        assert bool(stations_dal.get_station(organization_id, station_id).withAnomalies) == (
+            station_id in with_anomalies
+        ), station_id
     for station_id, connector_id in connector:
         item = stations_dal.ConnectorItem.get(*stations_dal.connector_key(organization_id, station_id, connector_id))
         assert bool(item.withAnomalies) == ((station_id, connector_id) in connectors_with), (station_id, connector_id)
@@ -134,9 +154,20 @@ def test_station_endpoints(api):
     by_id = {item["chargingStationId"]: item for item in listed["content"]}
     assert set(by_id) == {"CP-A", "CP-B", "CP-C"}
     for item in listed["content"]:
-        assert set(item) >= {"id", "ocppChargingStationId", "chargingStationId", "aiScore", "totalAnomalies", "lastAnomalyDate"}
+        assert set(item) >= {
+            "id",
+            "ocppChargingStationId",
+            "chargingStationId",
+            "aiScore",
+            "totalAnomalies",
+            "lastAnomalyDate",
+        }
     assert by_id["CP-C"]["totalAnomalies"] >= 1 and by_id["CP-C"]["lastAnomalyDate"]
-    assert api.get("/v1/stations", query="page=1&pageSize=2").json()["pagination"] == {"totalCount": 3, "page": 1, "size": 2}
+    assert api.get("/v1/stations", query="page=1&pageSize=2").json()["pagination"] == {
+        "totalCount": 3,
+        "page": 1,
+        "size": 2,
+    }
     assert sorted(api.get("/v1/stations/lookup").json()["items"]) == ["CP-A", "CP-B", "CP-C"]
 
     detail = api.get("/v1/stations/CP-A").json()
@@ -156,9 +187,20 @@ def test_anomaly_lists_filters_and_detail(api):
     total = everything["pagination"]["totalCount"]
     assert total >= 3
     first = everything["content"][0]
-    assert set(first) >= {"id", "anomalyType", "anomalyTypeId", "aiRiskScore", "connectorId", "chargingPointId",
-                          "ocppChargingStationId", "evseId", "chargingSessionId", "dateOfAnomalyOccurrence",
-                          "dateOfLastUpdate", "issues"}
+    assert set(first) >= {
+        "id",
+        "anomalyType",
+        "anomalyTypeId",
+        "aiRiskScore",
+        "connectorId",
+        "chargingPointId",
+        "ocppChargingStationId",
+        "evseId",
+        "chargingSessionId",
+        "dateOfAnomalyOccurrence",
+        "dateOfLastUpdate",
+        "issues",
+    }
     assert first["issues"][0]["statusName"] == "OPEN"
     dates = [item["dateOfAnomalyOccurrence"] for item in everything["content"]]
     assert dates == sorted(dates, reverse=True)
@@ -197,15 +239,22 @@ def test_anomaly_lists_filters_and_detail(api):
 def test_issue_workflow_and_its_effect_on_statistics(api):
     _populate(api)
     organization_id = _org_of(api)
-    members_dal.put_member(organization_id, user_id="u-ops", email="ops@example.com", role="member", joined_at=clock.iso_now())
+    members_dal.put_member(
+        organization_id, user_id="u-ops", email="ops@example.com", role="member", joined_at=clock.iso_now()
+    )
     anomaly = api.get("/v1/anomalies", query="chargingSessionId=d1&anomalyType=KWH_DECREASE").json()["content"][0]
     issue_id = anomaly["issues"][0]["id"]
     before = api.get("/v1/statistics").json()
 
-    assert api.patch(f"/v1/anomalies/issues/{issue_id}", {"status": "IN_PROGRESS", "assignedTo": "stranger"}).status == 400
+    assert (
+        api.patch(f"/v1/anomalies/issues/{issue_id}", {"status": "IN_PROGRESS", "assignedTo": "stranger"}).status == 400
+    )
     moved = api.patch(f"/v1/anomalies/issues/{issue_id}", {"status": "IN_PROGRESS", "assignedTo": "ops@example.com"})
     assert moved.status == 200 and moved.json() == {"id": issue_id, "statusName": "IN_PROGRESS", "assignedTo": "u-ops"}
-    assert api.get("/v1/anomalies", query="anomalyIssuesStatus=IN_PROGRESS").json()["content"][0]["issues"][0]["id"] == issue_id
+    assert (
+        api.get("/v1/anomalies", query="anomalyIssuesStatus=IN_PROGRESS").json()["content"][0]["issues"][0]["id"]
+        == issue_id
+    )
     assert api.get("/v1/anomalies", query="assignedTo=u-ops").json()["pagination"]["totalCount"] >= 1
 
     dismissed = api.patch(f"/v1/anomalies/issues/{issue_id}", {"status": "DISMISSED", "reason": "meter swap, known"})
@@ -231,8 +280,10 @@ def test_recurring_anomalies_join_the_open_issue(api):
     for session_id in ("r1", "r2"):
         api.post("/v1/sessions", energy_session(session_id, station="CP-R", connector="1", readings=8))
         api.patch(f"/v1/sessions/{session_id}", DROP)
-    issues = {item["issues"][0]["id"] for item in
-              api.get("/v1/anomalies", query="chargingPointId=CP-R&anomalyType=KWH_DECREASE").json()["content"]}
+    issues = {
+        item["issues"][0]["id"]
+        for item in api.get("/v1/anomalies", query="chargingPointId=CP-R&anomalyType=KWH_DECREASE").json()["content"]
+    }
     assert len(issues) == 1
 
 
@@ -265,9 +316,14 @@ def test_issue_update_publishes_issue_updated(api, monkeypatch):
     api.patch("/v1/sessions/w1", DROP)
     issue_id = api.get("/v1/anomalies", query="chargingSessionId=w1").json()["content"][0]["issues"][0]["id"]
     assert api.patch(f"/v1/anomalies/issues/{issue_id}", {"status": "RESOLVED"}).status == 200
-    (organization_id, data), = published
+    ((organization_id, data),) = published
     assert organization_id == _org_of(api)
-    assert (data.issueId, data.status, data.previousStatus, data.chargingStationId) == (issue_id, "RESOLVED", "OPEN", "CP-W")
+    assert (data.issueId, data.status, data.previousStatus, data.chargingStationId) == (
+        issue_id,
+        "RESOLVED",
+        "OPEN",
+        "CP-W",
+    )
 
 
 # --------------------------------------------------------------------- tenant counts of things
@@ -296,7 +352,12 @@ def test_tenant_counts_follow_creates_reanalyses_replaces_and_batches(api, gatew
     ids = []
 
     def create(session_id, station, connector, *, drop=False):
-        assert api.post("/v1/sessions", energy_session(session_id, station=station, connector=connector, readings=8)).status == 200
+        assert (
+            api.post(
+                "/v1/sessions", energy_session(session_id, station=station, connector=connector, readings=8)
+            ).status
+            == 200
+        )
         if drop:
             assert api.patch(f"/v1/sessions/{session_id}", DROP).status == 200
         ids.append(session_id)
@@ -330,11 +391,18 @@ def test_tenant_counts_follow_creates_reanalyses_replaces_and_batches(api, gatew
     # batch results: new stations, and anomalies again on an existing one
     batch = []
     for index in range(6):
-        body = energy_session(f"b{index}", station=f"CP-N{index % 3}" if index < 5 else "CP-K", connector=str(1 + index % 2),
-                              readings=6)
+        body = energy_session(
+            f"b{index}", station=f"CP-N{index % 3}" if index < 5 else "CP-K", connector=str(1 + index % 2), readings=6
+        )
         if index % 2 == 0:
-            body["meterValues"].append({"measurand": "Energy.Active.Import.Register", "timestamp": "2026-02-27T10:40:00Z",
-                                        "unit": "Wh", "value": 500})
+            body["meterValues"].append(
+                {
+                    "measurand": "Energy.Active.Import.Register",
+                    "timestamp": "2026-02-27T10:40:00Z",
+                    "unit": "Wh",
+                    "value": 500,
+                }
+            )
         batch.append(body)
         ids.append(body["sessionId"])
     assert api.post("/v1/sessions/batch", {"sessions": batch}).status == 200
@@ -350,7 +418,11 @@ def test_put_below_three_readings_clears_the_analysis_and_its_counts(api):
     assert api.put("/v1/sessions/m1", TWO_READINGS).status == 200
     assert sessions_dal.get_analysis(sessions_dal.get_session(organization_id, "m1")) is None
     stats = _statistics_match(api, organization_id, ["m1"])
-    assert (stats["totalAnomaliesCount"], stats["chargingStationsWithAnomaliesCount"], stats["connectorsWithAnomaliesCount"]) == (0, 0, 0)
+    assert (
+        stats["totalAnomaliesCount"],
+        stats["chargingStationsWithAnomaliesCount"],
+        stats["connectorsWithAnomaliesCount"],
+    ) == (0, 0, 0)
 
 
 @pytest.mark.parametrize("direction", ["up", "down"])
@@ -363,8 +435,11 @@ def test_a_race_across_zero_is_planned_again(api, monkeypatch, direction):
         assert api.post("/v1/sessions", energy_session(session_id, station="CP-Z", readings=8)).status == 200
         if direction == "down":
             assert api.patch(f"/v1/sessions/{session_id}", DROP).status == 200
-    change = (lambda sid: api.patch(f"/v1/sessions/{sid}", DROP)) if direction == "up" else \
-        (lambda sid: api.put(f"/v1/sessions/{sid}", CLEAN))
+    change = (
+        (lambda sid: api.patch(f"/v1/sessions/{sid}", DROP))
+        if direction == "up"
+        else (lambda sid: api.put(f"/v1/sessions/{sid}", CLEAN))
+    )
     real, reads = stations_dal.read_anomaly_flags, []
 
     def racing(*args):
@@ -391,16 +466,23 @@ def test_concurrent_writers_keep_the_tenant_counts(make_org, atomic_calls):
 
     organization_id, _ = make_org()
     drop = energy_session("x", readings=8)["meterValues"] + [
-        {"measurand": "Energy.Active.Import.Register", "timestamp": "2026-02-27T10:40:00Z", "unit": "kWh", "value": 0.5}]
+        {"measurand": "Energy.Active.Import.Register", "timestamp": "2026-02-27T10:40:00Z", "unit": "kWh", "value": 0.5}
+    ]
     clean = CLEAN["meterValues"]
     writers, unexpected = 8, []
 
     def work(writer):
         session_id = f"t{writer}"
         try:
-            sessions.create_session(organization_id, CreateSessionRequest(
-                sessionId=session_id, chargingStationId=f"CP-T{writer % 2}", connectorId=str(writer % 3),
-                meterValues=drop))
+            sessions.create_session(
+                organization_id,
+                CreateSessionRequest(
+                    sessionId=session_id,
+                    chargingStationId=f"CP-T{writer % 2}",
+                    connectorId=str(writer % 3),
+                    meterValues=drop,
+                ),
+            )
             for round_ in range(3):
                 readings = clean if (round_ + writer) % 2 == 0 else drop
                 sessions.replace_session(organization_id, session_id, ReplaceSessionRequest(meterValues=readings))
@@ -421,8 +503,10 @@ def test_registration_counts_a_station_once(stack, make_org, monkeypatch):
     organization_id, _ = make_org()
     # two writers that both read "not registered" before either wrote
     monkeypatch.setattr(stations_dal, "_directory_item_exists", lambda *args: False)
-    outcomes = [stations_dal.ensure_registered(organization_id, "CP-R", station_uuid=f"u{n}", now="2026-01-01T00:00:00Z")
-                for n in range(2)]
+    outcomes = [
+        stations_dal.ensure_registered(organization_id, "CP-R", station_uuid=f"u{n}", now="2026-01-01T00:00:00Z")
+        for n in range(2)
+    ]
     assert outcomes == [True, False]
     assert stations_dal.totals(organization_id).stationCount == 1
     assert stations_dal.get_station(organization_id, "CP-R").id == "u0"
@@ -432,8 +516,12 @@ def test_station_pages_come_in_id_order(api):
     for index in (3, 0, 4, 1, 2):
         assert api.post("/v1/sessions", energy_session(f"p{index}", station=f"CP-P{index}", readings=2)).status == 200
     pages = [api.get("/v1/stations", query=f"page={page}&pageSize=2").json() for page in range(4)]
-    assert [[item["chargingStationId"] for item in page["content"]] for page in pages] == \
-        [["CP-P0", "CP-P1"], ["CP-P2", "CP-P3"], ["CP-P4"], []]
+    assert [[item["chargingStationId"] for item in page["content"]] for page in pages] == [
+        ["CP-P0", "CP-P1"],
+        ["CP-P2", "CP-P3"],
+        ["CP-P4"],
+        [],
+    ]
     assert all(page["pagination"]["totalCount"] == 5 for page in pages)
     assert pages[1]["pagination"] == {"totalCount": 5, "page": 1, "size": 2}
     assert api.get("/v1/stations/lookup").json()["items"] == [f"CP-P{index}" for index in range(5)]
@@ -454,14 +542,22 @@ def test_backfill_counts_data_written_before_the_counters(api):
     for connector in stations_dal.list_connectors(organization_id):
         connector.update(actions=[stations_dal.ConnectorItem.withAnomalies.remove()])
     Totals = stations_dal.TenantTotalsItem
-    stations_dal.totals(organization_id).update(actions=[
-        Totals.stationCount.remove(), Totals.stationsWithAnomalies.remove(), Totals.connectorsWithAnomalies.remove()])
+    stations_dal.totals(organization_id).update(
+        actions=[
+            Totals.stationCount.remove(),
+            Totals.stationsWithAnomalies.remove(),
+            Totals.connectorsWithAnomalies.remove(),
+        ]
+    )
 
     moved = stations_service.backfill_tenant_counts(organization_id)
     assert moved["stationsRegistered"] == 3 and moved["stationsWithAnomalies"] == 3
     _statistics_match(api, organization_id, ids)
-    assert stations_service.backfill_tenant_counts(organization_id) == \
-        {"stationsRegistered": 0, "stationsWithAnomalies": 0, "connectorsWithAnomalies": 0}
+    assert stations_service.backfill_tenant_counts(organization_id) == {
+        "stationsRegistered": 0,
+        "stationsWithAnomalies": 0,
+        "connectorsWithAnomalies": 0,
+    }
     assert api.put("/v1/sessions/d2", CLEAN).status == 200  # CP-C → 0 anomalies
     stats = _statistics_match(api, organization_id, ids)
     assert stats["chargingStationsWithAnomaliesCount"] == 2

@@ -1,8 +1,8 @@
 """/v1/sessions through the local gateway: behaviour, validation, idempotency, listing."""
+
 import json
 
 import pytest
-
 from seed_examples import energy_session, seed_session
 
 
@@ -60,9 +60,19 @@ def test_empty_patch_returns_current_state_without_change(api):
 def test_patch_appends_and_reanalyses(api):
     api.post("/v1/sessions", energy_session("grow", readings=4))
     before = api.get("/v1/sessions/grow").json()
-    appended = api.patch("/v1/sessions/grow", {"meterValues": [
-        {"measurand": "Energy.Active.Import.Register", "timestamp": "2026-02-27T10:20:00Z", "unit": "kWh", "value": 1.0},
-    ]})
+    appended = api.patch(
+        "/v1/sessions/grow",
+        {
+            "meterValues": [
+                {
+                    "measurand": "Energy.Active.Import.Register",
+                    "timestamp": "2026-02-27T10:20:00Z",
+                    "unit": "kWh",
+                    "value": 1.0,
+                },
+            ]
+        },
+    )
     assert appended.status == 200
     after = api.get("/v1/sessions/grow").json()
     assert after["meterValueCount"] == before["meterValueCount"] + 1
@@ -93,19 +103,64 @@ def test_unknown_session_is_404(api, method):
 
 BAD_BODIES = [
     ("malformed json", '{"sessionId": "x", ', "body", "invalid_json"),
-    ("not an object", '[1, 2]', "body", "validation_error"),
+    ("not an object", "[1, 2]", "body", "validation_error"),
     ("missing station", json.dumps({"sessionId": "x"}), "chargingStationId", "validation_error"),
-    ("wrong type", json.dumps({"sessionId": "x", "chargingStationId": "c", "meterValues": "many"}), "meterValues", "validation_error"),
-    ("unknown measurand", json.dumps({"sessionId": "x", "chargingStationId": "c", "meterValues": [
-        {"timestamp": "2026-02-27T10:00:00Z", "value": 1, "measurand": "Energy.Magic"}]}), "meterValues[0].measurand", "validation_error"),
-    ("non-finite", '{"sessionId": "x", "chargingStationId": "c", "meterValues": [{"timestamp": "2026-02-27T10:00:00Z", "value": NaN}]}',
-     "meterValues[0].value", "validation_error"),
-    ("infinite string", json.dumps({"sessionId": "x", "chargingStationId": "c", "meterValues": [
-        {"timestamp": "2026-02-27T10:00:00Z", "value": "inf"}]}), "meterValues[0].value", "validation_error"),
-    ("bad timestamp", json.dumps({"sessionId": "x", "chargingStationId": "c", "meterValues": [
-        {"timestamp": "yesterday", "value": 1}]}), "meterValues[0].timestamp", "validation_error"),
-    ("unit misfit", json.dumps({"sessionId": "x", "chargingStationId": "c", "meterValues": [
-        {"timestamp": "2026-02-27T10:00:00Z", "value": 1, "unit": "V"}]}), "meterValues[0]", "validation_error"),
+    (
+        "wrong type",
+        json.dumps({"sessionId": "x", "chargingStationId": "c", "meterValues": "many"}),
+        "meterValues",
+        "validation_error",
+    ),
+    (
+        "unknown measurand",
+        json.dumps(
+            {
+                "sessionId": "x",
+                "chargingStationId": "c",
+                "meterValues": [{"timestamp": "2026-02-27T10:00:00Z", "value": 1, "measurand": "Energy.Magic"}],
+            }
+        ),
+        "meterValues[0].measurand",
+        "validation_error",
+    ),
+    (
+        "non-finite",
+        '{"sessionId": "x", "chargingStationId": "c", "meterValues": [{"timestamp": "2026-02-27T10:00:00Z", "value": NaN}]}',
+        "meterValues[0].value",
+        "validation_error",
+    ),
+    (
+        "infinite string",
+        json.dumps(
+            {
+                "sessionId": "x",
+                "chargingStationId": "c",
+                "meterValues": [{"timestamp": "2026-02-27T10:00:00Z", "value": "inf"}],
+            }
+        ),
+        "meterValues[0].value",
+        "validation_error",
+    ),
+    (
+        "bad timestamp",
+        json.dumps(
+            {"sessionId": "x", "chargingStationId": "c", "meterValues": [{"timestamp": "yesterday", "value": 1}]}
+        ),
+        "meterValues[0].timestamp",
+        "validation_error",
+    ),
+    (
+        "unit misfit",
+        json.dumps(
+            {
+                "sessionId": "x",
+                "chargingStationId": "c",
+                "meterValues": [{"timestamp": "2026-02-27T10:00:00Z", "value": 1, "unit": "V"}],
+            }
+        ),
+        "meterValues[0]",
+        "validation_error",
+    ),
     ("bad id", json.dumps({"sessionId": "has space", "chargingStationId": "c"}), "sessionId", "validation_error"),
 ]
 
@@ -122,8 +177,10 @@ def test_bad_create_bodies_are_4xx_naming_the_field_and_write_nothing(api, name,
 
 def test_one_bad_reading_rejects_the_whole_append(api):
     api.post("/v1/sessions", seed_session("atomic"))
-    values = [{"timestamp": "2026-02-27T10:45:00Z", "value": 1, "measurand": "Energy.Active.Import.Register", "unit": "kWh"},
-              {"timestamp": "2026-02-27T10:50:00Z", "value": "x"}]
+    values = [
+        {"timestamp": "2026-02-27T10:45:00Z", "value": 1, "measurand": "Energy.Active.Import.Register", "unit": "kWh"},
+        {"timestamp": "2026-02-27T10:50:00Z", "value": "x"},
+    ]
     response = api.patch("/v1/sessions/atomic", {"meterValues": values})
     assert response.status == 400
     assert response.json()["error"]["details"][0]["field"] == "meterValues[1].value"
@@ -145,13 +202,23 @@ def test_oversized_body_is_413_and_writes_nothing(api, monkeypatch):
 
 
 def test_non_json_content_type_is_415(api):
-    response = api.post("/v1/sessions", raw_body="sessionId=x", headers={"content-type": "application/x-www-form-urlencoded"})
+    response = api.post(
+        "/v1/sessions", raw_body="sessionId=x", headers={"content-type": "application/x-www-form-urlencoded"}
+    )
     assert response.status == 415
 
 
-@pytest.mark.parametrize("query,field", [("page=-1", "page"), ("pageSize=0", "pageSize"), ("pageSize=1000", "pageSize"),
-                                         ("minScore=2", "minScore"), ("isAnomaly=maybe", "isAnomaly"),
-                                         ("dateFrom=notadate", "dateFrom")])
+@pytest.mark.parametrize(
+    "query,field",
+    [
+        ("page=-1", "page"),
+        ("pageSize=0", "pageSize"),
+        ("pageSize=1000", "pageSize"),
+        ("minScore=2", "minScore"),
+        ("isAnomaly=maybe", "isAnomaly"),
+        ("dateFrom=notadate", "dateFrom"),
+    ],
+)
 def test_bad_list_parameters(api, query, field):
     response = api.get("/v1/sessions", query=query)
     assert response.status == 400
@@ -159,6 +226,7 @@ def test_bad_list_parameters(api, query, field):
 
 
 # ---------------------------------------------------------------------------- listing
+
 
 def test_list_filters_and_pagination(api):
     api.post("/v1/sessions", energy_session("a1", station="CP-A", start_hour=8, evse="E1"))
@@ -197,6 +265,7 @@ def test_date_range_must_be_ordered(api):
 
 
 # ---------------------------------------------------------------------------- auth
+
 
 def test_missing_invalid_and_mismatched_credentials(api, client_for):
     anonymous = client_for(None).get("/v1/sessions")

@@ -1,17 +1,17 @@
 """SHADE end to end: sessions -> schedule fire -> ShadeQueue -> worker -> station endpoints, statistics."""
-from datetime import date, datetime, timedelta, timezone
 
 import json
+from datetime import UTC, date, datetime, timedelta
 
 import boto3
 import pytest
+from webhook_support import fake_clock, local_mode, receiver_factory  # noqa: F401 (fixtures)
 
 from chargewatch import clock
 from chargewatch.dal import station_days as station_days_dal
 from chargewatch.services import shade as shade_service
 from chargewatch_tools.emulator.queues import QueuePoller
 from csar import shade
-from webhook_support import fake_clock, local_mode, receiver_factory  # noqa: F401 (fixtures)
 
 DAY = date(2026, 3, 11)
 HOURS = (7, 9, 12, 17, 19)
@@ -26,9 +26,16 @@ def _buckets():
 
 
 def _session(session_id, station, connector, day, hour):
-    start = datetime(day.year, day.month, day.day, hour, tzinfo=timezone.utc)
-    readings = [{"measurand": "Energy.Active.Import.Register", "unit": "kWh", "value": round(2.75 * k, 3),
-                 "timestamp": (start + timedelta(minutes=15 * k)).strftime("%Y-%m-%dT%H:%M:%SZ")} for k in range(7)]
+    start = datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+    readings = [
+        {
+            "measurand": "Energy.Active.Import.Register",
+            "unit": "kWh",
+            "value": round(2.75 * k, 3),
+            "timestamp": (start + timedelta(minutes=15 * k)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        for k in range(7)
+    ]
     return {"sessionId": session_id, "chargingStationId": station, "connectorId": connector, "meterValues": readings}
 
 
@@ -41,8 +48,12 @@ def _seed_history(organization_id, station, days=21):
 
 
 def _fire(gateway, day):
-    result = gateway.registry.invoke("ShadeSchedulerFunction", {"detail-type": "Scheduled Event", "detail": {"date": day.isoformat()}})
-    handled = QueuePoller(gateway.registry, boto3.client("sqs", region_name="eu-west-1"), failed_visibility_seconds=0).drain()
+    result = gateway.registry.invoke(
+        "ShadeSchedulerFunction", {"detail-type": "Scheduled Event", "detail": {"date": day.isoformat()}}
+    )
+    handled = QueuePoller(
+        gateway.registry, boto3.client("sqs", region_name="eu-west-1"), failed_visibility_seconds=0
+    ).drain()
     return result, handled
 
 
@@ -83,8 +94,13 @@ def test_fan_out_worker_and_station_endpoints(fleet, gateway):
     assert first["isAnomaly"] is True and page["content"][1]["detectionDetails"] == {}
 
     energy = acme_api.get("/v1/stations/ST-1/energy").json()
-    assert set(energy) == {"chargingStationId", "energyDelivered", "energyConsumptionStation",
-                           "energyConsumptionConnectors", "anomalyOccurrences"}
+    assert set(energy) == {
+        "chargingStationId",
+        "energyDelivered",
+        "energyConsumptionStation",
+        "energyConsumptionConnectors",
+        "anomalyOccurrences",
+    }
     assert energy["energyDelivered"] == pytest.approx(5 * 6 * 2.75, abs=0.01)
     assert len(energy["energyConsumptionStation"]) == 24
     assert energy["energyConsumptionStation"][7] == {"timestamp": "2026-03-11T07:00:00Z", "energy": 11.0}
@@ -93,7 +109,14 @@ def test_fan_out_worker_and_station_endpoints(fleet, gateway):
     assert energy["anomalyOccurrences"] and energy["anomalyOccurrences"][0].startswith("2026-03-11T")
 
     overview = acme_api.get("/v1/stations/ST-1/shade-overview").json()
-    assert set(overview) == {"chargingStationId", "dayScore", "isAnomaly", "energyTimeline", "anomalyMarkers", "analyzedAt"}
+    assert set(overview) == {
+        "chargingStationId",
+        "dayScore",
+        "isAnomaly",
+        "energyTimeline",
+        "anomalyMarkers",
+        "analyzedAt",
+    }
     assert len(overview["energyTimeline"]) == 96
     assert overview["energyTimeline"][-1]["cumulativeKwh"] == pytest.approx(82.5, abs=0.01)
     assert set(overview["anomalyMarkers"][0]) == {"startMinute", "timestamp", "score"}
@@ -121,7 +144,7 @@ def test_unknown_station_and_no_inference(fleet, api):
 
 def test_statistics_uptime_and_idempotent_rerun(fleet, gateway, monkeypatch):
     acme_api, corp_api = fleet
-    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 3, 12, 8, tzinfo=timezone.utc))
+    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 3, 12, 8, tzinfo=UTC))
     assert corp_api.get("/v1/statistics").json()["uptimePercentage"] == 100.0  # no station-day yet
     _fire(gateway, DAY)
     first = acme_api.get("/v1/statistics").json()
@@ -160,8 +183,10 @@ def test_fan_out_splits_a_tenant_into_station_groups(fleet, gateway, monkeypatch
     monkeypatch.setattr(shade_service, "STATIONS_PER_MESSAGE", 1)
     result, handled = _fire(gateway, DAY)
     assert result["tenants"] == 2 and handled == 2 + 4  # ST-1, ST-ACME | ST-1, ST-CORP: one message each
-    assert {d.chargingStationId for d in station_days_dal.StationDayItem.scan(station_days_dal.StationDayItem.SK == f"DAY#{DAY}")} \
-        == {"ST-1", "ST-ACME", "ST-CORP"}
+    assert {
+        d.chargingStationId
+        for d in station_days_dal.StationDayItem.scan(station_days_dal.StationDayItem.SK == f"DAY#{DAY}")
+    } == {"ST-1", "ST-ACME", "ST-CORP"}
 
 
 def test_station_anomaly_detected_webhook_once_per_anomalous_day(fleet, gateway, local_mode, receiver_factory):
@@ -195,10 +220,19 @@ def test_schedule_cli_knows_the_template_schedule():
 
 def test_worker_reports_a_bad_message_alone(fleet, gateway):
     """Partial batch failure: a malformed message fails alone; the good one in the same batch is processed."""
+
     def record(message_id, body):
-        return {"messageId": message_id, "receiptHandle": message_id, "body": body, "attributes": {}, "messageAttributes": {},
-                "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:shade",
-                "awsRegion": "eu-west-1"}
+        return {
+            "messageId": message_id,
+            "receiptHandle": message_id,
+            "body": body,
+            "attributes": {},
+            "messageAttributes": {},
+            "md5OfBody": "",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:shade",
+            "awsRegion": "eu-west-1",
+        }
 
     good = json.dumps({"kind": "stations", "organizationId": "acme", "day": DAY.isoformat(), "stationIds": ["ST-ACME"]})
     bad = json.dumps({"kind": "stations", "organizationId": "acme", "day": "yesterday"})

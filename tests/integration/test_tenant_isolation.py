@@ -1,8 +1,9 @@
 """Two tenants whose ids share a prefix: neither can see or touch the other's sessions."""
-from chargewatch.dal import sessions as sessions_dal
-from chargewatch.dal.table import tenant_pk
 
 from seed_examples import SEED_APPEND_SESSION, SEED_REPLACE_SESSION, seed_session
+
+from chargewatch.dal import sessions as sessions_dal
+from chargewatch.dal.table import tenant_pk
 
 ACME = "acme"
 ACME_CORP = "acme-corp"  # 'acme' is a string prefix of 'acme-corp'

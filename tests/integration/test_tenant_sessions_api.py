@@ -1,17 +1,17 @@
 """Seed 000 /api/v1/tenant-sessions (a user's own sessions) and seed 004 /api/v1/sessions (an
 organization's login sessions with devices): every route and rule, and isolation between
 organizations whose ids share a prefix."""
+
 import re
 from datetime import timedelta
 
 import pytest
+from login_session_support import LAPTOP, PHONE, UUID_PATTERN, browser, moving_clock  # noqa: F401
 
 from chargewatch import clock
 from chargewatch.dal import login_sessions as sessions_dal
 from chargewatch.dal import members
 from chargewatch.services import tenant_sessions
-
-from login_session_support import LAPTOP, PHONE, UUID_PATTERN, browser, moving_clock  # noqa: F401
 
 ACME = "acme"
 ACME_CORP = "acme-corp"  # 'acme' is a string prefix of 'acme-corp'
@@ -55,28 +55,44 @@ def _join(org, user, role):
 
 # ------------------------------------------------------------------ seed 000: create
 
+
 def test_create_binds_the_session_to_the_membership(acme, make_user, client_for):
     user = make_user("ana@example.com", org=ACME, role="admin")
     created = _open(browser(client_for(user.token), LAPTOP))
     assert set(created) == SUMMARY_FIELDS
     assert re.match(UUID_PATTERN, created["session_id"])
-    assert (created["user_id"], created["org_id"], created["org_name"], created["is_active"]) == \
-        (user.user_id, ACME, "Acme", True)
-    assert clock.parse_iso(created["expires_at"]) - clock.parse_iso(created["created_at"]) == \
-        tenant_sessions.ABSOLUTE_LIFETIME
+    assert (created["user_id"], created["org_id"], created["org_name"], created["is_active"]) == (
+        user.user_id,
+        ACME,
+        "Acme",
+        True,
+    )
+    assert (
+        clock.parse_iso(created["expires_at"]) - clock.parse_iso(created["created_at"])
+        == tenant_sessions.ABSOLUTE_LIFETIME
+    )
     detail = client_for(user.token).get(f"/api/v1/tenant-sessions/{created['session_id']}").json()
     assert detail["tenant_context"] == {"org_id": ACME, "role": "admin", "terminology": {}, "feature_flags": {}}
 
 
-@pytest.mark.parametrize("membership, claimed, status", [
-    ("member", "admin", 403), ("member", "owner", 403), ("admin", "owner", 403),
-    ("member", "member", 200), ("admin", "member", 200), ("admin", "admin", 200), ("owner", "owner", 200),
-])
+@pytest.mark.parametrize(
+    "membership, claimed, status",
+    [
+        ("member", "admin", 403),
+        ("member", "owner", 403),
+        ("admin", "owner", 403),
+        ("member", "member", 200),
+        ("admin", "member", 200),
+        ("admin", "admin", 200),
+        ("owner", "owner", 200),
+    ],
+)
 def test_a_client_cannot_claim_a_role_above_its_membership(acme, make_user, client_for, membership, claimed, status):
     user = make_user("ana@example.com", org=ACME, role=membership)
     client = client_for(user.token)
-    response = client.post("/api/v1/tenant-sessions", {"org_id": ACME,
-                                                       "tenant_context": {"org_id": ACME, "role": claimed}})
+    response = client.post(
+        "/api/v1/tenant-sessions", {"org_id": ACME, "tenant_context": {"org_id": ACME, "role": claimed}}
+    )
     assert response.status == status, response.body
     if status == 403:
         assert response.json()["error"]["code"] == "role_not_permitted"
@@ -91,9 +107,13 @@ def test_create_refuses_other_organizations_and_bad_bodies(acme, make_user, clie
         assert response.status == 403 and response.json()["error"]["code"] == code, org
     mismatch = client.post("/api/v1/tenant-sessions", {"org_id": ACME, "tenant_context": {"org_id": ACME_CORP}})
     assert mismatch.status == 400 and mismatch.json()["error"]["code"] == "org_mismatch"
-    for body in ({}, {"org_id": ""}, {"org_id": ACME, "tenant_context": {"role": "root"}},
-                 {"org_id": ACME, "tenant_context": {"feature_flags": {"x": "maybe"}}},
-                 {"org_id": ACME, "tenant_context": {"terminology": {"x": "y" * 201}}}):
+    for body in (
+        {},
+        {"org_id": ""},
+        {"org_id": ACME, "tenant_context": {"role": "root"}},
+        {"org_id": ACME, "tenant_context": {"feature_flags": {"x": "maybe"}}},
+        {"org_id": ACME, "tenant_context": {"terminology": {"x": "y" * 201}}},
+    ):
         response = client.post("/api/v1/tenant-sessions", body)
         assert response.status == 400 and response.json()["error"]["code"] == "validation_error", body
     assert client.get("/api/v1/tenant-sessions").json()["pagination"]["total"] == 0
@@ -111,19 +131,31 @@ def test_a_super_admin_may_open_a_session_anywhere_as_admin(acme, make_user, cli
 def test_device_from_the_body_or_the_user_agent(acme, make_user, client_for):
     user = make_user("ana@example.com", org=ACME)
     client = client_for(user.token)
-    explicit = _open(browser(client, LAPTOP), device={"id": "kiosk-7", "platform": "Android", "type": "tablet",
-                                                       "name": "Front desk", "osVersion": "14"})
+    explicit = _open(
+        browser(client, LAPTOP),
+        device={"id": "kiosk-7", "platform": "Android", "type": "tablet", "name": "Front desk", "osVersion": "14"},
+    )
     parsed = _open(browser(client, PHONE))
     first = client.get(f"/api/v1/sessions/{explicit['session_id']}").json()
-    assert first["device"] == {"id": "kiosk-7", "platform": "Android", "type": "tablet", "name": "Front desk",
-                               "osVersion": "14"}
+    assert first["device"] == {
+        "id": "kiosk-7",
+        "platform": "Android",
+        "type": "tablet",
+        "name": "Front desk",
+        "osVersion": "14",
+    }
     second = client.get(f"/api/v1/sessions/{parsed['session_id']}").json()
     assert second["device"]["id"].startswith("dev_")
-    assert {k: v for k, v in second["device"].items() if k != "id"} == \
-        {"platform": "iOS", "type": "mobile", "name": "Safari on iOS", "osVersion": "17.4"}
+    assert {k: v for k, v in second["device"].items() if k != "id"} == {
+        "platform": "iOS",
+        "type": "mobile",
+        "name": "Safari on iOS",
+        "osVersion": "17.4",
+    }
 
 
 # ------------------------------------------------------------------ seed 000: list, get, put, delete
+
 
 def test_list_is_newest_first_and_paged(acme, make_user, client_for, moving_clock):
     client, ids = _open_several(make_user, client_for, moving_clock, 3, seconds=1)
@@ -143,8 +175,9 @@ def test_each_user_sees_only_their_own_sessions(acme, make_user, client_for):
     anas = _open(client_for(ana.token))
     bens = _open(client_for(ben.token))
     ana_client = client_for(ana.token)
-    assert [item["session_id"] for item in ana_client.get("/api/v1/tenant-sessions").json()["data"]] == \
-        [anas["session_id"]]
+    assert [item["session_id"] for item in ana_client.get("/api/v1/tenant-sessions").json()["data"]] == [
+        anas["session_id"]
+    ]
     _assert_not_found_by_id(ana_client, bens["session_id"])
     assert client_for(ben.token).get(f"/api/v1/tenant-sessions/{bens['session_id']}").json()["is_active"] is True
 
@@ -154,20 +187,31 @@ def test_put_replaces_the_context_and_rechecks_the_role(acme, make_user, client_
     client = client_for(user.token)
     created = _open(client)
     moving_clock.advance(minutes=30)
-    context = {"org_id": ACME, "role": "admin", "terminology": {"station": "Charger"},
-               "feature_flags": {"shade_overview": True}}
+    context = {
+        "org_id": ACME,
+        "role": "admin",
+        "terminology": {"station": "Charger"},
+        "feature_flags": {"shade_overview": True},
+    }
     updated = client.put(f"/api/v1/tenant-sessions/{created['session_id']}", {"tenant_context": context})
     assert updated.status == 200, updated.body
-    assert updated.json() == {"session_id": created["session_id"], "user_id": user.user_id, "org_id": ACME,
-                              "is_active": True, "updated_at": clock.to_iso(moving_clock.moment),
-                              "expires_at": created["expires_at"]}
+    assert updated.json() == {
+        "session_id": created["session_id"],
+        "user_id": user.user_id,
+        "org_id": ACME,
+        "is_active": True,
+        "updated_at": clock.to_iso(moving_clock.moment),
+        "expires_at": created["expires_at"],
+    }
     assert client.get(f"/api/v1/tenant-sessions/{created['session_id']}").json()["tenant_context"] == context
 
     _join(ACME, user, "member")  # demoted
     refused = client.put(f"/api/v1/tenant-sessions/{created['session_id']}", {"tenant_context": context})
     assert refused.status == 403 and refused.json()["error"]["code"] == "role_not_permitted"
-    assert client.put(f"/api/v1/tenant-sessions/{created['session_id']}",
-                      {"tenant_context": {"org_id": ACME_CORP}}).status == 400
+    assert (
+        client.put(f"/api/v1/tenant-sessions/{created['session_id']}", {"tenant_context": {"org_id": ACME_CORP}}).status
+        == 400
+    )
     assert client.put(f"/api/v1/tenant-sessions/{created['session_id']}", {}).status == 400
     assert client.get(f"/api/v1/tenant-sessions/{created['session_id']}").json()["tenant_context"] == context
 
@@ -193,6 +237,7 @@ def test_delete_ends_the_session_once(acme, make_user, client_for, moving_clock)
 
 # ------------------------------------------------------------------ expiry
 
+
 def test_idle_sessions_expire_after_two_hours(acme, make_user, client_for, moving_clock):
     user = make_user("ana@example.com", org=ACME)
     client = client_for(user.token)
@@ -208,8 +253,7 @@ def test_idle_sessions_expire_after_two_hours(acme, make_user, client_for, movin
     assert client.get("/api/v1/tenant-sessions").json()["pagination"]["total"] == 0
     assert client.put(f"/api/v1/tenant-sessions/{created['session_id']}", {"tenant_context": {}}).status == 409
     released = client.get(f"/api/v1/sessions/{created['session_id']}").json()["releasedAt"]
-    assert clock.parse_iso(released) == started + timedelta(hours=3, minutes=40) + \
-        tenant_sessions.IDLE_TIMEOUT
+    assert clock.parse_iso(released) == started + timedelta(hours=3, minutes=40) + tenant_sessions.IDLE_TIMEOUT
     # DELETE of an expired session records its natural end, not the moment of the DELETE
     assert client.request("DELETE", f"/api/v1/tenant-sessions/{created['session_id']}").json()["cleared_at"] == released
 
@@ -237,15 +281,21 @@ def test_records_carry_a_ttl_a_week_after_expiry(acme, make_user, client_for):
 
 # ------------------------------------------------------------------ who may call
 
+
 def test_seed_000_routes_need_a_user(acme, make_org, make_user, client_for):
     _, key = make_org("Keyed", organization_id="keyed")
-    for client, status, code in ((client_for(None), 401, None), (client_for("garbage"), 401, None),
-                                 (client_for(key), 403, "user_required")):
-        for method, path, body in (("GET", "/api/v1/tenant-sessions", None),
-                                   ("POST", "/api/v1/tenant-sessions", {"org_id": "keyed"}),
-                                   ("GET", "/api/v1/tenant-sessions/x", None),
-                                   ("PUT", "/api/v1/tenant-sessions/x", {"tenant_context": {}}),
-                                   ("DELETE", "/api/v1/tenant-sessions/x", None)):
+    for client, status, code in (
+        (client_for(None), 401, None),
+        (client_for("garbage"), 401, None),
+        (client_for(key), 403, "user_required"),
+    ):
+        for method, path, body in (
+            ("GET", "/api/v1/tenant-sessions", None),
+            ("POST", "/api/v1/tenant-sessions", {"org_id": "keyed"}),
+            ("GET", "/api/v1/tenant-sessions/x", None),
+            ("PUT", "/api/v1/tenant-sessions/x", {"tenant_context": {}}),
+            ("DELETE", "/api/v1/tenant-sessions/x", None),
+        ):
             response = client.request(method, path, json_body=body)
             assert response.status == status, (method, path, response.body)
             if code:
@@ -261,6 +311,7 @@ def test_a_user_without_organization_lists_nothing(acme, make_user, client_for):
 
 
 # ------------------------------------------------------------------ member removal
+
 
 def test_end_member_sessions_ends_only_that_organizations(acme, make_user, client_for):
     user = make_user("ana@example.com", org=ACME)
@@ -279,6 +330,7 @@ def test_end_member_sessions_ends_only_that_organizations(acme, make_user, clien
 
 # ------------------------------------------------------------------ seed 004: the organization's sessions
 
+
 def test_every_member_and_the_api_key_see_the_organizations_sessions(make_org, make_user, client_for):
     _, key = make_org("Acme", organization_id=ACME)
     make_org("Acme Corp", organization_id=ACME_CORP)
@@ -293,8 +345,13 @@ def test_every_member_and_the_api_key_see_the_organizations_sessions(make_org, m
         assert body["object"] == "list" and body["nextCursor"] is None
         assert [item["id"] for item in body["data"]] == [bens["session_id"], anas["session_id"]]
         for item in body["data"]:
-            assert set(item) == ORG_SESSION_FIELDS and set(item["device"]) == {"id", "platform", "type", "name",
-                                                                                "osVersion"}
+            assert set(item) == ORG_SESSION_FIELDS and set(item["device"]) == {
+                "id",
+                "platform",
+                "type",
+                "name",
+                "osVersion",
+            }
             assert item["organization"] == ACME and item["releasedAt"] is None
         assert client.get(f"/api/v1/sessions/{anas['session_id']}").json()["user"] == ana.user_id
 
@@ -318,8 +375,18 @@ def test_cursor_pagination_walks_every_session_once(acme, make_user, client_for,
     assert client.get("/api/v1/sessions", query="limit=500").status == 200
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=501", "limit=abc", "limit=-1", "before=yesterday",
-                                   "before=2026-03-26", "before=2026-03-26T09:00:00"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=0",
+        "limit=501",
+        "limit=abc",
+        "limit=-1",
+        "before=yesterday",
+        "before=2026-03-26",
+        "before=2026-03-26T09:00:00",
+    ],
+)
 def test_invalid_limit_or_before_is_400(acme, make_user, client_for, query):
     user = make_user("ana@example.com", org=ACME)
     response = client_for(user.token).get("/api/v1/sessions", query=query)
@@ -361,8 +428,10 @@ def test_prefix_sharing_organizations_are_isolated(acme, make_user, client_for):
     denied = client.get("/api/v1/sessions", headers={"X-Organization-Id": ACME_CORP})
     assert denied.status == 403 and denied.json()["error"]["code"] == "not_a_member"
     assert client.get(f"/api/v1/sessions/{corp_session['session_id']}").status == 404
-    assert client.get(f"/api/v1/sessions/{corp_session['session_id']}",
-                      headers={"X-Organization-Id": ACME_CORP}).status == 403
+    assert (
+        client.get(f"/api/v1/sessions/{corp_session['session_id']}", headers={"X-Organization-Id": ACME_CORP}).status
+        == 403
+    )
     _assert_not_found_by_id(client, corp_session["session_id"])
     assert client.post("/api/v1/tenant-sessions", {"org_id": ACME_CORP}).status == 403
     assert client.get("/api/v1/tenant-sessions", query="org_id=acme-corp").json()["data"] == []

@@ -1,9 +1,10 @@
 """Seed 002 tenant switch: POST and the GET redirect variant, the active-tenant cookie, the
 rotation of the user's tenant session, and isolation between prefix-sharing organizations."""
-from chargewatch.dal import login_sessions as sessions_dal
-from chargewatch.services import tenant_sessions
 
 from login_session_support import LAPTOP, ORG_A, ORG_B, PHONE, browser, cookie_attributes, moving_clock  # noqa: F401
+
+from chargewatch.dal import login_sessions as sessions_dal
+from chargewatch.services import tenant_sessions
 
 NOT_A_UUID = "target-tenant-uuid-1234"
 
@@ -66,8 +67,7 @@ def test_switching_rotates_the_session_of_this_browser_only(make_org, make_user,
     detail = client.get(f"/api/v1/tenant-sessions/{rotated['session_id']}").json()
     assert detail["tenant_context"]["role"] == "member" and detail["tenant_context"]["org_id"] == ORG_B
     # the device moves with the session; the old one shows when it was released
-    new_in_b = client.get(f"/api/v1/sessions/{rotated['session_id']}",
-                          headers={"X-Organization-Id": ORG_B}).json()
+    new_in_b = client.get(f"/api/v1/sessions/{rotated['session_id']}", headers={"X-Organization-Id": ORG_B}).json()
     assert new_in_b["device"]["id"] == "laptop-1" and new_in_b["releasedAt"] is None
     old_in_a = client.get(f"/api/v1/sessions/{on_laptop['session_id']}", headers={"X-Organization-Id": ORG_A}).json()
     assert old_in_a["releasedAt"] == moving_clock.moment.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -146,6 +146,7 @@ def test_a_user_without_any_organization_gets_403(make_org, make_user, client_fo
 
 # ------------------------------------------------------------------ GET redirect variant
 
+
 def test_redirect_variant_on_success(make_org, make_user, client_for):
     user = _two_orgs(make_org, make_user)
     response = client_for(user.token).get(f"/api/tenants/{ORG_B}/switch")
@@ -189,6 +190,9 @@ def test_the_settings_default_to_the_seed_targets():
     from chargewatch.settings import Settings
 
     defaults = Settings.from_environ({})
-    assert (defaults.switch_redirect_success, defaults.switch_redirect_unauthenticated,
-            defaults.switch_redirect_forbidden) == ("/excel", "/", "/onboarding")
+    assert (
+        defaults.switch_redirect_success,
+        defaults.switch_redirect_unauthenticated,
+        defaults.switch_redirect_forbidden,
+    ) == ("/excel", "/", "/onboarding")
     assert tenant_sessions.ACTIVE_TENANT_MAX_AGE == 30 * 24 * 3600

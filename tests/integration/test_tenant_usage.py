@@ -1,11 +1,14 @@
 """Seed 002 usage metering: GET/POST /api/tenant-usage, plan limits (402, nothing changed), the
 storage floor, Idempotency-Key, usage events, the monthly reset, product metering, roles, isolation
 and the 50-vs-10 concurrency case."""
+
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
+from seed_examples import SEED_APPEND_SESSION, SEED_REPLACE_SESSION, seed_session
+from webhook_support import FakeClock
 
 from chargewatch import clock
 from chargewatch.dal import usage as usage_dal
@@ -13,9 +16,6 @@ from chargewatch.errors import QuotaExceededError
 from chargewatch.schemas.usage import UsageIncrementRequest
 from chargewatch.services import usage
 from chargewatch.tenancy import Tenant
-
-from seed_examples import SEED_APPEND_SESSION, SEED_REPLACE_SESSION, seed_session
-from webhook_support import FakeClock
 
 PATH = "/api/tenant-usage"
 SMALL_LIMITS = {"storageBytes": 1000, "aiTokensPerMonth": 100, "whatsappMessagesPerMonth": 10}
@@ -29,7 +29,7 @@ def small_plan(monkeypatch):
 
 @pytest.fixture
 def frozen(monkeypatch):
-    fake = FakeClock(datetime(2026, 1, 31, 23, 59, tzinfo=timezone.utc))
+    fake = FakeClock(datetime(2026, 1, 31, 23, 59, tzinfo=UTC))
     monkeypatch.setattr(clock, "now", fake.now)
     return fake
 
@@ -44,16 +44,25 @@ def _counters(response):
 
 # ------------------------------------------------------------------ shapes
 
+
 def test_get_returns_plan_limits_and_zero_counters_of_a_new_organization(make_org, client_for, frozen):
     organization_id, key = make_org()
     response = client_for(key).get(PATH)
     assert response.status == 200
     assert response.json() == {
         "tenantId": organization_id,
-        "plan": {"id": "free", "name": "Free", "limits": {"storageBytes": 1024**3, "aiTokens": 20_000,
-                                                          "whatsappMessages": 100}},
-        "usage": {"storageBytes": 0, "aiTokens": 0, "whatsappMessages": 0,
-                  "periodStart": "2026-01-01T00:00:00Z", "periodEnd": "2026-02-01T00:00:00Z"},
+        "plan": {
+            "id": "free",
+            "name": "Free",
+            "limits": {"storageBytes": 1024**3, "aiTokens": 20_000, "whatsappMessages": 100},
+        },
+        "usage": {
+            "storageBytes": 0,
+            "aiTokens": 0,
+            "whatsappMessages": 0,
+            "periodStart": "2026-01-01T00:00:00Z",
+            "periodEnd": "2026-02-01T00:00:00Z",
+        },
     }
     # the counters exist from the start (create_organization initialises them)
     assert usage_dal.get_month(organization_id, "2026-01") is not None
@@ -64,8 +73,11 @@ def test_enterprise_limits_are_unlimited(make_org, client_for):
 
     provisioned = create_organization("Big", plan="enterprise")
     plan = client_for(provisioned.api_key).get(PATH).json()["plan"]
-    assert plan == {"id": "enterprise", "name": "Enterprise",
-                    "limits": {"storageBytes": None, "aiTokens": None, "whatsappMessages": None}}
+    assert plan == {
+        "id": "enterprise",
+        "name": "Enterprise",
+        "limits": {"storageBytes": None, "aiTokens": None, "whatsappMessages": None},
+    }
     response = client_for(provisioned.api_key).post(PATH, {"aiTokensDelta": 10**12})
     assert response.status == 200 and response.json()["usage"]["aiTokens"] == 10**12
 
@@ -73,8 +85,9 @@ def test_enterprise_limits_are_unlimited(make_org, client_for):
 def test_post_applies_the_seed_example_and_logs_an_event(make_org, client_for):
     organization_id, key = make_org()
     api = client_for(key)
-    response = api.post(PATH, {"storageBytesDelta": 2097152, "reason": "document_upload",
-                               "metadata": {"fileId": "doc-uuid-1"}})
+    response = api.post(
+        PATH, {"storageBytesDelta": 2097152, "reason": "document_upload", "metadata": {"fileId": "doc-uuid-1"}}
+    )
     assert response.status == 200, response.body
     body = response.json()
     assert body["ok"] is True
@@ -97,18 +110,21 @@ def test_several_deltas_apply_together(make_org, client_for):
     assert _counters(response) == {"storageBytes": 10, "aiTokens": 20, "whatsappMessages": 3}
 
 
-@pytest.mark.parametrize("body, fields", [
-    ({}, {"storageBytesDelta", "aiTokensDelta", "whatsappMessagesDelta"}),
-    ({"storageBytesDelta": 0, "aiTokensDelta": 0}, {"storageBytesDelta", "aiTokensDelta", "whatsappMessagesDelta"}),
-    ({"reason": "nothing"}, {"storageBytesDelta", "aiTokensDelta", "whatsappMessagesDelta"}),
-    ({"aiTokensDelta": "5"}, {"aiTokensDelta"}),
-    ({"aiTokensDelta": True}, {"aiTokensDelta"}),
-    ({"storageBytesDelta": 1.5}, {"storageBytesDelta"}),
-    ({"aiTokensDelta": -5}, {"aiTokensDelta"}),
-    ({"whatsappMessagesDelta": 1e300}, {"whatsappMessagesDelta"}),
-    ({"aiTokensDelta": 1, "tokens": 5}, {"tokens"}),
-    ({"aiTokensDelta": 1, "metadata": {"blob": "x" * 5000}}, {"metadata"}),
-])
+@pytest.mark.parametrize(
+    "body, fields",
+    [
+        ({}, {"storageBytesDelta", "aiTokensDelta", "whatsappMessagesDelta"}),
+        ({"storageBytesDelta": 0, "aiTokensDelta": 0}, {"storageBytesDelta", "aiTokensDelta", "whatsappMessagesDelta"}),
+        ({"reason": "nothing"}, {"storageBytesDelta", "aiTokensDelta", "whatsappMessagesDelta"}),
+        ({"aiTokensDelta": "5"}, {"aiTokensDelta"}),
+        ({"aiTokensDelta": True}, {"aiTokensDelta"}),
+        ({"storageBytesDelta": 1.5}, {"storageBytesDelta"}),
+        ({"aiTokensDelta": -5}, {"aiTokensDelta"}),
+        ({"whatsappMessagesDelta": 1e300}, {"whatsappMessagesDelta"}),
+        ({"aiTokensDelta": 1, "tokens": 5}, {"tokens"}),
+        ({"aiTokensDelta": 1, "metadata": {"blob": "x" * 5000}}, {"metadata"}),
+    ],
+)
 def test_invalid_increments_are_400_naming_the_field(make_org, client_for, body, fields):
     organization_id, key = make_org()
     response = client_for(key).post(PATH, body)
@@ -119,8 +135,9 @@ def test_invalid_increments_are_400_naming_the_field(make_org, client_for, body,
     assert _events(organization_id) == []
 
 
-@pytest.mark.parametrize("raw", ['{"aiTokensDelta": NaN}', '{"storageBytesDelta": Infinity}',
-                                 '{"storageBytesDelta": -Infinity}'])
+@pytest.mark.parametrize(
+    "raw", ['{"aiTokensDelta": NaN}', '{"storageBytesDelta": Infinity}', '{"storageBytesDelta": -Infinity}']
+)
 def test_non_finite_numbers_are_400(make_org, client_for, raw):
     _, key = make_org()
     response = client_for(key).post(PATH, raw_body=raw)
@@ -141,13 +158,18 @@ def test_unauthenticated_is_401(client_for, stack):
 
 # ------------------------------------------------------------------ limits
 
-@pytest.mark.parametrize("field, counter, limit, code", [
-    ("storageBytesDelta", "storageBytes", 1000, "storage_limit_exceeded"),
-    ("aiTokensDelta", "aiTokens", 100, "ai_limit_exceeded"),
-    ("whatsappMessagesDelta", "whatsappMessages", 10, "whatsapp_limit_exceeded"),
-])
-def test_an_increment_past_the_limit_is_402_and_changes_nothing(make_org, client_for, small_plan, field, counter,
-                                                                 limit, code):
+
+@pytest.mark.parametrize(
+    "field, counter, limit, code",
+    [
+        ("storageBytesDelta", "storageBytes", 1000, "storage_limit_exceeded"),
+        ("aiTokensDelta", "aiTokens", 100, "ai_limit_exceeded"),
+        ("whatsappMessagesDelta", "whatsappMessages", 10, "whatsapp_limit_exceeded"),
+    ],
+)
+def test_an_increment_past_the_limit_is_402_and_changes_nothing(
+    make_org, client_for, small_plan, field, counter, limit, code
+):
     organization_id, key = make_org()
     api = client_for(key)
     assert api.post(PATH, {field: limit - 1}).status == 200
@@ -210,6 +232,7 @@ def test_negative_storage_floors_at_zero(make_org, client_for, small_plan):
 
 # ------------------------------------------------------------------ idempotency
 
+
 def test_idempotency_key_applies_a_retried_increment_once(make_org, client_for, small_plan):
     organization_id, key = make_org()
     api = client_for(key)
@@ -221,7 +244,9 @@ def test_idempotency_key_applies_a_retried_increment_once(make_org, client_for, 
     assert len(_events(organization_id)) == 1
     # the retry is answered 200 even though applying it again would now pass the limit (60 + 60 > 100)
     assert api.post(PATH, {"aiTokensDelta": 60}, headers={"Idempotency-Key": "job-43"}).status == 402
-    assert api.post(PATH, {"aiTokensDelta": 10}, headers={"idempotency-key": "job-44"}).json()["usage"]["aiTokens"] == 70
+    assert (
+        api.post(PATH, {"aiTokensDelta": 10}, headers={"idempotency-key": "job-44"}).json()["usage"]["aiTokens"] == 70
+    )
     assert len(_events(organization_id)) == 2
 
 
@@ -244,6 +269,7 @@ def test_idempotency_keys_are_per_tenant(make_org, client_for):
 
 # ------------------------------------------------------------------ billing month
 
+
 def test_counters_reset_per_billing_month_and_storage_carries_over(make_org, client_for, small_plan, frozen):
     organization_id, key = make_org()
     api = client_for(key)
@@ -252,8 +278,13 @@ def test_counters_reset_per_billing_month_and_storage_carries_over(make_org, cli
 
     frozen.advance(minutes=2)  # 2026-02-01T00:01Z
     february = api.get(PATH).json()["usage"]
-    assert february == {"storageBytes": 300, "aiTokens": 0, "whatsappMessages": 0,
-                        "periodStart": "2026-02-01T00:00:00Z", "periodEnd": "2026-03-01T00:00:00Z"}
+    assert february == {
+        "storageBytes": 300,
+        "aiTokens": 0,
+        "whatsappMessages": 0,
+        "periodStart": "2026-02-01T00:00:00Z",
+        "periodEnd": "2026-03-01T00:00:00Z",
+    }
     applied = api.post(PATH, {"aiTokensDelta": 100, "whatsappMessagesDelta": 10, "storageBytesDelta": 700})
     assert applied.status == 200, applied.body
     assert _counters(applied) == {"storageBytes": 1000, "aiTokens": 100, "whatsappMessages": 10}
@@ -265,12 +296,13 @@ def test_counters_reset_per_billing_month_and_storage_carries_over(make_org, cli
     assert len(_events(organization_id, "2026-01")) == 1
     assert len(_events(organization_id, "2026-02")) == 1
 
-    frozen.set(datetime(2026, 12, 31, 12, tzinfo=timezone.utc))  # months without any usage in between
+    frozen.set(datetime(2026, 12, 31, 12, tzinfo=UTC))  # months without any usage in between
     assert api.get(PATH).json()["usage"]["storageBytes"] == 1000
     assert api.post(PATH, {"storageBytesDelta": -400}).json()["usage"]["storageBytes"] == 600
 
 
 # ------------------------------------------------------------------ roles and isolation
+
 
 def test_members_read_usage_but_only_admins_increment(make_org, client_for, make_user):
     organization_id, _ = make_org("Acme", organization_id="acme")
@@ -308,8 +340,9 @@ def test_tenants_sharing_an_id_prefix_are_isolated(make_org, client_for, make_us
         assert response.status == 403, response.body
     admin = make_user("admin@acme.example", org="acme", role="admin")
     for method, body in (("GET", None), ("POST", {"aiTokensDelta": 1})):
-        response = client_for(admin.token).request(method, PATH, json_body=body,
-                                                   headers={"X-Organization-Id": "acme-corp"})
+        response = client_for(admin.token).request(
+            method, PATH, json_body=body, headers={"X-Organization-Id": "acme-corp"}
+        )
         assert response.status == 403, response.body
     # body fields cannot choose the tenant
     smuggled = acme.post(PATH, {"aiTokensDelta": 1, "tenantId": "acme-corp"})
@@ -323,6 +356,7 @@ def _counters_of(body):
 
 
 # ------------------------------------------------------------------ the product meters through the service
+
 
 def test_charging_sessions_meter_their_stored_bytes(make_org, client_for):
     from chargewatch.dal import sessions as sessions_dal
@@ -355,11 +389,10 @@ def test_charging_sessions_meter_their_stored_bytes(make_org, client_for):
 
 def test_a_batch_meters_the_sessions_it_stores_once(make_org, client_for, gateway):
     import boto3
+    from seed_examples import energy_session
 
     from chargewatch.dal import sessions as sessions_dal
     from chargewatch_tools.emulator.queues import QueuePoller
-
-    from seed_examples import energy_session
 
     organization_id, key = make_org()
     api = client_for(key)
@@ -401,9 +434,15 @@ def test_stored_bytes_are_metered_past_the_limit(make_org, client_for, monkeypat
 
 # ------------------------------------------------------------------ concurrency
 
-@pytest.mark.parametrize("counter, code", [("aiTokens", "ai_limit_exceeded"),
-                                           ("whatsappMessages", "whatsapp_limit_exceeded"),
-                                           ("storageBytes", "storage_limit_exceeded")])
+
+@pytest.mark.parametrize(
+    "counter, code",
+    [
+        ("aiTokens", "ai_limit_exceeded"),
+        ("whatsappMessages", "whatsapp_limit_exceeded"),
+        ("storageBytes", "storage_limit_exceeded"),
+    ],
+)
 def test_fifty_concurrent_increments_against_a_limit_of_ten(make_org, atomic_calls, monkeypatch, counter, code):
     limit_key = {"aiTokens": "aiTokensPerMonth", "whatsappMessages": "whatsappMessagesPerMonth"}.get(counter, counter)
     monkeypatch.setitem(usage.PLAN_LIMITS, "free", {**SMALL_LIMITS, limit_key: 10})

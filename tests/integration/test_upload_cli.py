@@ -1,13 +1,13 @@
 """`chargewatch upload` against the emulator over real HTTP: the emulator's queue poller runs the
 batch consumer by itself, so a submitted file completes without anyone draining the queue."""
+
 import json
 
 import pytest
+from seed_examples import energy_session, seed_session
 
 from chargewatch_tools.cli import main
 from chargewatch_tools.upload import Line, UploadError, pack
-
-from seed_examples import energy_session, seed_session
 
 DROP = {"measurand": "Energy.Active.Import.Register", "timestamp": "2026-02-27T10:40:00Z", "unit": "Wh", "value": 500}
 
@@ -34,8 +34,24 @@ def test_upload_chunks_waits_and_summarises(emulator, tmp_path, capsys):
         session["meterValues"].append(DROP)
     sessions.append(seed_session("up-soc"))
     path = _write(tmp_path / "sessions.jsonl", sessions)
-    code = main(["upload", path, "--api", emulator.url, "--key", emulator.api_key, "--max-body-bytes", "12000",
-                 "--poll-interval", "0.2", "--timeout", "120", "--json", "--quiet"])
+    code = main(
+        [
+            "upload",
+            path,
+            "--api",
+            emulator.url,
+            "--key",
+            emulator.api_key,
+            "--max-body-bytes",
+            "12000",
+            "--poll-interval",
+            "0.2",
+            "--timeout",
+            "120",
+            "--json",
+            "--quiet",
+        ]
+    )
     summary = json.loads(capsys.readouterr().out)
     assert code == 0
     assert len(summary["batches"]) > 1  # the body limit split the file into several submits
@@ -45,8 +61,21 @@ def test_upload_chunks_waits_and_summarises(emulator, tmp_path, capsys):
 
     # the same file again is idempotent; a changed session is a failure with its reason
     sessions[1]["meterValues"].pop()
-    code = main(["upload", _write(tmp_path / "changed.jsonl", sessions), "--api", emulator.url, "--key",
-                 emulator.api_key, "--poll-interval", "0.2", "--timeout", "120", "--quiet"])
+    code = main(
+        [
+            "upload",
+            _write(tmp_path / "changed.jsonl", sessions),
+            "--api",
+            emulator.url,
+            "--key",
+            emulator.api_key,
+            "--poll-interval",
+            "0.2",
+            "--timeout",
+            "120",
+            "--quiet",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 1
     assert "24 processed, 1 failed" in out and "up-01: session up-01 already exists with a different body" in out
@@ -56,8 +85,17 @@ def test_upload_chunks_waits_and_summarises(emulator, tmp_path, capsys):
 def test_upload_reports_an_invalid_session_by_line(emulator, tmp_path, capsys):
     sessions = [energy_session(f"bad-{i}") for i in range(4)]
     sessions[2]["meterValues"][1]["value"] = "x"
-    code = main(["upload", _write(tmp_path / "bad.jsonl", sessions), "--api", emulator.url, "--key", emulator.api_key,
-                 "--quiet"])
+    code = main(
+        [
+            "upload",
+            _write(tmp_path / "bad.jsonl", sessions),
+            "--api",
+            emulator.url,
+            "--key",
+            emulator.api_key,
+            "--quiet",
+        ]
+    )
     assert code == 2
     assert "line 3: meterValues[1].value" in capsys.readouterr().err
 

@@ -1,17 +1,17 @@
 """Signed delivery through SQS: Standard Webhooks signatures (verified with the reference library),
 secret rotation grace, retry schedule, idempotency, 410, auto-disable, SSRF at delivery time."""
+
 import json
 from datetime import timedelta
 
 import pytest
 from standardwebhooks import Webhook as ReferenceVerifier
 from standardwebhooks.webhooks import WebhookVerificationError
+from webhook_support import deliveries, fake_clock, local_mode, receiver_factory  # noqa: F401 (fixtures)
 
 from chargewatch import clock
 from chargewatch.dal import webhooks as webhooks_dal
 from chargewatch.services import webhooks
-
-from webhook_support import fake_clock, local_mode, receiver_factory, deliveries  # noqa: F401 (fixtures)
 
 ORG = "acme"
 
@@ -49,8 +49,10 @@ def test_deliveries_verify_with_the_reference_library(org_client, receiver_facto
     with pytest.raises(WebhookVerificationError):  # tampered body
         verifier.verify(request["body"].replace(b"sess-1", b"sess-2"), request["headers"])
     with pytest.raises(WebhookVerificationError):  # tampered timestamp
-        verifier.verify(request["body"], {**request["headers"],
-                                          "webhook-timestamp": str(int(request["headers"]["webhook-timestamp"]) + 1)})
+        verifier.verify(
+            request["body"],
+            {**request["headers"], "webhook-timestamp": str(int(request["headers"]["webhook-timestamp"]) + 1)},
+        )
     with pytest.raises(WebhookVerificationError):  # another webhook's secret
         ReferenceVerifier(webhooks.generate_secret()).verify(request["body"], request["headers"])
     fake_clock.advance(minutes=5, seconds=1)
@@ -159,7 +161,8 @@ def test_a_redelivered_message_never_posts_the_same_attempt_twice(org_client, re
 
 
 def test_a_claimed_attempt_in_flight_is_not_repeated_and_a_dead_one_counts_as_failed(
-        org_client, receiver_factory, deliveries, fake_clock):
+    org_client, receiver_factory, deliveries, fake_clock
+):
     receiver = receiver_factory()
     hook = _webhook(org_client, receiver.url)
     webhooks.publish(ORG, "session.analyzed", {"sessionId": "s"})
@@ -247,7 +250,9 @@ def test_redirects_are_not_followed(org_client, receiver_factory, deliveries, fa
     assert result["success"] is False and result["httpStatus"] == 302 and len(receiver.requests) == 1
 
 
-def test_disabled_or_deleted_webhooks_end_their_pending_deliveries(org_client, receiver_factory, deliveries, fake_clock):
+def test_disabled_or_deleted_webhooks_end_their_pending_deliveries(
+    org_client, receiver_factory, deliveries, fake_clock
+):
     receiver = receiver_factory()
     hook = _webhook(org_client, receiver.url)
     webhooks.publish(ORG, "session.analyzed", {"sessionId": "s"})
@@ -262,36 +267,76 @@ def test_event_payload_helpers(org_client, receiver_factory, deliveries, fake_cl
     from chargewatch.schemas.webhooks import BatchCompletedData, IssueUpdatedData, StationAnomalyDetectedData
 
     receiver = receiver_factory()
-    _webhook(org_client, receiver.url, events=("batch.completed", "station.anomaly_detected", "issue.updated",
-                                               "session.analyzed", "anomaly.detected"))
+    _webhook(
+        org_client,
+        receiver.url,
+        events=("batch.completed", "station.anomaly_detected", "issue.updated", "session.analyzed", "anomaly.detected"),
+    )
     now = fake_clock.now().isoformat()
-    webhooks.publish_batch_completed(ORG, BatchCompletedData(
-        batchId="b1", status="completed", totalSessions=3, analyzedSessions=3, failedSessions=0,
-        anomalousSessions=1, completedAt=now))
-    webhooks.publish_station_anomaly_detected(ORG, StationAnomalyDetectedData(
-        chargingStationId="CP-1", date="2026-02-27", dayScore=0.8, anomalyMarkers=[{"startMinute": 600}],
-        analyzedAt=now))
-    webhooks.publish_issue_updated(ORG, IssueUpdatedData(
-        issueId="i1", category="energy_register_regression", chargingStationId="CP-1", status="resolved",
-        previousStatus="open", updatedAt=now))
+    webhooks.publish_batch_completed(
+        ORG,
+        BatchCompletedData(
+            batchId="b1",
+            status="completed",
+            totalSessions=3,
+            analyzedSessions=3,
+            failedSessions=0,
+            anomalousSessions=1,
+            completedAt=now,
+        ),
+    )
+    webhooks.publish_station_anomaly_detected(
+        ORG,
+        StationAnomalyDetectedData(
+            chargingStationId="CP-1",
+            date="2026-02-27",
+            dayScore=0.8,
+            anomalyMarkers=[{"startMinute": 600}],
+            analyzedAt=now,
+        ),
+    )
+    webhooks.publish_issue_updated(
+        ORG,
+        IssueUpdatedData(
+            issueId="i1",
+            category="energy_register_regression",
+            chargingStationId="CP-1",
+            status="resolved",
+            previousStatus="open",
+            updatedAt=now,
+        ),
+    )
 
     class _Session:
         sessionId, chargingStationId, connectorId, evseId = "sess-1", "CP-1", "1", None
 
-    result = {"isAnomaly": True, "anomalyScore": 0.9, "anomalyConfidence": 0.8, "isIncident": False,
-              "isRecurring": False, "anomalies": [{"category": "power_spike", "score": 0.9, "confidence": 0.8,
-                                                   "timeRange": {"startTimestamp": now}}]}
+    result = {
+        "isAnomaly": True,
+        "anomalyScore": 0.9,
+        "anomalyConfidence": 0.8,
+        "isIncident": False,
+        "isRecurring": False,
+        "anomalies": [
+            {"category": "power_spike", "score": 0.9, "confidence": 0.8, "timeRange": {"startTimestamp": now}}
+        ],
+    }
     assert len(webhooks.publish_session_analysis(ORG, _Session(), result, now)) == 2
     deliveries.run()
     types = sorted(json.loads(request["body"])["type"] for request in receiver.requests)
-    assert types == ["anomaly.detected", "batch.completed", "issue.updated", "session.analyzed",
-                     "station.anomaly_detected"]
+    assert types == [
+        "anomaly.detected",
+        "batch.completed",
+        "issue.updated",
+        "session.analyzed",
+        "station.anomaly_detected",
+    ]
     anomaly = next(json.loads(r["body"]) for r in receiver.requests if b"anomaly.detected" in r["body"])
     assert anomaly["data"]["anomalies"][0]["category"] == "power_spike" and anomaly["data"]["sessionId"] == "sess-1"
 
 
-def test_an_analysed_session_is_delivered_to_its_own_tenant_only(make_org, client_for, local_mode, receiver_factory,
-                                                                  deliveries, fake_clock):
+def test_an_analysed_session_is_delivered_to_its_own_tenant_only(
+    make_org, client_for, local_mode, receiver_factory, deliveries, fake_clock
+):
     from seed_examples import seed_session
 
     _, acme_key = make_org("Acme", organization_id="acme")
@@ -307,7 +352,9 @@ def test_an_analysed_session_is_delivered_to_its_own_tenant_only(make_org, clien
     assert types == (["anomaly.detected", "session.analyzed"] if result.get("anomalies") else ["session.analyzed"])
     assert corp_receiver.requests == []
     analyzed = next(json.loads(r["body"]) for r in acme_receiver.requests if b"session.analyzed" in r["body"])
-    ReferenceVerifier(acme_hook["secret"]).verify(acme_receiver.requests[0]["body"], acme_receiver.requests[0]["headers"])
+    ReferenceVerifier(acme_hook["secret"]).verify(
+        acme_receiver.requests[0]["body"], acme_receiver.requests[0]["headers"]
+    )
     assert analyzed["organizationId"] == "acme" and analyzed["data"]["sessionId"] == "sess-e2e"
     assert analyzed["data"]["isAnomaly"] == result["isAnomaly"]
     acme.post("/v1/sessions", seed_session("sess-e2e"))  # an idempotent retry analyses nothing new

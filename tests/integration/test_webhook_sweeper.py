@@ -1,17 +1,17 @@
 """The webhook sweeper: pending deliveries whose SQS message was lost are re-queued (no Scan), and a
 re-queue is harmless when the original message arrives too. Runs the template's
 WebhookSweeperFunction as its EventBridge schedule would, with the fake clock of webhook_support."""
+
 import json
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
 from standardwebhooks import Webhook as ReferenceVerifier
+from webhook_support import deliveries, fake_clock, local_mode, receiver_factory  # noqa: F401 (fixtures)
 
 from chargewatch import clock
 from chargewatch.dal import webhooks as webhooks_dal
 from chargewatch.services import webhooks
-
-from webhook_support import fake_clock, local_mode, receiver_factory, deliveries  # noqa: F401 (fixtures)
 
 ORG = "acme"
 JUST_OVERDUE = dict(seconds=webhooks.SWEEP_GRACE.total_seconds() + 1)
@@ -81,8 +81,9 @@ def _delivery(webhook_id, organization_id=ORG):
     return item
 
 
-def test_a_delivery_whose_send_failed_is_attempted_after_the_sweep(org_client, receiver_factory, deliveries,
-                                                                     fake_clock, gateway, queue_down):
+def test_a_delivery_whose_send_failed_is_attempted_after_the_sweep(
+    org_client, receiver_factory, deliveries, fake_clock, gateway, queue_down
+):
     receiver = receiver_factory()
     hook = _webhook(org_client, receiver.url)
     delivery_id = _publish_while_down(queue_down)  # publish itself does not fail
@@ -96,8 +97,12 @@ def test_a_delivery_whose_send_failed_is_attempted_after_the_sweep(org_client, r
     fake_clock.advance(seconds=1)
     assert _sweep(gateway) == {"overdue": 1, "requeued": 1, "skipped": 0, "errors": 0}
     (message,) = deliveries.pending_messages()
-    assert (message["organizationId"], message["webhookId"], message["deliveryId"], message["attempt"]) == \
-        (ORG, hook["id"], delivery_id, 1)
+    assert (message["organizationId"], message["webhookId"], message["deliveryId"], message["attempt"]) == (
+        ORG,
+        hook["id"],
+        delivery_id,
+        1,
+    )
 
     deliveries.run()
     (request,) = receiver.requests
@@ -110,8 +115,9 @@ def test_a_delivery_whose_send_failed_is_attempted_after_the_sweep(org_client, r
     assert _sweep(gateway)["overdue"] == 0
 
 
-def test_a_lost_retry_message_is_requeued_with_its_attempt_number(org_client, receiver_factory, deliveries,
-                                                                   fake_clock, gateway, queue_down):
+def test_a_lost_retry_message_is_requeued_with_its_attempt_number(
+    org_client, receiver_factory, deliveries, fake_clock, gateway, queue_down
+):
     receiver = receiver_factory(statuses=[500, 500])
     hook = _webhook(org_client, receiver.url)
     webhooks.publish(ORG, "session.analyzed", {"sessionId": "s"})
@@ -136,8 +142,9 @@ def test_a_lost_retry_message_is_requeued_with_its_attempt_number(org_client, re
     assert len(receiver.requests) == 3
 
 
-def test_pending_deliveries_that_are_not_overdue_are_left_alone(org_client, receiver_factory, deliveries,
-                                                                fake_clock, gateway, queue_down):
+def test_pending_deliveries_that_are_not_overdue_are_left_alone(
+    org_client, receiver_factory, deliveries, fake_clock, gateway, queue_down
+):
     receiver = receiver_factory(statuses=[500, 500, 500])
     hook = _webhook(org_client, receiver.url)
     webhooks.publish(ORG, "session.analyzed", {"sessionId": "waiting"})
@@ -166,8 +173,10 @@ def test_finished_deliveries_are_never_requeued(org_client, receiver_factory, de
     org_client.put(f"/v1/webhooks/{off_hook['id']}", {"enabled": False})  # its delivery ends unattempted
     deliveries.run()
     assert org_client.post(f"/v1/webhooks/{ok_hook['id']}/test").json()["success"] is True
-    finished = webhooks_dal.recent_deliveries(ORG, ok_hook["id"], 5) + [_delivery(gone_hook["id"]),
-                                                                        _delivery(off_hook["id"])]
+    finished = webhooks_dal.recent_deliveries(ORG, ok_hook["id"], 5) + [
+        _delivery(gone_hook["id"]),
+        _delivery(off_hook["id"]),
+    ]
     assert sorted(d.status for d in finished) == ["failed", "failed", "succeeded", "succeeded"]
     assert all(d.GSI1PK is None and d.GSI1SK is None for d in finished)
     posts = len(ok.requests) + len(gone.requests)
@@ -194,8 +203,9 @@ def test_a_stale_index_entry_is_skipped(org_client, receiver_factory, deliveries
     assert deliveries.pending_messages() == [] and len(receiver.requests) == 1
 
 
-def test_a_duplicate_message_after_a_sweep_never_posts_an_attempt_twice(org_client, receiver_factory, deliveries,
-                                                                        fake_clock, gateway):
+def test_a_duplicate_message_after_a_sweep_never_posts_an_attempt_twice(
+    org_client, receiver_factory, deliveries, fake_clock, gateway
+):
     receiver = receiver_factory(statuses=[500])
     hook = _webhook(org_client, receiver.url)
     webhooks.publish(ORG, "session.analyzed", {"sessionId": "s"})
@@ -216,8 +226,9 @@ def test_a_duplicate_message_after_a_sweep_never_posts_an_attempt_twice(org_clie
     assert len({request["headers"]["webhook-id"] for request in receiver.requests}) == 1
 
 
-def test_a_delivery_the_sweeper_keeps_losing_is_requeued_ever_less_often(org_client, receiver_factory, deliveries,
-                                                                         fake_clock, gateway, queue_down):
+def test_a_delivery_the_sweeper_keeps_losing_is_requeued_ever_less_often(
+    org_client, receiver_factory, deliveries, fake_clock, gateway, queue_down
+):
     receiver = receiver_factory()
     hook = _webhook(org_client, receiver.url)
     _publish_while_down(queue_down)
@@ -238,8 +249,9 @@ def test_a_delivery_the_sweeper_keeps_losing_is_requeued_ever_less_often(org_cli
     assert _delivery(hook["id"]).status == "succeeded" and len(receiver.requests) == 1
 
 
-def test_the_sweeper_requeues_each_delivery_for_its_own_tenant(make_org, client_for, local_mode, receiver_factory,
-                                                               deliveries, fake_clock, gateway, queue_down):
+def test_the_sweeper_requeues_each_delivery_for_its_own_tenant(
+    make_org, client_for, local_mode, receiver_factory, deliveries, fake_clock, gateway, queue_down
+):
     """acme and acme-corp (an id that prefixes the other), each with a webhook created through the
     API and one with the same webhook id in both organizations; every send fails while sessions are
     created through the API (which still succeed); the sweep re-queues each delivery with its own
@@ -253,9 +265,17 @@ def test_the_sweeper_requeues_each_delivery_for_its_own_tenant(make_org, client_
     secrets = {}
     for org, client in (("acme", acme), ("acme-corp", corp)):
         hook = _webhook(client, receivers[org].url)
-        shared = webhooks_dal.put_new_webhook(org, "wh-shared", url=receivers[org].url, events=["session.analyzed"],
-                                              enabled=True, failureCount=0, secret=webhooks.generate_secret(),
-                                              createdAt=clock.iso_now(), updatedAt=clock.iso_now())
+        shared = webhooks_dal.put_new_webhook(
+            org,
+            "wh-shared",
+            url=receivers[org].url,
+            events=["session.analyzed"],
+            enabled=True,
+            failureCount=0,
+            secret=webhooks.generate_secret(),
+            createdAt=clock.iso_now(),
+            updatedAt=clock.iso_now(),
+        )
         secrets[org] = {hook["id"]: hook["secret"], "wh-shared": shared.secret}
 
     queue_down["down"] = True
@@ -265,11 +285,19 @@ def test_the_sweeper_requeues_each_delivery_for_its_own_tenant(make_org, client_
     finally:
         queue_down["down"] = False
     assert queue_down["failed"] >= 4 and deliveries.pending_messages() == []
-    owners = {d.deliveryId: (org, hook_id) for org in ("acme", "acme-corp") for hook_id in secrets[org]
-              for d in webhooks_dal.recent_deliveries(org, hook_id, 10)}
+    owners = {
+        d.deliveryId: (org, hook_id)
+        for org in ("acme", "acme-corp")
+        for hook_id in secrets[org]
+        for d in webhooks_dal.recent_deliveries(org, hook_id, 10)
+    }
     assert len(owners) == 4  # one session.analyzed per webhook, all pending, none queued
-    assert all(d.status == "pending" for org in secrets for hook_id in secrets[org]
-               for d in webhooks_dal.recent_deliveries(org, hook_id, 10))
+    assert all(
+        d.status == "pending"
+        for org in secrets
+        for hook_id in secrets[org]
+        for d in webhooks_dal.recent_deliveries(org, hook_id, 10)
+    )
 
     fake_clock.advance(**JUST_OVERDUE)
     assert _sweep(gateway)["requeued"] == len(owners)

@@ -1,12 +1,22 @@
 """/v1/webhooks: seed-003 shapes, validation, secrets shown once, deletion, tenant isolation."""
+
 import pytest
+from webhook_support import deliveries, fake_clock, local_mode, receiver_factory  # noqa: F401 (fixtures)
 
 from chargewatch.dal import webhooks as webhooks_dal
 from chargewatch.services import webhooks
 
-from webhook_support import fake_clock, local_mode, receiver_factory, deliveries  # noqa: F401 (fixtures)
-
-WEBHOOK_FIELDS = {"id", "url", "events", "description", "enabled", "failureCount", "disabledAt", "createdAt", "updatedAt"}
+WEBHOOK_FIELDS = {
+    "id",
+    "url",
+    "events",
+    "description",
+    "enabled",
+    "failureCount",
+    "disabledAt",
+    "createdAt",
+    "updatedAt",
+}
 DELIVERY_FIELDS = {"id", "eventType", "status", "httpStatus", "attemptCount", "createdAt", "completedAt"}
 
 
@@ -64,16 +74,19 @@ def test_test_event_reports_the_attempt_and_is_recorded(api, local_mode, receive
     assert len(bad.requests) == 1  # and is never retried
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"url": "https://hooks.example.com/x", "events": ["session.analyzed", "session.deleted"]}, "events"),
-    ({"url": "https://hooks.example.com/x", "events": []}, "events"),
-    ({"url": "https://hooks.example.com/x"}, "events"),
-    ({"events": ["session.analyzed"]}, "url"),
-    ({"url": "http://hooks.example.com/x", "events": ["session.analyzed"]}, "url"),
-    ({"url": "https://169.254.169.254/latest", "events": ["session.analyzed"]}, "url"),
-    ({"url": "https://[::ffff:127.0.0.1]/", "events": ["session.analyzed"]}, "url"),
-    ({"url": "not a url", "events": ["session.analyzed"]}, "url"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"url": "https://hooks.example.com/x", "events": ["session.analyzed", "session.deleted"]}, "events"),
+        ({"url": "https://hooks.example.com/x", "events": []}, "events"),
+        ({"url": "https://hooks.example.com/x"}, "events"),
+        ({"events": ["session.analyzed"]}, "url"),
+        ({"url": "http://hooks.example.com/x", "events": ["session.analyzed"]}, "url"),
+        ({"url": "https://169.254.169.254/latest", "events": ["session.analyzed"]}, "url"),
+        ({"url": "https://[::ffff:127.0.0.1]/", "events": ["session.analyzed"]}, "url"),
+        ({"url": "not a url", "events": ["session.analyzed"]}, "url"),
+    ],
+)
 def test_invalid_webhooks_are_400_naming_the_field(api, body, field):
     response = api.post("/v1/webhooks", body)
     assert response.status == 400, response.body
@@ -148,8 +161,10 @@ def test_webhook_limit_per_organization(api, local_mode, receiver_factory, monke
 
 # ------------------------------------------------------------------ tenant isolation
 
-def test_every_webhook_route_is_isolated_between_prefix_sharing_tenants(make_org, client_for, local_mode,
-                                                                        receiver_factory, deliveries):
+
+def test_every_webhook_route_is_isolated_between_prefix_sharing_tenants(
+    make_org, client_for, local_mode, receiver_factory, deliveries
+):
     _, acme_key = make_org("Acme", organization_id="acme")
     _, corp_key = make_org("Acme Corp", organization_id="acme-corp")
     acme, corp = client_for(acme_key), client_for(corp_key)
@@ -160,9 +175,13 @@ def test_every_webhook_route_is_isolated_between_prefix_sharing_tenants(make_org
 
     assert [item["id"] for item in corp.get("/v1/webhooks").json()["content"]] == [corp_hook["id"]]
     path = f"/v1/webhooks/{acme_hook['id']}"
-    for method, route, body in (("GET", path, None), ("PUT", path, {"enabled": False, "url": corp_receiver.url}),
-                                ("POST", path + "/rotate-secret", None), ("POST", path + "/test", None),
-                                ("DELETE", path, None)):
+    for method, route, body in (
+        ("GET", path, None),
+        ("PUT", path, {"enabled": False, "url": corp_receiver.url}),
+        ("POST", path + "/rotate-secret", None),
+        ("POST", path + "/test", None),
+        ("DELETE", path, None),
+    ):
         response = corp.request(method, route, json_body=body)
         assert response.status == 404, (method, route, response.body)
         assert response.json()["error"]["code"] == "webhook_not_found"

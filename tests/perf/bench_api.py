@@ -12,6 +12,7 @@ several days), and prints p50/p90/p99/max latency and requests/s. Target: p99 <=
 printed (cumulative and own time) when the emulator stops. `--url URL --api-key KEY` benchmarks
 an emulator that is already running instead. A benchmark prints numbers; it is not a test.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
@@ -52,7 +53,7 @@ def session_body(index: int, readings: int, rng: random.Random) -> dict:
     dc = station % 3 == 0
     rated_kw = 50.0 if dc else 11.0
     battery_kwh = rng.choice([40.0, 58.0, 77.0])
-    start = datetime(2026, 2, 1, 7, tzinfo=timezone.utc) + timedelta(days=index // 50, minutes=(index % 50) * 13)
+    start = datetime(2026, 2, 1, 7, tzinfo=UTC) + timedelta(days=index // 50, minutes=(index % 50) * 13)
     soc = rng.uniform(10, 60)
     energy = rng.uniform(0, 5000)  # the register does not start at zero
     values = []
@@ -61,8 +62,11 @@ def session_body(index: int, readings: int, rng: random.Random) -> dict:
         taper = 1.0 if soc < 80 else max(0.2, (100 - soc) / 20)  # DC taper above 80 %
         power = rated_kw * taper * rng.uniform(0.97, 1.02) if dc else rated_kw * rng.uniform(0.98, 1.01)
         stamp = (start + timedelta(minutes=minute)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        for measurand, unit, value in (("Energy.Active.Import.Register", "kWh", energy),
-                                       ("Power.Active.Import", "kW", power), ("SoC", "Percent", soc)):
+        for measurand, unit, value in (
+            ("Energy.Active.Import.Register", "kWh", energy),
+            ("Power.Active.Import", "kW", power),
+            ("SoC", "Percent", soc),
+        ):
             if len(values) < readings:
                 values.append({"timestamp": stamp, "measurand": measurand, "unit": unit, "value": round(value, 3)})
         energy += power / 60
@@ -91,15 +95,19 @@ def start_emulator(profile: bool, log_path: Path) -> tuple[subprocess.Popen, str
     if profile:
         env["CHARGEWATCH_PROFILE"] = str(log_path.with_suffix(".prof"))
     log = open(log_path, "w")
-    process = subprocess.Popen([sys.executable, "-m", "chargewatch_tools.emulator"], cwd=ROOT, env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chargewatch_tools.emulator"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while True:
         if process.poll() is not None:
             raise SystemExit(f"the emulator exited with {process.returncode}:\n{log_path.read_text()}")
         try:
-            if requests.get(f"{url}/v1/sessions", headers={"Authorization": f"Bearer {key}"}, timeout=2).status_code == 200:
+            if (
+                requests.get(f"{url}/v1/sessions", headers={"Authorization": f"Bearer {key}"}, timeout=2).status_code
+                == 200
+            ):
                 return process, url, key
         except requests.ConnectionError:
             pass
@@ -159,17 +167,19 @@ def main() -> int:
             import json
 
             payloads = [json.dumps(body).encode() for body in bodies]
-            for payload in payloads[:args.warmup]:
+            for payload in payloads[: args.warmup]:
                 http.post(f"{url}/v1/sessions", data=payload, timeout=60)
             cpu_start = cpu_seconds(process.pid) if process is not None else None
             load_start = os.getloadavg()[0]
             wall_start = time.perf_counter()
-            for payload in payloads[args.warmup:]:
+            for payload in payloads[args.warmup :]:
                 sent = time.perf_counter()
                 try:
                     response = http.post(f"{url}/v1/sessions", data=payload, timeout=120)
                 except requests.RequestException as error:
-                    raise SystemExit(f"request {len(latencies) + 1} failed: {error}; emulator log: {log_path}") from None
+                    raise SystemExit(
+                        f"request {len(latencies) + 1} failed: {error}; emulator log: {log_path}"
+                    ) from None
                 latencies.append((time.perf_counter() - sent) * 1000)
                 if response.status_code != 200:
                     failures[response.status_code] = failures.get(response.status_code, 0) + 1
@@ -182,17 +192,25 @@ def main() -> int:
 
     ordered = sorted(latencies)
     size = len(payloads[-1])
-    print(f"\nPOST /v1/sessions, {len(latencies)} requests, {args.readings} meter values each "
-          f"(~{size / 1024:.1f} KiB body), one client, keep-alive, after {args.warmup} warm-up requests")
-    print(f"  p50 {percentile(ordered, 0.50):7.1f} ms   p90 {percentile(ordered, 0.90):7.1f} ms   "
-          f"p99 {percentile(ordered, 0.99):7.1f} ms   max {ordered[-1]:7.1f} ms   mean {statistics.fmean(ordered):6.1f} ms")
+    print(
+        f"\nPOST /v1/sessions, {len(latencies)} requests, {args.readings} meter values each "
+        f"(~{size / 1024:.1f} KiB body), one client, keep-alive, after {args.warmup} warm-up requests"
+    )
+    print(
+        f"  p50 {percentile(ordered, 0.50):7.1f} ms   p90 {percentile(ordered, 0.90):7.1f} ms   "
+        f"p99 {percentile(ordered, 0.99):7.1f} ms   max {ordered[-1]:7.1f} ms   mean {statistics.fmean(ordered):6.1f} ms"
+    )
     print(f"  throughput {len(latencies) / wall:6.1f} requests/s over {wall:.1f} s")
     if cpu_start is not None and cpu_end is not None:
-        print(f"  emulator CPU time per request {(cpu_end - cpu_start) / len(latencies) * 1000:6.1f} ms "
-              f"(load average {load_start:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+        print(
+            f"  emulator CPU time per request {(cpu_end - cpu_start) / len(latencies) * 1000:6.1f} ms "
+            f"(load average {load_start:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
+        )
     tenth = max(1, len(latencies) // 10)
-    print(f"  p50 of the first {tenth}: {statistics.median(latencies[:tenth]):.1f} ms, "
-          f"of the last {tenth}: {statistics.median(latencies[-tenth:]):.1f} ms (does latency grow with the table?)")
+    print(
+        f"  p50 of the first {tenth}: {statistics.median(latencies[:tenth]):.1f} ms, "
+        f"of the last {tenth}: {statistics.median(latencies[-tenth:]):.1f} ms (does latency grow with the table?)"
+    )
     if failures:
         print(f"  NON-200 answers: {failures}")
     p99 = percentile(ordered, 0.99)
@@ -203,7 +221,7 @@ def main() -> int:
         if args.profile:
             print(f"\nprofile of the emulator (from {log_path}):")
             text = log_path.read_text()
-            print(text[text.find("function calls"):][:12000] if "function calls" in text else text[-4000:])
+            print(text[text.find("function calls") :][:12000] if "function calls" in text else text[-4000:])
     return 1 if failures or (exit_code not in (None, 0)) else 0
 
 

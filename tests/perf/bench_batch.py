@@ -8,6 +8,7 @@ Prints sessions/s and meter values/s for submit, for the consumer and end to end
 by pytest. moto stands in for DynamoDB/S3/SQS, so the consumer's numbers are dominated by moto's
 per-call cost (each session is ~8 DynamoDB calls: exactly what a single create stores).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,9 +22,17 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 for _name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
     os.environ.pop(_name, None)
-os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "eu-west-1",
-                   "AWS_REGION": "eu-west-1", "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING",
-                   "POWERTOOLS_METRICS_NAMESPACE": "ChargewatchBench"})
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_REGION": "eu-west-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "POWERTOOLS_METRICS_NAMESPACE": "ChargewatchBench",
+    }
+)
 
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
@@ -42,9 +51,15 @@ def sessions(count: int, seed: int) -> list[dict]:
 
     out = []
     for index, session in enumerate(generate(count, seed=seed)):
-        out.append({"sessionId": f"bench-{index:05d}", "chargingStationId": f"CP-B-{index % 500:03d}",
-                    "connectorId": str(1 + index % 2), "meterValues": session["meterValues"],
-                    "metadata": session["metadata"]})
+        out.append(
+            {
+                "sessionId": f"bench-{index:05d}",
+                "chargingStationId": f"CP-B-{index % 500:03d}",
+                "connectorId": str(1 + index % 2),
+                "meterValues": session["meterValues"],
+                "metadata": session["metadata"],
+            }
+        )
     return out
 
 
@@ -71,7 +86,9 @@ def main() -> int:
 
         api_key = create_organization("Bench").api_key
         gateway = LocalGateway(stack)
-        poller = QueuePoller(gateway.registry, boto3.client("sqs", region_name="eu-west-1"), failed_visibility_seconds=0)
+        poller = QueuePoller(
+            gateway.registry, boto3.client("sqs", region_name="eu-west-1"), failed_visibility_seconds=0
+        )
         gateway.registry.handler("SessionsFunction"), gateway.registry.handler("BatchWorkerFunction")  # cold starts
         headers = {"authorization": f"Bearer {api_key}", "content-type": "application/json"}
 
@@ -94,12 +111,17 @@ def main() -> int:
             failed += state["failedSessions"]
 
     submit_s, consume_s, total_s = submitted - started, drained - submitted, drained - started
-    print(f"{args.sessions} sessions, {meter_values} meter values, {len(chunks)} submits of <= 5 MB; "
-          f"processed {processed}, failed {failed}")
+    print(
+        f"{args.sessions} sessions, {meter_values} meter values, {len(chunks)} submits of <= 5 MB; "
+        f"processed {processed}, failed {failed}"
+    )
     print("| phase | seconds | sessions/s | meter values/s |")
     print("|---|---|---|---|")
-    for name, seconds in (("submit (validate + S3 + enqueue)", submit_s), ("consumer (store + analyse + count)", consume_s),
-                          ("end to end", total_s)):
+    for name, seconds in (
+        ("submit (validate + S3 + enqueue)", submit_s),
+        ("consumer (store + analyse + count)", consume_s),
+        ("end to end", total_s),
+    ):
         print(f"| {name} | {seconds:,.1f} | {args.sessions / seconds:,.0f} | {meter_values / seconds:,.0f} |")
     return 0 if processed == args.sessions else 1
 

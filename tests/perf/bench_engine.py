@@ -22,7 +22,7 @@ import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from datetime import datetime, timedelta, timezone  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -40,7 +40,7 @@ def make_sessions(count: int, meter_values: int, seed: int) -> list[dict]:
     samples = meter_values // 2
     sessions = []
     for s in range(count):
-        start = datetime(2026, 2, 27, tzinfo=timezone.utc) + timedelta(minutes=int(rng.integers(0, 100000)))
+        start = datetime(2026, 2, 27, tzinfo=UTC) + timedelta(minutes=int(rng.integers(0, 100000)))
         rated = float(rng.choice((7.4, 11.0, 22.0, 50.0, 150.0)))
         taper_from = int(samples * rng.uniform(0.5, 1.0))
         power = np.full(samples, rated) * (1 + rng.normal(0, 0.01, samples))
@@ -51,8 +51,22 @@ def make_sessions(count: int, meter_values: int, seed: int) -> list[dict]:
         for i in range(samples):
             stamp = (start + timedelta(seconds=60 * i)).strftime("%Y-%m-%dT%H:%M:%SZ")
             e, p = round(float(energy[i]), 3), round(float(power[i]), 2)
-            readings.append({"timestamp": stamp, "measurand": "Energy.Active.Import.Register", "unit": "kWh", "value": str(e) if as_text else e})
-            readings.append({"timestamp": stamp, "measurand": "Power.Active.Import", "unit": "kW", "value": str(p) if as_text else p})
+            readings.append(
+                {
+                    "timestamp": stamp,
+                    "measurand": "Energy.Active.Import.Register",
+                    "unit": "kWh",
+                    "value": str(e) if as_text else e,
+                }
+            )
+            readings.append(
+                {
+                    "timestamp": stamp,
+                    "measurand": "Power.Active.Import",
+                    "unit": "kW",
+                    "value": str(p) if as_text else p,
+                }
+            )
         sessions.append({"meterValues": readings, "metadata": {"maxPowerKw": rated}})
     return sessions
 
@@ -97,15 +111,19 @@ def main(argv: list[str] | None = None) -> int:
     forest = IsolationForestBaseline(seed=0).fit(session_features(train))
 
     print(f"# python tests/perf/bench_engine.py{' --quick' if args.quick else ''}")
-    print(f"# numpy {np.__version__}, python {sys.version.split()[0]}, one core (OMP/BLAS threads = 1), "
-          f"least process CPU time of {REPEATS} runs")
+    print(
+        f"# numpy {np.__version__}, python {sys.version.split()[0]}, one core (OMP/BLAS threads = 1), "
+        f"least process CPU time of {REPEATS} runs"
+    )
     print()
     print("IF-shared: IsolationForest on features computed with csar's own vectorised parser;")
     print("IF-conventional: the same features and model, readings parsed one by one in Python.")
     print()
-    print("| meter values / session | analyze_session sessions/s | analyze_session values/s "
-          "| analyze_batch sessions/s | analyze_batch values/s | IF-shared sessions/s | batch / IF-shared "
-          "| IF-conventional sessions/s | batch / IF-conventional |")
+    print(
+        "| meter values / session | analyze_session sessions/s | analyze_session values/s "
+        "| analyze_batch sessions/s | analyze_batch values/s | IF-shared sessions/s | batch / IF-shared "
+        "| IF-conventional sessions/s | batch / IF-conventional |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for size in SIZES:
         count = max(20, budget // size)

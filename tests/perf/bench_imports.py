@@ -10,6 +10,7 @@ the machine and its disk cache, the ratio much less. Reported: the median of --r
 Target: the sessions handler <= 350 ms. `--top N` also lists the sessions handler's N heaviest
 imports (from `-X importtime`, cumulative). A benchmark prints numbers; it is not a test.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,12 +44,21 @@ print((time.perf_counter() - started) * 1000)
 
 def handler_environment() -> dict[str, str]:
     """What the functions see at cold start (template Globals), without touching AWS."""
-    env = {**os.environ, "AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1",
-           "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-           "TABLE_NAME": "chargewatch-bench-Table", "STAGE": "dev", "API_KEY_ENV": "test",
-           "POWERTOOLS_SERVICE_NAME": "chargewatch", "POWERTOOLS_METRICS_NAMESPACE": "Chargewatch",
-           "POWERTOOLS_LOG_LEVEL": "INFO", "POWERTOOLS_TRACE_DISABLED": "true",
-           "PYTHONDONTWRITEBYTECODE": "0"}
+    env = {
+        **os.environ,
+        "AWS_REGION": "eu-west-1",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "TABLE_NAME": "chargewatch-bench-Table",
+        "STAGE": "dev",
+        "API_KEY_ENV": "test",
+        "POWERTOOLS_SERVICE_NAME": "chargewatch",
+        "POWERTOOLS_METRICS_NAMESPACE": "Chargewatch",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "PYTHONDONTWRITEBYTECODE": "0",
+    }
     env.pop("AWS_ENDPOINT_URL", None)
     return env
 
@@ -62,18 +72,26 @@ def run_once(code: str, env: dict[str, str]) -> float:
 
 def heaviest_imports(path: Path, env: dict[str, str], top: int) -> list[tuple[float, str]]:
     code = _TIMED_IMPORT.format(code_dir=str(path.parent), path=str(path))
-    result = subprocess.run([sys.executable, "-X", "importtime", "-c", code], cwd=ROOT, env=env,
-                            capture_output=True, text=True)
-    prelude = subprocess.run([sys.executable, "-X", "importtime", "-c", "import importlib.util, sys, time"],
-                             cwd=ROOT, env=env, capture_output=True, text=True).stderr
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    prelude = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import importlib.util, sys, time"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    ).stderr
     already = {line.rsplit("|", 1)[1].strip() for line in prelude.splitlines() if line.startswith("import time:")}
     rows = []
     for line in result.stderr.splitlines():
         if not line.startswith("import time:") or "cumulative" in line:
             continue
-        _self_us, cumulative_us, name = line[len("import time:"):].split("|", 2)
+        _self_us, cumulative_us, name = line[len("import time:") :].split("|", 2)
         name = name[1:]  # the column separator's space; what is left is two spaces per nesting level
-        if len(name) - len(name.lstrip()) == 0 and name.strip() not in already:  # imported first-hand (not inside another import)
+        if (
+            len(name) - len(name.lstrip()) == 0 and name.strip() not in already
+        ):  # imported first-hand (not inside another import)
             rows.append((int(cumulative_us) / 1000, name.strip()))
     return sorted(rows, reverse=True)[:top]
 
@@ -107,8 +125,10 @@ def main() -> int:
     if sessions_key in samples:
         sessions = statistics.median(samples[sessions_key])
         verdict = "meets" if sessions <= TARGET_SESSIONS_MS else "MISSES"
-        print(f"\ntarget: sessions handler <= {TARGET_SESSIONS_MS:.0f} ms: {verdict} ({sessions:.1f} ms, "
-              f"{sessions / baseline:.2f} x a bare `import boto3` of {baseline:.1f} ms on this machine now)")
+        print(
+            f"\ntarget: sessions handler <= {TARGET_SESSIONS_MS:.0f} ms: {verdict} ({sessions:.1f} ms, "
+            f"{sessions / baseline:.2f} x a bare `import boto3` of {baseline:.1f} ms on this machine now)"
+        )
         if args.top:
             print(f"\nheaviest first-hand imports of {sessions_key} (-X importtime, cumulative ms, one run):")
             for ms, name in heaviest_imports(ROOT / sessions_key, env, args.top):

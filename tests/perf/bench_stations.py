@@ -5,6 +5,7 @@
 Each station has `days` stored SHADE station-days (2 connectors, 96 buckets each). Prints the
 median and p95 latency of each station endpoint over `requests` random stations.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,8 +16,16 @@ import sys
 import time
 from datetime import date, timedelta
 
-os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "eu-west-1",
-                   "AWS_REGION": "eu-west-1", "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "ERROR"})
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_REGION": "eu-west-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
+    }
+)
 for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
     os.environ.pop(name, None)
 
@@ -41,9 +50,9 @@ def main() -> int:
         from chargewatch import settings
         from chargewatch.dal import station_days as station_days_dal
         from chargewatch.dal import stations as stations_dal
+        from chargewatch.dal import table
         from chargewatch.services import shade as shade_service
         from chargewatch.services.organizations import create_organization
-        from chargewatch.dal import table
         from chargewatch_tools.emulator.gateway import LocalGateway
         from csar import shade
 
@@ -59,14 +68,20 @@ def main() -> int:
             stations_dal.ensure_registered(org, station, station_uuid=f"id-{n}", now="2026-02-25T00:00:00Z")
             for k in range(args.days):
                 day = end - timedelta(days=k)
-                energy = {c: [round(rng.uniform(0, 3), 2) if 28 <= b < 84 else 0.0 for b in range(96)] for c in ("1", "2")}
+                energy = {
+                    c: [round(rng.uniform(0, 3), 2) if 28 <= b < 84 else 0.0 for b in range(96)] for c in ("1", "2")
+                }
                 analysis = shade.analyze_station_day(day, energy, {})
                 station_days_dal.save_day(shade_service._station_day_item(org, station, analysis), None)
-        print(f"seeded {args.stations} stations x {args.days} days in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        print(
+            f"seeded {args.stations} stations x {args.days} days in {time.perf_counter() - started:.1f} s",
+            file=sys.stderr,
+        )
 
         gateway = LocalGateway(stack)
         headers = {"authorization": f"Bearer {provisioned.api_key}"}
-        print(f"| endpoint | median ms | p95 ms |\n|---|---|---|")
+        print("| endpoint | median ms | p95 ms |\n|---|---|---|")
+
         def measure(label: str, paths) -> None:
             timings = []
             for path in paths:
@@ -79,8 +94,10 @@ def main() -> int:
 
         for suffix in ("", "/connectors", "/anomalies", "/energy", "/inference", "/shade-overview"):
             gateway.handle("GET", f"/v1/stations/ST-0000{suffix}", headers=headers)  # cold start outside the numbers
-            measure(f"/v1/stations/{{id}}{suffix}",
-                    [f"/v1/stations/ST-{rng.randrange(args.stations):04d}{suffix}" for _ in range(args.requests)])
+            measure(
+                f"/v1/stations/{{id}}{suffix}",
+                [f"/v1/stations/ST-{rng.randrange(args.stations):04d}{suffix}" for _ in range(args.requests)],
+            )
         for path in ("/v1/stations", "/v1/stations/lookup", "/v1/statistics"):
             measure(f"{path} ({args.stations} stations)", [path] * 20)
     return 0

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -16,7 +16,7 @@ def test_generated_keys_carry_env_and_a_valid_checksum():
 def test_a_single_changed_character_breaks_the_checksum(position):
     key = api_keys.generate_key("live")
     replacement = "A" if key[position] != "A" else "B"
-    tampered = key[:position] + replacement + key[position + 1:] if position != -1 else key[:-1] + replacement
+    tampered = key[:position] + replacement + key[position + 1 :] if position != -1 else key[:-1] + replacement
     assert not api_keys.is_well_formed(tampered)
 
 
@@ -61,10 +61,10 @@ def test_revoked_and_expired_keys_are_denied(stack):
     auth.clear_cache()
     assert auth.authorize(_headers(key)).error_code == "api_key_revoked"
 
-    soon = (datetime.now(timezone.utc) + timedelta(minutes=5)).isoformat()
+    soon = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
     key2, _ = api_keys.issue_key("org-1", env="test", name="ci", expires_at=soon)
     assert auth.authorize(_headers(key2)).authorized
-    later = datetime.now(timezone.utc) + timedelta(minutes=10)
+    later = datetime.now(UTC) + timedelta(minutes=10)
     assert auth.authorize(_headers(key2), now=later).error_code == "api_key_expired"
 
 

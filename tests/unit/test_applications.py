@@ -1,28 +1,32 @@
 """Application credentials and derivedStatus, without AWS."""
-from datetime import datetime, timedelta, timezone
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from chargewatch import clock
 from chargewatch.services import applications
 
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def _iso(**delta):
     return clock.to_iso(NOW + timedelta(**delta))
 
 
-@pytest.mark.parametrize("status, expires, last_active, expected", [
-    ("active", _iso(hours=1), _iso(seconds=-10), "active"),
-    ("active", _iso(hours=1), _iso(minutes=-4, seconds=-59), "active"),
-    ("active", _iso(hours=1), _iso(minutes=-5), "idle"),
-    ("active", _iso(hours=1), None, "active"),
-    ("active", _iso(seconds=0), _iso(seconds=-1), "expired"),  # expiry is inclusive
-    ("active", _iso(hours=-1), _iso(minutes=-90), "expired"),  # expired wins over idle
-    ("disconnected", _iso(hours=-1), _iso(minutes=-90), "disconnected"),  # disconnected wins over all
-    ("disconnected", _iso(hours=1), _iso(seconds=-1), "disconnected"),
-])
+@pytest.mark.parametrize(
+    "status, expires, last_active, expected",
+    [
+        ("active", _iso(hours=1), _iso(seconds=-10), "active"),
+        ("active", _iso(hours=1), _iso(minutes=-4, seconds=-59), "active"),
+        ("active", _iso(hours=1), _iso(minutes=-5), "idle"),
+        ("active", _iso(hours=1), None, "active"),
+        ("active", _iso(seconds=0), _iso(seconds=-1), "expired"),  # expiry is inclusive
+        ("active", _iso(hours=-1), _iso(minutes=-90), "expired"),  # expired wins over idle
+        ("disconnected", _iso(hours=-1), _iso(minutes=-90), "disconnected"),  # disconnected wins over all
+        ("disconnected", _iso(hours=1), _iso(seconds=-1), "disconnected"),
+    ],
+)
 def test_derive_status(status, expires, last_active, expected):
     assert applications.derive_status(status, expires, last_active, NOW) == expected
 
@@ -42,12 +46,15 @@ def test_credentials_have_distinct_prefixes_and_enough_entropy():
     assert len(token) - len("cwa_") == 43  # 256 random bits
 
 
-@pytest.mark.parametrize("status, include_inactive, wanted", [
-    (None, False, ("active", "idle")),
-    ("active", True, ("active", "idle")),
-    (None, True, None),
-    ("all", False, None),
-    ("inactive", False, ("expired", "disconnected")),
-])
+@pytest.mark.parametrize(
+    "status, include_inactive, wanted",
+    [
+        (None, False, ("active", "idle")),
+        ("active", True, ("active", "idle")),
+        (None, True, None),
+        ("all", False, None),
+        ("inactive", False, ("expired", "disconnected")),
+    ],
+)
 def test_list_filter(status, include_inactive, wanted):
     assert applications._wanted(status, include_inactive) == wanted

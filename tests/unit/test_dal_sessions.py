@@ -1,5 +1,5 @@
 """Storage of sessions: chunking under the item limit, atomic replace, race-free appends."""
-import threading
+
 
 import pytest
 
@@ -11,15 +11,36 @@ ITEM_LIMIT = 400 * 1024
 
 
 def _readings(count, start_ms=1_772_186_400_000, step_ms=30_000, energy0=0.0):
-    return [{"timestamp": start_ms + i * step_ms, "value": energy0 + i * 0.05, "measurand": "Energy.Active.Import.Register",
-             "unit": "kWh", "phase": None, "location": "Outlet", "reconstructed": None} for i in range(count)]
+    return [
+        {
+            "timestamp": start_ms + i * step_ms,
+            "value": energy0 + i * 0.05,
+            "measurand": "Energy.Active.Import.Register",
+            "unit": "kWh",
+            "phase": None,
+            "location": "Outlet",
+            "reconstructed": None,
+        }
+        for i in range(count)
+    ]
 
 
 def _new_item(session_id="s-1", readings=()):
     start = readings[0]["timestamp"] if readings else 0
     now = clock.iso_now()
-    return dal.new_session_item(ORG, session_id, "CP-1", start, connectorId="1", status="active",
-                                requestHash="h", createdAt=now, updatedAt=now, generation=clock.new_id(), version=1)
+    return dal.new_session_item(
+        ORG,
+        session_id,
+        "CP-1",
+        start,
+        connectorId="1",
+        status="active",
+        requestHash="h",
+        createdAt=now,
+        updatedAt=now,
+        generation=clock.new_id(),
+        version=1,
+    )
 
 
 def test_twenty_thousand_readings_fit_in_chunks_below_the_item_limit(stack):
@@ -67,6 +88,15 @@ def test_replace_switches_generation_and_removes_the_old_one(stack):
 
 
 def test_chunk_codec_round_trips_every_field():
-    readings = [{"timestamp": 1, "value": 1.5, "measurand": "SoC", "unit": "Percent", "phase": "L1",
-                 "location": "EV", "reconstructed": True}]
+    readings = [
+        {
+            "timestamp": 1,
+            "value": 1.5,
+            "measurand": "SoC",
+            "unit": "Percent",
+            "phase": "L1",
+            "location": "EV",
+            "reconstructed": True,
+        }
+    ]
     assert dal.decode_chunk(dal.encode_chunk(readings)) == readings

@@ -1,4 +1,5 @@
 """docs/openapi.json is generated from the resolvers and committed; stale means this fails."""
+
 import json
 
 from chargewatch_tools import openapi

@@ -1,4 +1,5 @@
 """SSRF guard of outbound webhook HTTP (chargewatch.outbound)."""
+
 import ipaddress
 
 import pytest
@@ -7,11 +8,31 @@ from chargewatch import outbound
 from chargewatch.errors import ValidationError
 
 FORBIDDEN = [
-    "127.0.0.1", "127.8.9.10", "::1", "169.254.169.254", "10.0.0.1", "10.255.255.254", "172.16.0.1",
-    "172.31.255.1", "192.168.1.1", "0.0.0.0", "::", "224.0.0.1", "ff02::1", "100.64.0.1", "240.0.0.1",
-    "255.255.255.255", "fe80::1", "fc00::1", "fd12:3456::1",
-    "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::ffff:169.254.169.254",  # IPv4-mapped
-    "64:ff9b::7f00:1", "64:ff9b::a9fe:a9fe", "64:ff9b:1::a00:1",  # NAT64 of 127.0.0.1, 169.254.169.254, 10.0.0.1
+    "127.0.0.1",
+    "127.8.9.10",
+    "::1",
+    "169.254.169.254",
+    "10.0.0.1",
+    "10.255.255.254",
+    "172.16.0.1",
+    "172.31.255.1",
+    "192.168.1.1",
+    "0.0.0.0",
+    "::",
+    "224.0.0.1",
+    "ff02::1",
+    "100.64.0.1",
+    "240.0.0.1",
+    "255.255.255.255",
+    "fe80::1",
+    "fc00::1",
+    "fd12:3456::1",
+    "::ffff:127.0.0.1",
+    "::ffff:10.0.0.1",
+    "::ffff:169.254.169.254",  # IPv4-mapped
+    "64:ff9b::7f00:1",
+    "64:ff9b::a9fe:a9fe",
+    "64:ff9b:1::a00:1",  # NAT64 of 127.0.0.1, 169.254.169.254, 10.0.0.1
     "2002:7f00:1::1",  # 6to4 of 127.0.0.1
 ]
 PUBLIC = ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"]
@@ -27,13 +48,24 @@ def test_public_addresses_are_allowed(address):
     assert outbound.refusal_reason(ipaddress.ip_address(address)) is None
 
 
-@pytest.mark.parametrize("url", [
-    "https://127.0.0.1/hook", "https://[::1]/hook", "https://169.254.169.254/latest/meta-data",
-    "https://10.1.2.3/", "https://172.16.5.4/", "https://192.168.0.10/", "https://[::ffff:127.0.0.1]/",
-    "http://example.com/hook",  # plain http outside local mode
-    "https://user:pass@example.com/hook", "ftp://example.com/", "example.com/hook", "https://localhost/hook",
-    "http://127.0.0.1:8080/hook",  # local receivers need the explicit local-mode setting
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1/hook",
+        "https://[::1]/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://10.1.2.3/",
+        "https://172.16.5.4/",
+        "https://192.168.0.10/",
+        "https://[::ffff:127.0.0.1]/",
+        "http://example.com/hook",  # plain http outside local mode
+        "https://user:pass@example.com/hook",
+        "ftp://example.com/",
+        "example.com/hook",
+        "https://localhost/hook",
+        "http://127.0.0.1:8080/hook",  # local receivers need the explicit local-mode setting
+    ],
+)
 def test_create_time_validation_refuses(url):
     with pytest.raises(ValidationError) as raised:
         outbound.validate_url(url, "url", allow_local_http=False)
@@ -94,8 +126,9 @@ def test_connects_to_the_checked_address_with_tls_for_the_host_name(monkeypatch)
     monkeypatch.setattr(outbound, "resolve", resolve)
     monkeypatch.setattr(urllib3, "HTTPSConnectionPool", _FakePool)
     _FakePool.made.clear()
-    outcome = outbound.post("https://hooks.example.com:8443/in?x=1", b"{}", {"webhook-id": "m"},
-                            timeout_seconds=10, allow_local_http=False)
+    outcome = outbound.post(
+        "https://hooks.example.com:8443/in?x=1", b"{}", {"webhook-id": "m"}, timeout_seconds=10, allow_local_http=False
+    )
     assert outcome.http_status == 204
     assert calls == ["hooks.example.com"]  # resolved once, never again by the HTTP client
     (pool,) = _FakePool.made

@@ -1,4 +1,5 @@
 """Invariants of template.yaml that the design relies on."""
+
 from chargewatch_tools.infra import load_template
 
 
@@ -38,8 +39,11 @@ def test_functions_use_python_311_json_logs_and_tracing():
 def test_every_dead_letter_queue_has_an_alarm_to_the_operations_topic():
     template = load_template()
     queues = _resources("AWS::SQS::Queue")
-    dlqs = {queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
-            for queue in queues.values() if "RedrivePolicy" in queue.get("Properties", {})}
+    dlqs = {
+        queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for queue in queues.values()
+        if "RedrivePolicy" in queue.get("Properties", {})
+    }
     assert dlqs, "expected dead-letter queues"
     assert _resources("AWS::SNS::Topic").keys() >= {"OperationsAlarmTopic"}
     alarmed = {}

@@ -1,4 +1,5 @@
 """`python -m chargewatch_tools.emulator`: the local emulator (same as `chargewatch run`)."""
+
 import sys
 
 from chargewatch_tools.emulator.server import main

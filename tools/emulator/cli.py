@@ -10,6 +10,7 @@ Where its AWS calls go:
 - otherwise (or with `--in-process`): a fresh in-memory moto in this process, with the template's
   resources created and the demo organization provisioned as the emulator does.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,30 +25,51 @@ from urllib.parse import urlsplit
 
 def add_cli(subparsers) -> None:
     run = subparsers.add_parser(
-        "run", help="start the local emulator: moto on 127.0.0.1:4566 and the HTTP API on 127.0.0.1:$PORT (3000)",
+        "run",
+        help="start the local emulator: moto on 127.0.0.1:4566 and the HTTP API on 127.0.0.1:$PORT (3000)",
         description="Start the local emulator (in memory; Ctrl-C stops it). Environment: PORT, MOTO_PORT, "
-                    "DEMO_API_KEY, DEMO_ORGANIZATION_ID, CHARGEWATCH_EMULATOR_VERBOSE, CHARGEWATCH_PROFILE.")
+        "DEMO_API_KEY, DEMO_ORGANIZATION_ID, CHARGEWATCH_EMULATOR_VERBOSE, CHARGEWATCH_PROFILE.",
+    )
     run.add_argument("--port", type=int, default=None, help="API port (default: $PORT or 3000; 0 = any free port)")
-    run.add_argument("--moto-port", type=int, default=None,
-                     help="moto server port (default: $MOTO_PORT or 4566, the LocalStack edge port)")
+    run.add_argument(
+        "--moto-port",
+        type=int,
+        default=None,
+        help="moto server port (default: $MOTO_PORT or 4566, the LocalStack edge port)",
+    )
     run.add_argument("--verbose", action="store_true", default=None, help="print one line per request")
     run.set_defaults(handler=_run)
 
     invoke = subparsers.add_parser(
-        "invoke", help="run one function of template.yaml with one event (like `sam local invoke`, no Docker)",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    invoke.add_argument("function", metavar="LogicalId", help="function logical id in template.yaml, e.g. SessionsFunction")
+        "invoke",
+        help="run one function of template.yaml with one event (like `sam local invoke`, no Docker)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    invoke.add_argument(
+        "function", metavar="LogicalId", help="function logical id in template.yaml, e.g. SessionsFunction"
+    )
     invoke.add_argument("--event", "-e", required=True, help="event JSON file ('-' reads stdin)")
-    invoke.add_argument("--env-vars", "-n", metavar="FILE",
-                        help='JSON overrides of the template environment, as for sam: {"Parameters": {...}, "<LogicalId>": {...}}')
+    invoke.add_argument(
+        "--env-vars",
+        "-n",
+        metavar="FILE",
+        help='JSON overrides of the template environment, as for sam: {"Parameters": {...}, "<LogicalId>": {...}}',
+    )
     target = invoke.add_mutually_exclusive_group()
-    target.add_argument("--endpoint-url", help="AWS endpoint to use (moto server / LocalStack) instead of probing 127.0.0.1:4566")
-    target.add_argument("--in-process", action="store_true",
-                        help="use a fresh in-memory moto in this process even if an emulator is running")
+    target.add_argument(
+        "--endpoint-url", help="AWS endpoint to use (moto server / LocalStack) instead of probing 127.0.0.1:4566"
+    )
+    target.add_argument(
+        "--in-process",
+        action="store_true",
+        help="use a fresh in-memory moto in this process even if an emulator is running",
+    )
     invoke.set_defaults(handler=_invoke)
 
 
 # --------------------------------------------------------------------------- run
+
 
 def _run(args: argparse.Namespace) -> int:
     from chargewatch_tools.emulator.server import run
@@ -56,6 +78,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- invoke
+
 
 def _load_json(path: str, what: str) -> Any:
     try:
@@ -114,7 +137,9 @@ def _invoke(args: argparse.Namespace) -> int:
         with contextlib.ExitStack() as resources:
             stack = _prepare_target(endpoint, resources)
             if endpoint is None:
-                print("invoke: in-process moto with the template's resources and the demo organization", file=sys.stderr)
+                print(
+                    "invoke: in-process moto with the template's resources and the demo organization", file=sys.stderr
+                )
             else:
                 print(f"invoke: AWS at {endpoint}, table {stack.refs.get('Table')}", file=sys.stderr)
             registry = _registry(stack, overrides, endpoint)
@@ -125,8 +150,11 @@ def _invoke(args: argparse.Namespace) -> int:
                     result = registry.invoke(args.function, event)
                 except Exception as error:  # reported as Lambda reports an unhandled exception
                     traceback.print_exc()
-                    failure = {"errorMessage": str(error), "errorType": type(error).__name__,
-                               "stackTrace": traceback.format_tb(error.__traceback__)}
+                    failure = {
+                        "errorMessage": str(error),
+                        "errorType": type(error).__name__,
+                        "stackTrace": traceback.format_tb(error.__traceback__),
+                    }
     finally:
         os.environ.clear()
         os.environ.update(saved_environ)
@@ -175,9 +203,11 @@ def _prepare_target(endpoint: str | None, resources: contextlib.ExitStack):
     _rebind()
     from chargewatch.services.organizations import create_organization
 
-    create_organization(server.DEMO_ORGANIZATION_NAME,
-                        organization_id=os.environ.get("DEMO_ORGANIZATION_ID") or server.DEFAULT_ORGANIZATION_ID,
-                        api_key=os.environ.get("DEMO_API_KEY") or None)
+    create_organization(
+        server.DEMO_ORGANIZATION_NAME,
+        organization_id=os.environ.get("DEMO_ORGANIZATION_ID") or server.DEFAULT_ORGANIZATION_ID,
+        api_key=os.environ.get("DEMO_API_KEY") or None,
+    )
     return stack
 
 

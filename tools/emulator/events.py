@@ -1,4 +1,5 @@
 """API Gateway HTTP API (payload format 2.0) events, as the real service builds them."""
+
 from __future__ import annotations
 
 import base64
@@ -66,8 +67,13 @@ def http_event(
             "apiId": "local",
             "domainName": lowered.get("host", "127.0.0.1"),
             "domainPrefix": "local",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": source_ip,
-                     "userAgent": lowered.get("user-agent", "")},
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": lowered.get("user-agent", ""),
+            },
             "requestId": str(uuid.uuid4()),
             "routeKey": route_key or f"{method} {path}",
             "stage": stage,
@@ -91,7 +97,10 @@ def http_event(
 
 def authorizer_event(request_event: dict, route_arn: str) -> dict:
     """The REQUEST authorizer event (payload 2.0) for a request event."""
-    event = {key: request_event[key] for key in ("version", "routeKey", "rawPath", "rawQueryString", "headers", "requestContext")}
+    event = {
+        key: request_event[key]
+        for key in ("version", "routeKey", "rawPath", "rawQueryString", "headers", "requestContext")
+    }
     event.update({"type": "REQUEST", "routeArn": route_arn, "identitySource": []})
     for key in ("cookies", "queryStringParameters", "pathParameters"):
         if key in request_event:

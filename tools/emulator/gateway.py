@@ -5,6 +5,7 @@ Lambda authorizer (payload 2.0, simple responses), build the payload-2.0 event w
 authorizer context, invoke the function's handler in this process and turn its result into an
 HTTP response. The HTTP server (tools/emulator/server.py) and the tests both use it.
 """
+
 from __future__ import annotations
 
 import base64
@@ -13,9 +14,10 @@ import json
 import os
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 from chargewatch_tools.emulator.events import authorizer_event, http_event, route_pattern
 from chargewatch_tools.infra import Stack
@@ -69,7 +71,9 @@ class FunctionRegistry:
             from chargewatch.dal import table
 
             table.bind(settings.reload_settings())
-            spec = importlib.util.spec_from_file_location(f"chargewatch_function_{logical_id}", code_dir / f"{module_name}.py")
+            spec = importlib.util.spec_from_file_location(
+                f"chargewatch_function_{logical_id}", code_dir / f"{module_name}.py"
+            )
             module = importlib.util.module_from_spec(spec)
             sys.modules[spec.name] = module
             spec.loader.exec_module(module)
@@ -84,7 +88,9 @@ class FunctionRegistry:
 
     def invoke(self, logical_id: str, event: dict) -> Any:
         properties = self.stack.template["Resources"][logical_id]["Properties"]
-        timeout = int(properties.get("Timeout") or self.stack.template.get("Globals", {}).get("Function", {}).get("Timeout", 3))
+        timeout = int(
+            properties.get("Timeout") or self.stack.template.get("Globals", {}).get("Function", {}).get("Timeout", 3)
+        )
         return self.handler(logical_id)(event, LambdaContext(self.stack.refs.get(logical_id, logical_id), timeout))
 
 
@@ -112,20 +118,39 @@ class LocalGateway:
                 return route, found.groupdict(), True
         return None, {}, path_known
 
-    def handle(self, method: str, path: str, *, headers: dict[str, str] | None = None, query: str = "",
-               body: bytes | str | None = None, source_ip: str = "127.0.0.1") -> GatewayResponse:
+    def handle(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        query: str = "",
+        body: bytes | str | None = None,
+        source_ip: str = "127.0.0.1",
+    ) -> GatewayResponse:
         method = method.upper()
         route, path_parameters, path_known = self.match(method, path)
         if route is None:
             # API Gateway answers unknown routes itself, before any authorizer runs
             return _json_response(404, {"message": "Not Found"})
         route_key = f"{route['method']} {route['path']}"
-        event = http_event(method, path, route_key=route_key, path_parameters=path_parameters or None,
-                           headers=headers, query=query, body=body, stage=self.stage, source_ip=source_ip)
+        event = http_event(
+            method,
+            path,
+            route_key=route_key,
+            path_parameters=path_parameters or None,
+            headers=headers,
+            query=query,
+            body=body,
+            stage=self.stage,
+            source_ip=source_ip,
+        )
         authorizer_name = route.get("authorizer") or (self.default_authorizer or {}).get("name")
         if authorizer_name and authorizer_name != "NONE" and self.default_authorizer:
-            verdict = self.registry.invoke(self.default_authorizer["function"],
-                                           authorizer_event(event, f"arn:aws:execute-api:local:123456789012:local/{self.stage}/{method}{path}"))
+            verdict = self.registry.invoke(
+                self.default_authorizer["function"],
+                authorizer_event(event, f"arn:aws:execute-api:local:123456789012:local/{self.stage}/{method}{path}"),
+            )
             if not verdict.get("isAuthorized"):
                 return _json_response(403, {"message": "Forbidden"})
             event["requestContext"]["authorizer"] = {"lambda": verdict.get("context") or {}}

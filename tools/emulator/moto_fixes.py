@@ -6,10 +6,12 @@ item of the table before filtering. With a few hundred sessions stored, one crea
 second and kept slowing down. `install()` keeps moto's semantics and makes the work O(items
 touched); `CHARGEWATCH_EMULATOR_MOTO_PATCHES=0` runs the emulator without it, for comparison.
 """
+
 from __future__ import annotations
 
 import contextvars
 from typing import Any
+
 
 class _TableAwareCopy:
     """Stands in for the `copy` module inside moto.dynamodb.models: deep-copies everything but a Table.
@@ -45,7 +47,7 @@ def _transaction_key(table: Any, operation: dict[str, Any]):
     return hash_value, range_value
 
 
-_query_scope: "contextvars.ContextVar[tuple | None]" = contextvars.ContextVar("chargewatch_moto_query", default=None)
+_query_scope: contextvars.ContextVar[tuple | None] = contextvars.ContextVar("chargewatch_moto_query", default=None)
 
 
 def install() -> Any:
@@ -78,7 +80,7 @@ def install() -> Any:
         backups = []
         for entry in transact_items:
             try:
-                (_, operation), = entry.items()
+                ((_, operation),) = entry.items()
                 table = self.tables[operation["TableName"]]
                 hash_value, range_value = _transaction_key(table, operation)
             except Exception:  # malformed or unknown table: moto's own checks report it below
@@ -125,8 +127,11 @@ def install() -> Any:
             if partition is None:
                 return []
             return list(partition.values()) if self.range_key_attr else [partition]
-        items = ([item for partition in self.items.values() for item in partition.values()]
-                 if self.range_key_attr else list(self.items.values()))
+        items = (
+            [item for partition in self.items.values() for item in partition.values()]
+            if self.range_key_attr
+            else list(self.items.values())
+        )
         if len(scope) == 3:
             _, attribute, wanted = scope
             items = [item for item in items if _same_value(item.attrs.get(attribute), wanted)]

@@ -5,6 +5,7 @@ messages, invokes the function in-process with a real SQS event, deletes what su
 leaves failures on the queue (honouring `ReportBatchItemFailures`), so SQS itself redelivers them
 and, after the queue's maxReceiveCount, moves them to the dead-letter queue.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -34,20 +35,29 @@ def sqs_sources(registry: FunctionRegistry) -> list[SqsSource]:
             properties = event["Properties"]
             queue_ref = properties["Queue"]
             queue_id = queue_ref["Fn::GetAtt"][0] if "Fn::GetAtt" in queue_ref else queue_ref.get("Ref")
-            sources.append(SqsSource(
-                function=logical_id,
-                queue_url=stack.refs[queue_id],
-                queue_arn=stack.arns[queue_id],
-                batch_size=int(properties.get("BatchSize", 10)),
-                reports_item_failures="ReportBatchItemFailures" in (properties.get("FunctionResponseTypes") or []),
-            ))
+            sources.append(
+                SqsSource(
+                    function=logical_id,
+                    queue_url=stack.refs[queue_id],
+                    queue_arn=stack.arns[queue_id],
+                    batch_size=int(properties.get("BatchSize", 10)),
+                    reports_item_failures="ReportBatchItemFailures" in (properties.get("FunctionResponseTypes") or []),
+                )
+            )
     return sources
 
 
 def _record(message: dict[str, Any], source: SqsSource, region: str) -> dict[str, Any]:
-    attributes = {name: {"stringValue": value.get("StringValue"), "binaryValue": value.get("BinaryValue"),
-                         "stringListValues": [], "binaryListValues": [], "dataType": value["DataType"]}
-                  for name, value in (message.get("MessageAttributes") or {}).items()}
+    attributes = {
+        name: {
+            "stringValue": value.get("StringValue"),
+            "binaryValue": value.get("BinaryValue"),
+            "stringListValues": [],
+            "binaryListValues": [],
+            "dataType": value["DataType"],
+        }
+        for name, value in (message.get("MessageAttributes") or {}).items()
+    }
     return {
         "messageId": message["MessageId"],
         "receiptHandle": message["ReceiptHandle"],
@@ -76,8 +86,11 @@ class QueuePoller:
         handled = 0
         for source in self.sources:
             received = self.sqs.receive_message(
-                QueueUrl=source.queue_url, MaxNumberOfMessages=min(source.batch_size, 10),
-                WaitTimeSeconds=wait_seconds, AttributeNames=["All"], MessageAttributeNames=["All"],
+                QueueUrl=source.queue_url,
+                MaxNumberOfMessages=min(source.batch_size, 10),
+                WaitTimeSeconds=wait_seconds,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
             ).get("Messages", [])
             if not received:
                 continue
@@ -97,8 +110,11 @@ class QueuePoller:
             for message in received:
                 if message["MessageId"] in failed_ids:
                     if self.failed_visibility_seconds is not None:
-                        self.sqs.change_message_visibility(QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"],
-                                                           VisibilityTimeout=self.failed_visibility_seconds)
+                        self.sqs.change_message_visibility(
+                            QueueUrl=source.queue_url,
+                            ReceiptHandle=message["ReceiptHandle"],
+                            VisibilityTimeout=self.failed_visibility_seconds,
+                        )
                 else:
                     self.sqs.delete_message(QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"])
         return handled

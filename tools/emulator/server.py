@@ -22,9 +22,9 @@ thread per HTTP connection would pay a client creation each time); and moto's in
 are not built for concurrent writers. HTTP parsing and writing stay concurrent (one thread per
 connection); see tests/perf/bench_api.py for the numbers.
 """
+
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
 import os
@@ -53,11 +53,17 @@ STACK_PREFIX = "chargewatch-local"
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
 QUEUE_IDLE_POLL_SECONDS = 0.5
 # Variables that would send the in-process handlers over HTTP (or to real AWS) instead of the mock.
-_ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS",
-                       "AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "CHARGEWATCH_AWS_MODE")
+_ENDPOINT_VARIABLES = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_SQS",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_PROFILE",
+    "CHARGEWATCH_AWS_MODE",
+)
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "upgrade"}
 # One emulator per process: a second would share the first's moto state and os.environ.
-_running: "Emulator | None" = None
+_running: Emulator | None = None
 _running_lock = threading.Lock()
 
 
@@ -85,6 +91,7 @@ def something_listens(host: str, port: int, timeout: float = 0.3) -> bool:
 
 # --------------------------------------------------------------------------- HTTP front end
 
+
 class _GatewayRequestHandler(BaseHTTPRequestHandler):
     """Turns one HTTP request into `LocalGateway.handle(...)` and writes its answer back."""
 
@@ -93,7 +100,7 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
     # client's delayed ACK (~40 ms on Linux). TCP_NODELAY sends them at once.
     disable_nagle_algorithm = True
     server_version = "ChargewatchLocal/1.0"
-    server: "_EmulatorHTTPServer"
+    server: _EmulatorHTTPServer
 
     def _read_body(self) -> bytes | None:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
@@ -127,18 +134,32 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
             declared = -1
         if declared < 0 or declared > MAX_REQUEST_BYTES:
             self.close_connection = True
-            self._write(413 if declared > 0 else 400, {"content-type": "application/json"},
-                        json.dumps({"message": "Request Entity Too Large" if declared > 0 else "Bad Request"}).encode(), [])
+            self._write(
+                413 if declared > 0 else 400,
+                {"content-type": "application/json"},
+                json.dumps({"message": "Request Entity Too Large" if declared > 0 else "Bad Request"}).encode(),
+                [],
+            )
             return
         body = self._read_body()
         target = urlsplit(self.path)
         try:
-            response = self.server.emulator.invoke(self.command, target.path or "/", headers=self._headers(),
-                                                   query=target.query, body=body, source_ip=self.client_address[0])
+            response = self.server.emulator.invoke(
+                self.command,
+                target.path or "/",
+                headers=self._headers(),
+                query=target.query,
+                body=body,
+                source_ip=self.client_address[0],
+            )
         except RuntimeError:  # the invocation thread is gone: the emulator is stopping
             self.close_connection = True
-            self._write(503, {"content-type": "application/json"},
-                        json.dumps({"message": "Service Unavailable: the emulator is stopping"}).encode(), [])
+            self._write(
+                503,
+                {"content-type": "application/json"},
+                json.dumps({"message": "Service Unavailable: the emulator is stopping"}).encode(),
+                [],
+            )
             return
         self._write(response.status, response.headers, response.body, response.cookies)
         if self.server.emulator.verbose:
@@ -166,10 +187,11 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
 class _EmulatorHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    emulator: "Emulator"
+    emulator: Emulator
 
 
 # --------------------------------------------------------------------------- the emulator
+
 
 @dataclass
 class Emulator:
@@ -189,7 +211,8 @@ class Emulator:
     _saved_environ: dict[str, str] = field(default_factory=dict)
     # The "execution environment": one thread runs every invocation, one at a time (see module doc).
     _worker: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="chargewatch-lambda"))
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="chargewatch-lambda")
+    )
     _serialize: bool = True
     _profiler: Any = None
     _profile_path: str | None = None
@@ -241,7 +264,10 @@ class Emulator:
 
     @property
     def queue_consumers(self) -> list[str]:
-        return [f"{source.function} <- {source.queue_url.rsplit('/', 1)[-1]}" for source in (self._poller.sources if self._poller else [])]
+        return [
+            f"{source.function} <- {source.queue_url.rsplit('/', 1)[-1]}"
+            for source in (self._poller.sources if self._poller else [])
+        ]
 
     def stop(self) -> None:
         global _running
@@ -278,7 +304,7 @@ class Emulator:
         if self._profiler is not None:
             _report_profile(self._profiler, self._profile_path)
 
-    def __enter__(self) -> "Emulator":
+    def __enter__(self) -> Emulator:
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
@@ -307,17 +333,28 @@ def apply_demo_key_policy(api_key: str | None) -> None:
     if api_keys.is_well_formed(api_key):
         return
     if not api_keys.is_plausible(api_key):
-        raise EmulatorError("DEMO_API_KEY must be 8-256 printable characters without spaces "
-                            "(best: a key printed by a previous run). Unset it to have one generated.")
+        raise EmulatorError(
+            "DEMO_API_KEY must be 8-256 printable characters without spaces "
+            "(best: a key printed by a previous run). Unset it to have one generated."
+        )
     os.environ["API_KEY_CHECKSUM_REQUIRED"] = "false"
-    print("chargewatch emulator: DEMO_API_KEY has no Chargewatch checksum; accepting unchecksummed keys",
-          file=sys.stderr)
+    print(
+        "chargewatch emulator: DEMO_API_KEY has no Chargewatch checksum; accepting unchecksummed keys", file=sys.stderr
+    )
 
 
-def start_emulator(port: int = 0, moto_port: int = DEFAULT_MOTO_PORT, *, host: str = DEFAULT_HOST,
-                   region: str | None = None, demo_api_key: str | None = None,
-                   organization_id: str | None = None, verbose: bool = False, serialize: bool = True,
-                   profile: bool | str = False) -> Emulator:
+def start_emulator(
+    port: int = 0,
+    moto_port: int = DEFAULT_MOTO_PORT,
+    *,
+    host: str = DEFAULT_HOST,
+    region: str | None = None,
+    demo_api_key: str | None = None,
+    organization_id: str | None = None,
+    verbose: bool = False,
+    serialize: bool = True,
+    profile: bool | str = False,
+) -> Emulator:
     """Start moto (in-process mock + server), the template's resources, the demo org and the API.
 
     `port=0` / `moto_port=0` pick free ports (tests). `demo_api_key` / `organization_id` default to
@@ -329,11 +366,14 @@ def start_emulator(port: int = 0, moto_port: int = DEFAULT_MOTO_PORT, *, host: s
     if "#" in organization_id or not organization_id.strip():
         raise EmulatorError("DEMO_ORGANIZATION_ID must be a non-empty id without '#'")
     if moto_port and not port_is_free(host, moto_port):
-        raise EmulatorError(f"{host}:{moto_port} (moto server) is already in use - is another emulator "
-                            f"(`make run`) or LocalStack running? Stop it, or choose another port (--moto-port / MOTO_PORT).")
+        raise EmulatorError(
+            f"{host}:{moto_port} (moto server) is already in use - is another emulator "
+            f"(`make run`) or LocalStack running? Stop it, or choose another port (--moto-port / MOTO_PORT)."
+        )
     if port and not port_is_free(host, port):
-        raise EmulatorError(f"{host}:{port} (API) is already in use - stop what listens there or choose "
-                            f"another port (--port / PORT).")
+        raise EmulatorError(
+            f"{host}:{port} (API) is already in use - stop what listens there or choose another port (--port / PORT)."
+        )
 
     import boto3
     from moto import mock_aws
@@ -345,10 +385,20 @@ def start_emulator(port: int = 0, moto_port: int = DEFAULT_MOTO_PORT, *, host: s
     global _running
     with _running_lock:
         if _running is not None:
-            raise EmulatorError(f"an emulator is already running in this process ({_running.url or 'starting'}); "
-                                "stop it first: two would share one in-memory AWS and one environment")
-        emulator = _running = Emulator(url="", moto_url="", api_key="", organization_id=organization_id, stack=None,
-                                       gateway=None, verbose=verbose, _serialize=serialize)
+            raise EmulatorError(
+                f"an emulator is already running in this process ({_running.url or 'starting'}); "
+                "stop it first: two would share one in-memory AWS and one environment"
+            )
+        emulator = _running = Emulator(
+            url="",
+            moto_url="",
+            api_key="",
+            organization_id=organization_id,
+            stack=None,
+            gateway=None,
+            verbose=verbose,
+            _serialize=serialize,
+        )
 
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
     emulator._saved_environ = dict(os.environ)
@@ -362,8 +412,11 @@ def start_emulator(port: int = 0, moto_port: int = DEFAULT_MOTO_PORT, *, host: s
             try:
                 emulator._uninstall_patches = moto_fixes.install()
             except Exception as error:  # another moto version: run unpatched (slower), but run
-                print(f"chargewatch emulator: moto DynamoDB left unpatched ({error!r}); writes will slow down "
-                      "as the table grows", file=sys.stderr)
+                print(
+                    f"chargewatch emulator: moto DynamoDB left unpatched ({error!r}); writes will slow down "
+                    "as the table grows",
+                    file=sys.stderr,
+                )
         emulator._mock = mock_aws()
         emulator._mock.start()
         emulator._moto_server = ThreadedMotoServer(ip_address=host, port=moto_port, verbose=False)
@@ -400,8 +453,9 @@ def start_emulator(port: int = 0, moto_port: int = DEFAULT_MOTO_PORT, *, host: s
         def cold_start_and_provision() -> str:
             for logical_id in sorted(functions):
                 gateway.registry.handler(logical_id)
-            return create_organization(DEMO_ORGANIZATION_NAME, organization_id=organization_id,
-                                       api_key=demo_api_key).api_key
+            return create_organization(
+                DEMO_ORGANIZATION_NAME, organization_id=organization_id, api_key=demo_api_key
+            ).api_key
 
         # On the invocation thread: pynamodb keeps its botocore client per thread.
         emulator.api_key = emulator._worker.submit(cold_start_and_provision).result()
@@ -409,11 +463,13 @@ def start_emulator(port: int = 0, moto_port: int = DEFAULT_MOTO_PORT, *, host: s
         from chargewatch_tools.emulator.queues import QueuePoller
 
         # Failed messages come back after 2 s here instead of the queue's production visibility timeout.
-        emulator._poller = QueuePoller(gateway.registry, boto3.client("sqs", region_name=region),
-                                       failed_visibility_seconds=2)
+        emulator._poller = QueuePoller(
+            gateway.registry, boto3.client("sqs", region_name=region), failed_visibility_seconds=2
+        )
         if emulator._poller.sources:
-            emulator._poller_thread = threading.Thread(target=emulator._poll_queues, name="chargewatch-sqs-poller",
-                                                       daemon=True)
+            emulator._poller_thread = threading.Thread(
+                target=emulator._poll_queues, name="chargewatch-sqs-poller", daemon=True
+            )
             emulator._poller_thread.start()
 
         if profile:
@@ -439,21 +495,39 @@ def start_emulator(port: int = 0, moto_port: int = DEFAULT_MOTO_PORT, *, host: s
 
 # --------------------------------------------------------------------------- command line
 
+
 def curl_example(url: str, api_key: str) -> str:
     body = {
         "sessionId": "sess-demo-001",
         "chargingStationId": "CP-NL-AMS-0042",
         "connectorId": "1",
         "meterValues": [
-            {"timestamp": "2026-02-27T10:00:00Z", "measurand": "Energy.Active.Import.Register", "unit": "kWh", "value": 0},
-            {"timestamp": "2026-02-27T10:15:00Z", "measurand": "Energy.Active.Import.Register", "unit": "kWh", "value": 5.5},
-            {"timestamp": "2026-02-27T10:30:00Z", "measurand": "Energy.Active.Import.Register", "unit": "kWh", "value": 11.1},
+            {
+                "timestamp": "2026-02-27T10:00:00Z",
+                "measurand": "Energy.Active.Import.Register",
+                "unit": "kWh",
+                "value": 0,
+            },
+            {
+                "timestamp": "2026-02-27T10:15:00Z",
+                "measurand": "Energy.Active.Import.Register",
+                "unit": "kWh",
+                "value": 5.5,
+            },
+            {
+                "timestamp": "2026-02-27T10:30:00Z",
+                "measurand": "Energy.Active.Import.Register",
+                "unit": "kWh",
+                "value": 11.1,
+            },
         ],
     }
-    return (f"curl -s -X POST {url}/v1/sessions \\\n"
-            f"  -H 'Authorization: Bearer {api_key}' \\\n"
-            f"  -H 'Content-Type: application/json' \\\n"
-            f"  -d '{json.dumps(body)}'")
+    return (
+        f"curl -s -X POST {url}/v1/sessions \\\n"
+        f"  -H 'Authorization: Bearer {api_key}' \\\n"
+        f"  -H 'Content-Type: application/json' \\\n"
+        f"  -d '{json.dumps(body)}'"
+    )
 
 
 def banner(emulator: Emulator) -> str:
@@ -474,7 +548,8 @@ def banner(emulator: Emulator) -> str:
         "",
         "From another terminal: `chargewatch invoke SessionsFunction --event events/sessions/create.json`,",
         "`chargewatch admin create-org --local --name NAME`"
-        + ("" if emulator.moto_port == DEFAULT_MOTO_PORT else f" (with AWS_ENDPOINT_URL={emulator.moto_url})") + ".",
+        + ("" if emulator.moto_port == DEFAULT_MOTO_PORT else f" (with AWS_ENDPOINT_URL={emulator.moto_url})")
+        + ".",
         f"A person: `chargewatch admin create-user --local --email E --password P --org {emulator.organization_id} "
         "--role admin`, then `chargewatch login --local --email E --password P` prints a token (docs/identity.md).",
     ]
@@ -532,8 +607,9 @@ def run(port: int | None = None, moto_port: int | None = None, *, verbose: bool 
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m chargewatch_tools.emulator",
-                                     description="Chargewatch local emulator (moto + HTTP API)")
+    parser = argparse.ArgumentParser(
+        prog="python -m chargewatch_tools.emulator", description="Chargewatch local emulator (moto + HTTP API)"
+    )
     parser.add_argument("--port", type=int, default=None, help="API port (default: $PORT or 3000)")
     parser.add_argument("--moto-port", type=int, default=None, help="moto server port (default: $MOTO_PORT or 4566)")
     parser.add_argument("--verbose", action="store_true", default=None, help="log every request")

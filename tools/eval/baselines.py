@@ -6,7 +6,8 @@ the detector, not the parser) and are computed vectorised over the batch.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -110,7 +111,9 @@ def session_features(sessions: Sequence[dict[str, Any]], table_builder=build_rea
     n = len(sessions)
     energy, power, soc, line = ctx.energy, ctx.power, ctx.soc, ctx.timeline
     duration = np.nan_to_num(last_per_session(line.time, line.offsets) - first_per_session(line.time, line.offsets))
-    delivered = np.nan_to_num(last_per_session(energy.value, energy.offsets) - first_per_session(energy.value, energy.offsets))
+    delivered = np.nan_to_num(
+        last_per_session(energy.value, energy.offsets) - first_per_session(energy.value, energy.offsets)
+    )
     e_min, e_max, e_rate, e_neg = _interval_stats(energy, n)
     s_min, _, _, _ = _interval_stats(soc, n)
     _, gap_max, _, _ = _interval_stats(Series(line.session, line.time, line.time, line.offsets), n)
@@ -162,7 +165,7 @@ class IsolationForestBaseline:
 
         self.model = IsolationForest(n_estimators=200, random_state=seed, n_jobs=1)
 
-    def fit(self, features: np.ndarray) -> "IsolationForestBaseline":
+    def fit(self, features: np.ndarray) -> IsolationForestBaseline:
         self.model.fit(features)
         return self
 
@@ -178,7 +181,7 @@ class EcodBaseline:
 
         self.model = ECOD()
 
-    def fit(self, features: np.ndarray) -> "EcodBaseline":
+    def fit(self, features: np.ndarray) -> EcodBaseline:
         self.model.fit(features)
         return self
 

@@ -85,8 +85,12 @@ def evaluate(sessions: list[dict], train: list[dict], min_iou: float, batch_size
         "engine_seconds": engine_seconds,
         "categories": {
             c: {
-                "precision": v.precision, "recall": v.recall, "f1": v.f1,
-                "tp": v.true_positive, "fp": v.false_positive, "fn": v.false_negative,
+                "precision": v.precision,
+                "recall": v.recall,
+                "f1": v.f1,
+                "tp": v.true_positive,
+                "fp": v.false_positive,
+                "fn": v.false_negative,
             }
             for c, v in counts.items()
         },
@@ -135,7 +139,9 @@ def print_report(results: dict, command: str) -> None:
     print("|---|---|---|---|---|")
     rows = {"CSAR-2": results["csar"], **results["baselines"]}
     for name, row in rows.items():
-        print(f"| {name} | {_fmt(row['auprc'])} | {_fmt(row['recall'])} | {_fmt(row['fpr_clean'])} | {_fmt(row['fpr_hard'])} |")
+        print(
+            f"| {name} | {_fmt(row['auprc'])} | {_fmt(row['recall'])} | {_fmt(row['fpr_clean'])} | {_fmt(row['fpr_hard'])} |"
+        )
     print()
     print("| hard negative (alone or paired) | CSAR-2 FPR | sessions |")
     print("|---|---|---|")
@@ -172,7 +178,8 @@ def _show_errors(sessions: list[dict], limit: int, min_iou: float) -> None:
     for session in sessions:
         analysis = csar.analyze_session(session["meterValues"], session.get("metadata"))
         detections = [
-            (a.category, parse_timestamp(a.start_timestamp), parse_timestamp(a.end_timestamp)) for a in analysis.anomalies
+            (a.category, parse_timestamp(a.start_timestamp), parse_timestamp(a.end_timestamp))
+            for a in analysis.anomalies
         ]
         truths = _intervals(session["labels"])
         det_hits, truth_hits = match_session(detections, truths, min_iou)

@@ -13,6 +13,7 @@ separately: any detection on them is a false alarm.
 Development seeds (the default `--seeds`, used while tuning the engine) and held-out seeds
 (`--heldout`, never looked at while tuning) are reported separately and pooled.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,12 @@ def evaluate(stations: int, weeks: int, seed: int, eval_days: int = 14) -> dict:
             analysed += 1
             found = {(d.type, d.connectorId if d.type == "connector_offline" else None) for d in analysis.detections}
             day_labels = station.labels.get(day, [])
-            labels = {(label["type"], label.get("connectorId")) for label in day_labels if label.get("observable", True)}
-            ignored = {(label["type"], label.get("connectorId")) for label in day_labels if not label.get("observable", True)}
+            labels = {
+                (label["type"], label.get("connectorId")) for label in day_labels if label.get("observable", True)
+            }
+            ignored = {
+                (label["type"], label.get("connectorId")) for label in day_labels if not label.get("observable", True)
+            }
             for key in found:
                 if key in labels:
                     tp[key[0]] += 1
@@ -62,13 +67,31 @@ def evaluate(stations: int, weeks: int, seed: int, eval_days: int = 14) -> dict:
                 clean_days += 1
                 clean_alarms += bool(found)
     seconds = time.perf_counter() - started
-    per_type = {kind: {"tp": tp[kind], "fp": fp[kind], "fn": fn[kind], "dontCare": dont_care[kind],
-                       "unobservableLabels": unobservable[kind]} for kind in shade.DETECTION_TYPES}
-    return _with_rates({
-        "stations": stations, "weeks": weeks, "seed": seed, "stationDays": analysed, "seconds": seconds,
-        "perType": per_type, "cleanDays": clean_days, "cleanAlarms": clean_alarms,
-        "hardNegatives": {kind: {"days": negatives[kind], "falseAlarms": negative_alarms[kind]} for kind in sorted(negatives)},
-    })
+    per_type = {
+        kind: {
+            "tp": tp[kind],
+            "fp": fp[kind],
+            "fn": fn[kind],
+            "dontCare": dont_care[kind],
+            "unobservableLabels": unobservable[kind],
+        }
+        for kind in shade.DETECTION_TYPES
+    }
+    return _with_rates(
+        {
+            "stations": stations,
+            "weeks": weeks,
+            "seed": seed,
+            "stationDays": analysed,
+            "seconds": seconds,
+            "perType": per_type,
+            "cleanDays": clean_days,
+            "cleanAlarms": clean_alarms,
+            "hardNegatives": {
+                kind: {"days": negatives[kind], "falseAlarms": negative_alarms[kind]} for kind in sorted(negatives)
+            },
+        }
+    )
 
 
 def _with_rates(report: dict) -> dict:
@@ -77,16 +100,26 @@ def _with_rates(report: dict) -> dict:
         recall = row["tp"] / (row["tp"] + row["fn"]) if row["tp"] + row["fn"] else None
         row["precision"] = None if precision is None else round(precision, 3)
         row["recall"] = None if recall is None else round(recall, 3)
-    report["cleanDayFalseAlarmRate"] = round(report["cleanAlarms"] / report["cleanDays"], 4) if report["cleanDays"] else None
+    report["cleanDayFalseAlarmRate"] = (
+        round(report["cleanAlarms"] / report["cleanDays"], 4) if report["cleanDays"] else None
+    )
     report["stationDaysPerSecond"] = round(report["stationDays"] / report["seconds"], 1) if report["seconds"] else None
     return report
 
 
 def pooled(reports: list[dict], name: str) -> dict:
     """Counts summed over seeds, rates recomputed from the sums."""
-    total = {"stations": reports[0]["stations"], "weeks": reports[0]["weeks"], "seed": name,
-             "stationDays": 0, "seconds": 0.0, "cleanDays": 0, "cleanAlarms": 0, "hardNegatives": {},
-             "perType": {kind: Counter() for kind in shade.DETECTION_TYPES}}
+    total = {
+        "stations": reports[0]["stations"],
+        "weeks": reports[0]["weeks"],
+        "seed": name,
+        "stationDays": 0,
+        "seconds": 0.0,
+        "cleanDays": 0,
+        "cleanAlarms": 0,
+        "hardNegatives": {},
+        "perType": {kind: Counter() for kind in shade.DETECTION_TYPES},
+    }
     for report in reports:
         for key in ("stationDays", "seconds", "cleanDays", "cleanAlarms"):
             total[key] += report[key]
@@ -104,8 +137,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stations", type=int, default=200)
     parser.add_argument("--weeks", type=int, default=8)
     parser.add_argument("--seeds", type=int, nargs="+", default=list(DEVELOPMENT_SEEDS), help="development seeds")
-    parser.add_argument("--heldout", type=int, nargs="*", default=list(HELDOUT_SEEDS),
-                        help="held-out seeds, never used while tuning (empty: none)")
+    parser.add_argument(
+        "--heldout",
+        type=int,
+        nargs="*",
+        default=list(HELDOUT_SEEDS),
+        help="held-out seeds, never used while tuning (empty: none)",
+    )
     parser.add_argument("--json", action="store_true", help="print the raw report as JSON")
     args = parser.parse_args(argv)
     development = [evaluate(args.stations, args.weeks, seed) for seed in args.seeds]
@@ -114,17 +152,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(reports, indent=2))
         return 0
-    print(f"SHADE on synthetic fleets (tools/synth/fleet.py), {args.stations} stations x {args.weeks} weeks per seed; "
-          f"development seeds {args.seeds}, held-out seeds {args.heldout}")
+    print(
+        f"SHADE on synthetic fleets (tools/synth/fleet.py), {args.stations} stations x {args.weeks} weeks per seed; "
+        f"development seeds {args.seeds}, held-out seeds {args.heldout}"
+    )
     print(f"{'seed':>4} {'type':<18} {'tp':>4} {'fp':>4} {'fn':>4} {'dc':>3} {'precision':>9} {'recall':>7}")
     for report in reports:
         for kind, row in report["perType"].items():
             fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
-            print(f"{report['seed']:>4} {kind:<18} {row['tp']:>4} {row['fp']:>4} {row['fn']:>4} {row['dontCare']:>3} "
-                  f"{fmt(row['precision']):>9} {fmt(row['recall']):>7}")
+            print(
+                f"{report['seed']:>4} {kind:<18} {row['tp']:>4} {row['fp']:>4} {row['fn']:>4} {row['dontCare']:>3} "
+                f"{fmt(row['precision']):>9} {fmt(row['recall']):>7}"
+            )
         negatives = ", ".join(f"{k} {v['falseAlarms']}/{v['days']}" for k, v in report["hardNegatives"].items())
-        print(f"     station-days {report['stationDays']}, clean-day false-alarm rate {report['cleanDayFalseAlarmRate']}, "
-              f"hard-negative false alarms: {negatives}; {report['stationDaysPerSecond']} station-days/s")
+        print(
+            f"     station-days {report['stationDays']}, clean-day false-alarm rate {report['cleanDayFalseAlarmRate']}, "
+            f"hard-negative false alarms: {negatives}; {report['stationDaysPerSecond']} station-days/s"
+        )
     return 0
 
 

@@ -22,12 +22,18 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same file")
     parser.add_argument("--out", default="-", help="output .jsonl file (default: stdout)")
     parser.add_argument(
-        "--hard-negatives-fraction", type=float, default=0.3,
+        "--hard-negatives-fraction",
+        type=float,
+        default=0.3,
         help="share of sessions with hard negatives (DC taper, pauses, curtailment, coarse meters, jitter, sparse sampling)",
     )
-    parser.add_argument("--anomaly-fraction", type=float, default=0.45, help="share of sessions with one injected anomaly")
     parser.add_argument(
-        "--categories", type=_categories, default=CATEGORIES,
+        "--anomaly-fraction", type=float, default=0.45, help="share of sessions with one injected anomaly"
+    )
+    parser.add_argument(
+        "--categories",
+        type=_categories,
+        default=CATEGORIES,
         help="comma-separated subset of: " + ",".join(CATEGORIES),
     )
     parser.set_defaults(handler=run)

@@ -27,10 +27,11 @@ with 0-10 days of history, stations whose history is only 2-3 weeks long, ordina
     fleet = generate_fleet(stations=40, weeks=8, seed=0)
     for station in fleet: station.energy[day] -> {connectorId: [96 kWh]}, station.labels[day] -> {type, ...}
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
@@ -50,14 +51,14 @@ def _arrivals(day: date, rate: float, factor: float, from_minute: float = 0.0) -
     weekend = day.weekday() >= 5
     profile = _WEEKEND if weekend else _WEEKDAY
     hour, fraction = int(from_minute // 60), 1.0 - (from_minute % 60) / 60.0
-    mass = profile[hour] * fraction + profile[hour + 1:].sum() if from_minute < 24 * 60 else 0.0
+    mass = profile[hour] * fraction + profile[hour + 1 :].sum() if from_minute < 24 * 60 else 0.0
     return rate * (WEEKEND_RATE if weekend else 1.0) * factor * float(mass)
 
 
 @dataclass
 class SyntheticSession:
     connector_id: str
-    start_minute: float          # minutes from the day's midnight (UTC)
+    start_minute: float  # minutes from the day's midnight (UTC)
     duration_minutes: float
     power_kw: float
 
@@ -69,8 +70,8 @@ class SyntheticStation:
     first_day: date
     energy: dict[date, dict[str, list[float]]] = field(default_factory=dict)
     sessions: dict[date, list[SyntheticSession]] = field(default_factory=dict)
-    labels: dict[date, list[dict]] = field(default_factory=dict)      # day -> [{type, connectorId?, startMinute}]
-    negatives: dict[date, str] = field(default_factory=dict)          # day -> hard-negative kind
+    labels: dict[date, list[dict]] = field(default_factory=dict)  # day -> [{type, connectorId?, startMinute}]
+    negatives: dict[date, str] = field(default_factory=dict)  # day -> hard-negative kind
 
     def history_for(self, day: date) -> dict[date, dict[str, list[float]]]:
         return {d: e for d, e in self.energy.items() if d < day}
@@ -86,8 +87,9 @@ def _bucket_energy(sessions: list[SyntheticSession], connectors: list[str]) -> d
     return {c: np.round(v, 4).tolist() for c, v in energy.items()}
 
 
-def _day_sessions(rng: np.random.Generator, day: date, connectors: list[str], rate: float, dc: bool,
-                  factor: float = 1.0) -> list[SyntheticSession]:
+def _day_sessions(
+    rng: np.random.Generator, day: date, connectors: list[str], rate: float, dc: bool, factor: float = 1.0
+) -> list[SyntheticSession]:
     weekend = day.weekday() >= 5
     profile = _WEEKEND if weekend else _WEEKDAY
     sessions = []
@@ -111,8 +113,9 @@ def _day_sessions(rng: np.random.Generator, day: date, connectors: list[str], ra
     return kept
 
 
-def generate_fleet(stations: int = 40, weeks: int = 8, seed: int = 0, eval_days: int = 14,
-                   start: date = date(2026, 1, 5)) -> list[SyntheticStation]:
+def generate_fleet(
+    stations: int = 40, weeks: int = 8, seed: int = 0, eval_days: int = 14, start: date = date(2026, 1, 5)
+) -> list[SyntheticStation]:
     """`stations` stations over `weeks` weeks ending with `eval_days` days that carry the events."""
     rng = np.random.default_rng(seed)
     total_days = weeks * 7 + eval_days
@@ -135,7 +138,9 @@ def generate_fleet(stations: int = 40, weeks: int = 8, seed: int = 0, eval_days:
         event = rng.choice(["none", "connector_offline", "energy_drop", "zero_energy_day"], p=[0.4, 0.25, 0.2, 0.15])
         if kind == "new":
             event = "none"
-        quiet_days = {eval_from + timedelta(days=int(d)) for d in rng.choice(eval_days, size=2, replace=False)} - {event_day}
+        quiet_days = {eval_from + timedelta(days=int(d)) for d in rng.choice(eval_days, size=2, replace=False)} - {
+            event_day
+        }
         dead_connector = rng.choice(connectors)
         dead_from = float(rng.uniform(6 * 60, 14 * 60))
         dead_days = int(rng.integers(1, 4))
@@ -151,28 +156,48 @@ def generate_fleet(stations: int = 40, weeks: int = 8, seed: int = 0, eval_days:
             station_day_arrivals = _arrivals(day, rate, factor) * len(connectors)
             if event == "energy_drop" and day == event_day:
                 drop = float(rng.uniform(0.1, 0.35))
-                sessions = [SyntheticSession(s.connector_id, s.start_minute, s.duration_minutes, s.power_kw * drop)
-                            for s in sessions]
-                labels.append({"type": "energy_drop", "startMinute": 0, "expectedSessions": station_day_arrivals,
-                               "observable": bool(sessions)})
+                sessions = [
+                    SyntheticSession(s.connector_id, s.start_minute, s.duration_minutes, s.power_kw * drop)
+                    for s in sessions
+                ]
+                labels.append(
+                    {
+                        "type": "energy_drop",
+                        "startMinute": 0,
+                        "expectedSessions": station_day_arrivals,
+                        "observable": bool(sessions),
+                    }
+                )
             elif event == "zero_energy_day" and day == event_day:
                 sessions = []
                 labels.append({"type": "zero_energy_day", "startMinute": 0, "expectedSessions": station_day_arrivals})
             elif event == "connector_offline" and event_day <= day < event_day + timedelta(days=dead_days):
                 cut = dead_from if day == event_day else 0.0
-                sessions = [s for s in sessions if s.connector_id != dead_connector or s.start_minute + s.duration_minutes <= cut]
+                sessions = [
+                    s
+                    for s in sessions
+                    if s.connector_id != dead_connector or s.start_minute + s.duration_minutes <= cut
+                ]
                 # the silence an observer sees started at the outage, so a later dead day adds the
                 # day before's dead span (a detector may look back across midnight too)
                 suppressed = _arrivals(day, rate, factor, cut)
                 if day > event_day:
                     previous = day - timedelta(days=1)
-                    suppressed += _arrivals(previous, rate, previous_factor, dead_from if previous == event_day else 0.0)
+                    suppressed += _arrivals(
+                        previous, rate, previous_factor, dead_from if previous == event_day else 0.0
+                    )
                 if len(connectors) == 1 and cut == 0.0:
                     # the only connector dead all day: what is observable is a zero-energy day
                     labels.append({"type": "zero_energy_day", "startMinute": 0, "expectedSessions": suppressed})
                 else:
-                    labels.append({"type": "connector_offline", "connectorId": str(dead_connector), "startMinute": int(cut),
-                                   "expectedSessions": suppressed})
+                    labels.append(
+                        {
+                            "type": "connector_offline",
+                            "connectorId": str(dead_connector),
+                            "startMinute": int(cut),
+                            "expectedSessions": suppressed,
+                        }
+                    )
             for label in labels:
                 label["expectedSessions"] = round(float(label["expectedSessions"]), 3)
                 label.setdefault("observable", bool(np.exp(-label["expectedSessions"]) <= OBSERVABLE_SILENCE))
@@ -194,10 +219,16 @@ def evaluation_days(station: SyntheticStation, eval_days: int = 14) -> list[date
 
 def session_meter_values(day: date, session: SyntheticSession, step_minutes: float = 5.0) -> list[dict]:
     """OCPP-style energy register readings (kWh) of a synthetic session, for the sessions API."""
-    midnight = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
     steps = max(2, int(session.duration_minutes // step_minutes) + 1)
     minutes = np.linspace(session.start_minute, session.start_minute + session.duration_minutes, steps)
     register = (minutes - minutes[0]) / 60.0 * session.power_kw
-    return [{"measurand": "Energy.Active.Import.Register", "unit": "kWh", "value": round(float(v), 4),
-             "timestamp": (midnight + timedelta(minutes=float(m))).strftime("%Y-%m-%dT%H:%M:%SZ")}
-            for m, v in zip(minutes, register)]
+    return [
+        {
+            "measurand": "Energy.Active.Import.Register",
+            "unit": "kWh",
+            "value": round(float(v), 4),
+            "timestamp": (midnight + timedelta(minutes=float(m))).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        for m, v in zip(minutes, register)
+    ]

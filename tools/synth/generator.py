@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -34,13 +34,20 @@ CATEGORIES = (
 )
 # Injected inside the charging phase: they need power flowing around them.
 STEADY_CATEGORIES = frozenset({"ENERGY_PIT", "POWER_OVER_RATING", "FROZEN_TELEMETRY", "ENERGY_POWER_MISMATCH"})
-HARD_NEGATIVES = ("dc_taper", "suspended_ev_pause", "curtailment", "meter_quantisation", "clock_jitter", "sparse_sampling")
+HARD_NEGATIVES = (
+    "dc_taper",
+    "suspended_ev_pause",
+    "curtailment",
+    "meter_quantisation",
+    "clock_jitter",
+    "sparse_sampling",
+)
 
 AC_RATINGS_KW = (3.7, 7.4, 11.0, 22.0)
 DC_RATINGS_KW = (50.0, 100.0, 150.0, 350.0)
 SAMPLING_S = (30, 60, 60, 120, 300, 300, 600, 900)
 FINE_STEP_S = 10.0
-EPOCH_2026 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+EPOCH_2026 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -228,10 +235,19 @@ class SessionBuilder:
         reported_power = power_true * (1.0 + rng.normal(0.0, 0.01, n))
         reported_power[power_true == 0] = 0.0
         has_power = rng.random() < 0.85 or category in (
-            "ENERGY_POWER_MISMATCH", "FROZEN_TELEMETRY", "ENERGY_PIT", "POWER_OVER_RATING",
+            "ENERGY_POWER_MISMATCH",
+            "FROZEN_TELEMETRY",
+            "ENERGY_PIT",
+            "POWER_OVER_RATING",
         )
-        has_soc = (plan.current_type == "DC" and rng.random() < 0.8) or rng.random() < 0.25 or category in (
-            "SOC_DECREASE", "SOC_ENERGY_INCONSISTENT",
+        has_soc = (
+            (plan.current_type == "DC" and rng.random() < 0.8)
+            or rng.random() < 0.25
+            or category
+            in (
+                "SOC_DECREASE",
+                "SOC_ENERGY_INCONSISTENT",
+            )
         )
         register_start = float(rng.choice((0.0, rng.uniform(100, 90000))))
         reported_soc = soc_true.copy()
@@ -268,7 +284,9 @@ class SessionBuilder:
             labels.append((category, *covered(truth)))
         elif category == "POWER_OVER_RATING" and truth is not None:
             # Truth is where the physical power really exceeded 1.1x the rating.
-            over = np.flatnonzero((power_true > 1.1 * plan.rated_kw) & (sample_times >= truth[0]) & (sample_times <= truth[1]))
+            over = np.flatnonzero(
+                (power_true > 1.1 * plan.rated_kw) & (sample_times >= truth[0]) & (sample_times <= truth[1])
+            )
             if len(over):
                 labels.append((category, float(sample_times[over[0]]), float(sample_times[over[-1]])))
         elif category == "ZERO_ENERGY":
@@ -312,7 +330,17 @@ class SessionBuilder:
             increments = np.diff(energy)
             increments[a:b] *= factor
             energy = np.concatenate(([energy[0]], energy[0] + np.cumsum(increments)))
-            if abs(energy[b] - energy[a] - (delivered_between := np.interp(sample_times[b], times, delivered) - np.interp(sample_times[a], times, delivered))) < 1.0:
+            if (
+                abs(
+                    energy[b]
+                    - energy[a]
+                    - (
+                        delivered_between := np.interp(sample_times[b], times, delivered)
+                        - np.interp(sample_times[a], times, delivered)
+                    )
+                )
+                < 1.0
+            ):
                 # too little energy to be a measurable mismatch: make the drift larger
                 increments[a:b] *= 1.5 if factor > 1 else 0.5
                 energy = np.concatenate(([energy[0]], energy[0] + np.cumsum(increments)))
@@ -390,14 +418,42 @@ class SessionBuilder:
                 continue
             e = float(register[i]) * (1000.0 if i in unit_scaled else 1.0)
             if energy_in_wh:
-                readings.append({"timestamp": stamps[i], "measurand": "Energy.Active.Import.Register", "unit": "Wh", "value": value(round(e * 1000.0, max(0, decimals - 3)))})
+                readings.append(
+                    {
+                        "timestamp": stamps[i],
+                        "measurand": "Energy.Active.Import.Register",
+                        "unit": "Wh",
+                        "value": value(round(e * 1000.0, max(0, decimals - 3))),
+                    }
+                )
             else:
-                readings.append({"timestamp": stamps[i], "measurand": "Energy.Active.Import.Register", "unit": "kWh", "value": value(round(e, decimals))})
+                readings.append(
+                    {
+                        "timestamp": stamps[i],
+                        "measurand": "Energy.Active.Import.Register",
+                        "unit": "kWh",
+                        "value": value(round(e, decimals)),
+                    }
+                )
             if has_power:
                 pw = float(reported_power[i])
-                readings.append({"timestamp": stamps[i], "measurand": "Power.Active.Import", "unit": "W" if power_in_w else "kW", "value": value(round(pw * 1000.0, 1) if power_in_w else round(pw, 3))})
+                readings.append(
+                    {
+                        "timestamp": stamps[i],
+                        "measurand": "Power.Active.Import",
+                        "unit": "W" if power_in_w else "kW",
+                        "value": value(round(pw * 1000.0, 1) if power_in_w else round(pw, 3)),
+                    }
+                )
             if has_soc:
-                readings.append({"timestamp": stamps[i], "measurand": "SoC", "unit": "Percent", "value": value(int(np.clip(np.round(reported_soc[i]), 0, 100)))})
+                readings.append(
+                    {
+                        "timestamp": stamps[i],
+                        "measurand": "SoC",
+                        "unit": "Percent",
+                        "value": value(int(np.clip(np.round(reported_soc[i]), 0, 100))),
+                    }
+                )
         per_sample = 1 + int(has_power) + int(has_soc)
         if disorder:
             # the two samples arrive in swapped order

@@ -15,7 +15,8 @@ never labelled an anomaly):
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from .generator import generate
 
@@ -28,8 +29,9 @@ def _same_type(original: Any, value: float) -> Any:
     return f"{value}" if isinstance(original, str) else value
 
 
-def apply_quirk(session: dict[str, Any], quirk: str, *, register_fraction: float = 0.67,
-                power_factor: float = 1.4) -> dict[str, Any]:
+def apply_quirk(
+    session: dict[str, Any], quirk: str, *, register_fraction: float = 0.67, power_factor: float = 1.4
+) -> dict[str, Any]:
     if quirk not in QUIRKS:
         raise ValueError(f"unknown quirk {quirk!r}; known: {', '.join(QUIRKS)}")
     readings = []
@@ -46,11 +48,18 @@ def apply_quirk(session: dict[str, Any], quirk: str, *, register_fraction: float
     return {**session, "meterValues": readings, "quirk": quirk}
 
 
-def quirky_sessions(n: int, seed: int = 0, quirk: str = "lagging_meter", *, anomaly_fraction: float = 0.3,
-                    categories: tuple[str, ...] = ("KWH_DECREASE", "TIME_GAP", "ZERO_ENERGY"),
-                    **quirk_options: Any) -> Iterator[dict[str, Any]]:
+def quirky_sessions(
+    n: int,
+    seed: int = 0,
+    quirk: str = "lagging_meter",
+    *,
+    anomaly_fraction: float = 0.3,
+    categories: tuple[str, ...] = ("KWH_DECREASE", "TIME_GAP", "ZERO_ENERGY"),
+    **quirk_options: Any,
+) -> Iterator[dict[str, Any]]:
     """n labelled sessions of one quirky tenant (deterministic for a seed). The injected anomalies
     default to categories the quirk does not touch, so a fine-tuned model can keep finding them."""
-    for session in generate(n, seed=seed, hard_negatives_fraction=0.0, anomaly_fraction=anomaly_fraction,
-                            categories=categories):
+    for session in generate(
+        n, seed=seed, hard_negatives_fraction=0.0, anomaly_fraction=anomaly_fraction, categories=categories
+    ):
         yield apply_quirk(session, quirk, **quirk_options)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-START = datetime(2026, 2, 27, 10, 0, 0, tzinfo=timezone.utc)
+START = datetime(2026, 2, 27, 10, 0, 0, tzinfo=UTC)
 ENERGY = "Energy.Active.Import.Register"
 POWER = "Power.Active.Import"
 SOC = "SoC"

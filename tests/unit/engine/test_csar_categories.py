@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csar
 from csar_session_builders import (
     ENERGY,
     POWER,
@@ -14,6 +13,8 @@ from csar_session_builders import (
     session,
     set_energy,
 )
+
+import csar
 
 
 def analyze(readings, **metadata):

@@ -7,15 +7,21 @@ import math
 import random
 
 import pytest
+from csar_session_builders import ENERGY, POWER, START, categories, iso, session
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import csar
-from csar_session_builders import ENERGY, POWER, START, categories, iso, session
 
 SEED_003_KEYS = {
-    "isAnomaly", "anomalyScore", "anomalyConfidence", "isIncident", "isRecurring", "socReconstructed",
-    "message", "anomalies",
+    "isAnomaly",
+    "anomalyScore",
+    "anomalyConfidence",
+    "isIncident",
+    "isRecurring",
+    "socReconstructed",
+    "message",
+    "anomalies",
 }
 ANOMALY_KEYS = {"category", "score", "confidence", "bucketRange", "timeRange", "details"}
 
@@ -101,7 +107,10 @@ def test_offsets_and_fractional_seconds_are_understood():
         r["timestamp"] = f"{moment[:11]}{hour:02d}{moment[13:]}.000+02:00"
     result = csar.analyze_session(readings)
     assert not result.is_anomaly
-    assert csar.analyze_session(readings).to_dict() == csar.analyze_session(session(11.0, minutes=30, with_power=False)[0]).to_dict()
+    assert (
+        csar.analyze_session(readings).to_dict()
+        == csar.analyze_session(session(11.0, minutes=30, with_power=False)[0]).to_dict()
+    )
 
 
 def test_unsorted_input_gives_the_sorted_result_plus_disorder():
@@ -244,7 +253,11 @@ def test_params_flow_through_and_round_trip():
 
 
 _scalar = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=30),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
 )
 _reading = st.fixed_dictionaries(
     {},
@@ -259,7 +272,10 @@ _reading = st.fixed_dictionaries(
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.one_of(_reading, _scalar), max_size=40), st.one_of(st.none(), st.dictionaries(st.text(max_size=20), _scalar, max_size=4)))
+@given(
+    st.lists(st.one_of(_reading, _scalar), max_size=40),
+    st.one_of(st.none(), st.dictionaries(st.text(max_size=20), _scalar, max_size=4)),
+)
 def test_arbitrary_input_never_raises(readings, metadata):
     result = csar.analyze_session(readings, metadata)
     assert_well_formed(result)

@@ -1,4 +1,5 @@
 """SHADE station-day engine: detections, uptime and hard negatives on controlled fleets."""
+
 import json
 from datetime import date, timedelta
 
@@ -24,7 +25,9 @@ def _profile(rng, weekend=False, level=1.0):
 
 
 def _history(rng, days=56, start=DAY):
-    return {start - timedelta(days=k): _profile(rng, (start - timedelta(days=k)).weekday() >= 5) for k in range(1, days + 1)}
+    return {
+        start - timedelta(days=k): _profile(rng, (start - timedelta(days=k)).weekday() >= 5) for k in range(1, days + 1)
+    }
 
 
 @pytest.fixture
@@ -138,5 +141,9 @@ def test_second_day_of_an_outage_is_still_detected(rng):
     assert [d.type for d in shade.analyze_station_day(DAY, {}, history).detections] == ["zero_energy_day"]
     today = _profile(rng)
     history[DAY - timedelta(days=1)] = {"1": today["1"], "2": [0.0] * 96}
-    offline = [d for d in shade.analyze_station_day(DAY, {"1": today["1"]}, history).detections if d.type == "connector_offline"]
+    offline = [
+        d
+        for d in shade.analyze_station_day(DAY, {"1": today["1"]}, history).detections
+        if d.type == "connector_offline"
+    ]
     assert [(d.connectorId, d.startMinute) for d in offline] == [("2", 0)]

@@ -4,6 +4,7 @@ Every client error leaves as `{"error": {"code", "message", "details"}}` with a 
 authentication is enforced in `handle`, before the resolver parses or validates anything, so an
 unauthenticated request never learns whether its body was valid.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,7 +54,7 @@ def _validation_details(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for error in errors:
         message = error.get("msg") or _ERROR_MESSAGES.get(error.get("type", ""), error.get("type", "invalid"))
         if message.startswith("Value error, "):
-            message = message[len("Value error, "):]
+            message = message[len("Value error, ") :]
         details.append({"field": field_path(error.get("loc", ())), "message": message, "type": error.get("type")})
     return details
 
@@ -64,18 +65,22 @@ def _check_request(event: dict[str, Any], organization_required: bool) -> Tenant
     body = event.get("body")
     limit = get_settings().max_body_bytes
     if body is not None and len(body) > limit:
-        raise PayloadTooLargeError(f"request body exceeds {limit} bytes", details=[{"field": "body", "message": "too large"}])
+        raise PayloadTooLargeError(
+            f"request body exceeds {limit} bytes", details=[{"field": "body", "message": "too large"}]
+        )
     method = ((event.get("requestContext") or {}).get("http") or {}).get("method", "")
     if body and method in ("POST", "PUT", "PATCH"):
         content_type = (event.get("headers") or {}).get("content-type", "application/json")
         if "json" not in content_type.lower():
-            raise UnsupportedMediaTypeError("request body must be application/json",
-                                            details=[{"field": "Content-Type", "message": content_type}])
+            raise UnsupportedMediaTypeError(
+                "request body must be application/json", details=[{"field": "Content-Type", "message": content_type}]
+            )
     return tenant
 
 
-def handle(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any, *,
-           organization_required: bool = True) -> dict[str, Any]:
+def handle(
+    app: APIGatewayHttpResolver, event: dict[str, Any], context: Any, *, organization_required: bool = True
+) -> dict[str, Any]:
     """The Lambda entry point of every API function: guard the request, then route it.
 
     `organization_required=False` lets a signed-in user without any organization through (open
@@ -83,8 +88,11 @@ def handle(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any, *,
     try:
         tenant = _check_request(event, organization_required)
     except ChargewatchError as error:
-        return {"statusCode": error.status_code, "headers": {"Content-Type": "application/json"},
-                "body": json.dumps(error.to_body())}
+        return {
+            "statusCode": error.status_code,
+            "headers": {"Content-Type": "application/json"},
+            "body": json.dumps(error.to_body()),
+        }
     app.append_context(tenant=tenant)
     return app.resolve(event, context)
 
@@ -100,8 +108,12 @@ def create_app() -> APIGatewayHttpResolver:
     def _invalid_request(error: RequestValidationError) -> Response:
         details = _validation_details(list(error.errors()))
         if any(detail["type"] == "json_invalid" for detail in details):
-            return error_response(400, "invalid_json", "request body is not valid JSON",
-                                  [{"field": "body", "message": "not valid JSON", "type": "json_invalid"}])
+            return error_response(
+                400,
+                "invalid_json",
+                "request body is not valid JSON",
+                [{"field": "body", "message": "not valid JSON", "type": "json_invalid"}],
+            )
         summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
         return error_response(400, "validation_error", summary or "invalid request", details)
 
@@ -119,4 +131,3 @@ def create_app() -> APIGatewayHttpResolver:
 
 def current_tenant(app: APIGatewayHttpResolver) -> Tenant:
     return app.context["tenant"]
-

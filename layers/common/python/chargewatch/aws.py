@@ -9,6 +9,7 @@
 boto3 (and localstack_client, which imports it) is imported on first use only: handlers that
 never build a client don't pay its import time at cold start.
 """
+
 from __future__ import annotations
 
 import os

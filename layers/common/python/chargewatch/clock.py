@@ -1,14 +1,15 @@
 """Time and id helpers shared by every module (one place to fake the clock in tests)."""
+
 from __future__ import annotations
 
 import os
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def epoch_seconds() -> float:
@@ -17,7 +18,7 @@ def epoch_seconds() -> float:
 
 def to_iso(moment: datetime) -> str:
     """ISO-8601 in UTC with a Z suffix; milliseconds only when present."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     if moment.microsecond:
         return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -33,12 +34,12 @@ def parse_iso(text: str) -> datetime:
 
 
 def from_epoch_ms(epoch_ms: int) -> datetime:
-    return datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
 
 
 def to_epoch_ms(moment: datetime) -> int:
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return int(round(moment.timestamp() * 1000))
 
 

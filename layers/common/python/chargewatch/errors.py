@@ -3,6 +3,7 @@
 Every client error becomes `{"error": {"code", "message", "details"}}` with a 4xx status.
 A 5xx is a bug.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -28,7 +29,7 @@ class ValidationError(ChargewatchError):
     code = "validation_error"
 
     @classmethod
-    def for_field(cls, field: str, message: str, *, code: str | None = None) -> "ValidationError":
+    def for_field(cls, field: str, message: str, *, code: str | None = None) -> ValidationError:
         return cls(f"{field}: {message}", code=code, details=[{"field": field, "message": message}])
 
 

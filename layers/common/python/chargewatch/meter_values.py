@@ -3,6 +3,7 @@
 Energy is stored in kWh and power in kW whatever the charger sent (Wh, W), so every reader —
 the engine, statistics, exports — sees one unit per measurand.
 """
+
 from __future__ import annotations
 
 ENERGY_IMPORT_REGISTER = "Energy.Active.Import.Register"

@@ -13,6 +13,7 @@ Rules (docs/webhooks.md, "SSRF rules"):
 
 urllib3 ships with botocore, so this adds no runtime dependency.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -101,10 +102,15 @@ def refusal_reason(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> st
         if embedded is not None:
             reason = refusal_reason(embedded)
             return f"IPv6 form of a {reason} address" if reason else None
-    for reason, flagged in (("loopback", address.is_loopback), ("unspecified", address.is_unspecified),
-                            ("link-local", address.is_link_local), ("multicast", address.is_multicast),
-                            ("private", address.is_private), ("reserved", address.is_reserved),
-                            ("shared (CGNAT)", address in _SHARED if address.version == 4 else False)):
+    for reason, flagged in (
+        ("loopback", address.is_loopback),
+        ("unspecified", address.is_unspecified),
+        ("link-local", address.is_link_local),
+        ("multicast", address.is_multicast),
+        ("private", address.is_private),
+        ("reserved", address.is_reserved),
+        ("shared (CGNAT)", address in _SHARED if address.version == 4 else False),
+    ):
         if flagged:
             return reason
     if not address.is_global:
@@ -158,8 +164,9 @@ def validate_url(url: str, field: str, *, allow_local_http: bool, resolve_host: 
     return url.strip()
 
 
-def post(url: str, body: bytes, headers: dict[str, str], *, timeout_seconds: float,
-         allow_local_http: bool) -> HttpOutcome:
+def post(
+    url: str, body: bytes, headers: dict[str, str], *, timeout_seconds: float, allow_local_http: bool
+) -> HttpOutcome:
     """One POST to a checked address; never raises for network or target problems."""
     import urllib3
 
@@ -175,14 +182,29 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout_seconds: flo
         return outcome(error=f"refused: {error}")
     timeout = urllib3.Timeout(total=timeout_seconds)
     if target.scheme == "https":
-        pool = urllib3.HTTPSConnectionPool(address, target.port, timeout=timeout, retries=False, maxsize=1,
-                                           cert_reqs="CERT_REQUIRED", server_hostname=target.host,
-                                           assert_hostname=target.host)
+        pool = urllib3.HTTPSConnectionPool(
+            address,
+            target.port,
+            timeout=timeout,
+            retries=False,
+            maxsize=1,
+            cert_reqs="CERT_REQUIRED",
+            server_hostname=target.host,
+            assert_hostname=target.host,
+        )
     else:
         pool = urllib3.HTTPConnectionPool(address, target.port, timeout=timeout, retries=False, maxsize=1)
     try:
-        response = pool.urlopen("POST", target.path, body=body, headers={**headers, "Host": target.host_header},
-                                redirect=False, retries=False, preload_content=False, assert_same_host=False)
+        response = pool.urlopen(
+            "POST",
+            target.path,
+            body=body,
+            headers={**headers, "Host": target.host_header},
+            redirect=False,
+            retries=False,
+            preload_content=False,
+            assert_same_host=False,
+        )
         try:
             text = response.read(RESPONSE_READ_LIMIT, decode_content=True).decode("utf-8", "replace")
         finally:

@@ -1,4 +1,5 @@
 """Page-number pagination (0-based pages) shared by every list endpoint."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
@@ -17,7 +18,9 @@ class Pagination(BaseModel):
     size: int
 
 
-def paginate(items: Iterable[T], page: int, size: int, render: Callable[[T], Any] = lambda item: item) -> tuple[list[Any], Pagination]:
+def paginate(
+    items: Iterable[T], page: int, size: int, render: Callable[[T], Any] = lambda item: item
+) -> tuple[list[Any], Pagination]:
     """One pass: count everything, render only the requested page."""
     first, last = page * size, (page + 1) * size
     content, total = [], 0

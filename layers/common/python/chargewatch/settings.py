@@ -1,4 +1,5 @@
 """Environment settings, parsed once per cold start into one model."""
+
 from __future__ import annotations
 
 import os
@@ -54,7 +55,7 @@ class Settings(BaseModel):
     switch_redirect_forbidden: str = "/onboarding"
 
     @classmethod
-    def from_environ(cls, environ: os._Environ | dict | None = None) -> "Settings":
+    def from_environ(cls, environ: os._Environ | dict | None = None) -> Settings:
         env = os.environ if environ is None else environ
         raw = {
             "stage": env.get("STAGE"),

@@ -3,10 +3,12 @@
 The authorizer (chargewatch.services.auth) authenticates the caller and resolves the organization
 the request acts on; every handler turns that verdict into a `Tenant` here, in one place.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from chargewatch.errors import AuthenticationError, PermissionDeniedError
 
@@ -51,8 +53,11 @@ def tenant_from_event(event: Mapping[str, Any], *, organization_required: bool =
         raise AuthenticationError(message, code=code)
     organization_id = context.get("organizationId") or ""
     if not organization_id and organization_required:
-        raise PermissionDeniedError("you are not a member of any organization yet: create one with "
-                                    "PUT /v1/organization or accept an invitation", code="no_organization")
+        raise PermissionDeniedError(
+            "you are not a member of any organization yet: create one with "
+            "PUT /v1/organization or accept an invitation",
+            code="no_organization",
+        )
     return Tenant(
         organization_id=organization_id,
         principal_type=context.get("principalType", "api_key"),
@@ -70,12 +75,14 @@ def tenant_from_event(event: Mapping[str, Any], *, organization_required: bool =
 def require_admin(tenant: Tenant) -> None:
     """Admin-only operations: 403 `insufficient_privilege` for members and applications."""
     if not tenant.is_admin:
-        raise PermissionDeniedError("this operation needs the owner or admin role in the organization",
-                                    code="insufficient_privilege")
+        raise PermissionDeniedError(
+            "this operation needs the owner or admin role in the organization", code="insufficient_privilege"
+        )
 
 
 def require_user(tenant: Tenant) -> None:
     """Operations that only a signed-in person can perform (tenant switch, own sessions)."""
     if not tenant.is_user:
-        raise PermissionDeniedError("this operation needs a signed-in user (a Cognito token), not an API key",
-                                    code="user_required")
+        raise PermissionDeniedError(
+            "this operation needs a signed-in user (a Cognito token), not an API key", code="user_required"
+        )

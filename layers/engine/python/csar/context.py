@@ -3,9 +3,10 @@ ratings, meter resolution and the cumulative delivered energy."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import repeat
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -64,8 +65,8 @@ class BatchContext:
     unit_corrected_rows: np.ndarray  # per session count of rescaled energy readings
     # Register excursions of 1-3 readings that return to the trend (removed from `energy`):
     # direction +1 = jumped up (a transient ENERGY_SPIKE), -1 = dipped (a transient KWH_DECREASE).
-    excursions: "Excursions | None" = None
-    unit_runs: "UnitRuns | None" = None  # readings rescaled by UNIT_MISMATCH
+    excursions: Excursions | None = None
+    unit_runs: UnitRuns | None = None  # readings rescaled by UNIT_MISMATCH
 
     def interval_rated_energy(self, series: Series) -> np.ndarray:
         """Most energy the rating allows over each interval of `series`, with clock slack."""
@@ -129,7 +130,7 @@ class UnitRuns:
     delivered_kwh: np.ndarray  # energy truly delivered across the run
 
     @classmethod
-    def empty(cls) -> "UnitRuns":
+    def empty(cls) -> UnitRuns:
         z = np.empty(0)
         return cls(np.empty(0, dtype=np.int64), z, z, z, z)
 
@@ -194,7 +195,7 @@ class Excursions:
     interval_s: np.ndarray  # length of the jump interval (for the implied power)
 
     @classmethod
-    def empty(cls) -> "Excursions":
+    def empty(cls) -> Excursions:
         z = np.empty(0)
         return cls(np.empty(0, dtype=np.int64), z, z, z, z, z)
 
@@ -306,8 +307,9 @@ def build_context(table: ReadingTable, metadatas: Sequence[Any], params: CsarPar
     # battery is full would otherwise drag the percentile down to nothing.
     # Only sessions without a rated power in their metadata need the estimate.
     active = (power.value >= IDLE_POWER_KW) & ~np.isfinite(metadata.max_power_kw[power.session])
-    charging_power = Series(power.session[active], power.time[active], power.value[active],
-                            offsets_from_sessions(power.session[active], n))
+    charging_power = Series(
+        power.session[active], power.time[active], power.value[active], offsets_from_sessions(power.session[active], n)
+    )
     p95 = percentile_per_session(charging_power, 0.95)
     from_power = charging_power.counts >= 2
     rated = np.where(
@@ -318,8 +320,9 @@ def build_context(table: ReadingTable, metadatas: Sequence[Any], params: CsarPar
     resolution = register_resolution(energy)
     keep, excursions = _register_excursions(energy, rated, resolution, params)
     if not keep.all():
-        energy = Series(energy.session[keep], energy.time[keep], energy.value[keep],
-                        offsets_from_sessions(energy.session[keep], n))
+        energy = Series(
+            energy.session[keep], energy.time[keep], energy.value[keep], offsets_from_sessions(energy.session[keep], n)
+        )
 
     power_at_energy, _ = interp_at(power, energy.session, energy.time, span)
 
@@ -348,9 +351,7 @@ def build_context(table: ReadingTable, metadatas: Sequence[Any], params: CsarPar
         excursions=excursions,
         unit_runs=unit_runs,
     )
-    coverage = np.clip(timeline.counts / 12.0, 0.0, 1.0) * (
-        0.6 + 0.2 * (power.counts > 0) + 0.2 * (soc.counts > 0)
-    )
+    coverage = np.clip(timeline.counts / 12.0, 0.0, 1.0) * (0.6 + 0.2 * (power.counts > 0) + 0.2 * (soc.counts > 0))
     ctx.coverage = coverage
     return ctx
 

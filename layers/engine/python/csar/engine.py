@@ -8,7 +8,8 @@ events are turned into Python objects per session.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -139,8 +140,16 @@ def _collect_anomalies(ctx: BatchContext, columns: tuple[np.ndarray, ...]) -> di
         if current is not None:
             flush(current)
         current = {
-            "session": s, "category": c, "t_start": t0, "t_end": t1, "score": sc,
-            "confidence": conf, "energy": en, "events": 1, "code": cd, "value": val,
+            "session": s,
+            "category": c,
+            "t_start": t0,
+            "t_end": t1,
+            "score": sc,
+            "confidence": conf,
+            "energy": en,
+            "events": 1,
+            "code": cd,
+            "value": val,
         }
     if current is not None:
         flush(current)
@@ -187,8 +196,14 @@ class _SessionSummary:
         self.duplicates = ctx.duplicates_removed.tolist()
         self.rescaled = ctx.unit_corrected_rows.tolist()
         self.has_notes = (
-            (table.dropped_timestamp + table.dropped_value + table.dropped_unit
-             + ctx.duplicates_removed + ctx.unit_corrected_rows) > 0
+            (
+                table.dropped_timestamp
+                + table.dropped_value
+                + table.dropped_unit
+                + ctx.duplicates_removed
+                + ctx.unit_corrected_rows
+            )
+            > 0
         ).tolist()
 
     def message(self, i: int, too_few: bool) -> str | None:
@@ -196,7 +211,9 @@ class _SessionSummary:
             return None
         notes = []
         if too_few:
-            notes.append(f"fewer than {self.params.min_readings} usable readings ({self.reading_count[i]}); not analysed")
+            notes.append(
+                f"fewer than {self.params.min_readings} usable readings ({self.reading_count[i]}); not analysed"
+            )
         for reason, counts in self.notes:
             if counts[i]:
                 notes.append(f"dropped {counts[i]} reading(s) with {reason}")

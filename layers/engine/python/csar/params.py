@@ -7,8 +7,9 @@ are variants of this dataclass; they travel as plain dicts via to_dict/from_dict
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ class CsarParams:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> "CsarParams":
+    def from_dict(cls, data: Mapping[str, Any] | None) -> CsarParams:
         """Build from a dict, ignoring unknown keys and coercing to the field types."""
         if not data:
             return cls()

@@ -7,9 +7,10 @@ or unit) are dropped here and counted per session for the analysis message.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import repeat
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +49,6 @@ UNIT_SCALE = np.array(
 
 # Phase codes: line phases of one sample add up to the total; the neutral does not.
 LINE_PHASE, OTHER_PHASE = 1, 2
-
 
 
 def phase_code(phase: Any) -> int:
@@ -139,7 +139,9 @@ def _tail_seconds(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     with_offset = (
         (sign != 0) & np.all((zone_digits >= 0) & (zone_digits <= 9), axis=1) & (zone[:, 2] == 58) & (zone[:, 5] == 0)
     )
-    offset = sign * ((zone_digits[:, 0] * 10 + zone_digits[:, 1]) * 3600 + (zone_digits[:, 2] * 10 + zone_digits[:, 3]) * 60)
+    offset = sign * (
+        (zone_digits[:, 0] * 10 + zone_digits[:, 1]) * 3600 + (zone_digits[:, 2] * 10 + zone_digits[:, 3]) * 60
+    )
     ok = (~has_fraction | (frac_len > 0)) & (zulu | naive | with_offset)
     return fraction - np.where(with_offset, offset, 0), ok
 

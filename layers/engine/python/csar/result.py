@@ -85,7 +85,7 @@ class Anomaly:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Anomaly":
+    def from_dict(cls, data: dict[str, Any]) -> Anomaly:
         bucket = data.get("bucketRange") or {}
         time_range = data.get("timeRange") or {}
         details = dict(data.get("details") or {})
@@ -136,7 +136,7 @@ class SessionAnalysis:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "SessionAnalysis":
+    def from_dict(cls, data: dict[str, Any]) -> SessionAnalysis:
         """Inverse of to_dict; readingCount/energyKwh/modelId/modelVersion are read when a
         caller stored them next to the seed shape, else defaulted."""
         return cls(

@@ -265,7 +265,10 @@ def energy_spike(ctx: BatchContext, log: EventLog) -> None:
         excursion = ctx.excursions
         sessions = excursion.session[glitches]
         allowed = (
-            p.spike_power_factor * ctx.rated_kw[sessions] * (excursion.interval_s[glitches] + p.clock_tolerance_s) / 3600.0
+            p.spike_power_factor
+            * ctx.rated_kw[sessions]
+            * (excursion.interval_s[glitches] + p.clock_tolerance_s)
+            / 3600.0
             + ctx.resolution_kwh[sessions]
         )
         log.add(
@@ -345,17 +348,13 @@ def frozen_telemetry(ctx: BatchContext, log: EventLog) -> None:
     # A coarse register legitimately stands still for resolution / power hours.
     expected_kwh = mean_power * duration / 3600.0
     by_power = (
-        has_power
-        & (charging_rows >= 0.8 * readings)
-        & (expected_kwh >= 2.0 * ctx.resolution_kwh[sessions] + 0.05)
+        has_power & (charging_rows >= 0.8 * readings) & (expected_kwh >= 2.0 * ctx.resolution_kwh[sessions] + 0.05)
     )
     soc_start, in_start = interp_at(ctx.soc, sessions, t[first], ctx.span)
     soc_end, in_end = interp_at(ctx.soc, sessions, t[last], ctx.span)
     # Without power, a SoC rise proves charging only if even the smallest plausible
     # battery would have moved a coarse register by two steps.
-    needed_rise = np.maximum(
-        p.frozen_min_soc_rise, 2.0 * ctx.resolution_kwh[sessions] * 100.0 / p.soc_capacity_min_kwh
-    )
+    needed_rise = np.maximum(p.frozen_min_soc_rise, 2.0 * ctx.resolution_kwh[sessions] * 100.0 / p.soc_capacity_min_kwh)
     by_soc = ~has_power & in_start & in_end & (soc_end - soc_start >= needed_rise)
     frozen = by_power | by_soc
     log.add(
@@ -704,7 +703,11 @@ def zero_energy(ctx: BatchContext, log: EventLog) -> None:
     # Power integral per session (trapezoids), for sessions that report power.
     same = power.same_session_next()
     area = np.where(same, 0.5 * (power.value[1:] + power.value[:-1]) * np.diff(power.time), 0.0) / 3600.0
-    power_kwh = np.bincount(power.session[:-1][same], weights=area[same], minlength=ctx.n_sessions) if len(power) > 1 else np.zeros(ctx.n_sessions)
+    power_kwh = (
+        np.bincount(power.session[:-1][same], weights=area[same], minlength=ctx.n_sessions)
+        if len(power) > 1
+        else np.zeros(ctx.n_sessions)
+    )
     resolution = ctx.resolution_kwh
     # A coarse register needs long enough to show two steps at the minimum charging power.
     resolvable = duration >= 2.0 * resolution / p.min_charging_power_kw * 3600.0

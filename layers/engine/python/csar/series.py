@@ -111,7 +111,9 @@ def window_reduce(ufunc: np.ufunc, values: np.ndarray, first: np.ndarray, last: 
     return ufunc.reduceat(padded, bounds)[0::2]  # odd segments (between windows) are discarded
 
 
-def cumulative_within_sessions(contribution: np.ndarray, session: np.ndarray, offsets: np.ndarray, unit: float) -> np.ndarray:
+def cumulative_within_sessions(
+    contribution: np.ndarray, session: np.ndarray, offsets: np.ndarray, unit: float
+) -> np.ndarray:
     """Running sum of `contribution` restarting at every session, exact to `unit`.
 
     Summed as integers (wrapping int64 arithmetic is exact modulo 2**64 and a session's

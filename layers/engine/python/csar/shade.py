@@ -29,11 +29,12 @@ Uptime of a connector for the day = 1 - minutes inside its offline run / 1440 (0
 connector with history on a zero-energy day; 1.0 otherwise). Idle is not down: without status
 notifications, silence only counts as unavailability when history says it is implausible.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -47,28 +48,28 @@ _MAD_TO_SIGMA = 1.4826
 
 @dataclass(frozen=True)
 class ShadeParams:
-    window_weeks: int = 8               # baseline history: same weekday, previous 4-8 weeks
-    min_history_days: int = 14          # fewer history days in the window: no detections
-    prior_days: float = 4.0             # shrinkage strength toward the day-type profile
-    max_streak_days: int = 3            # a silence at midnight looks back this many consecutive silent days
-    alpha: float = 0.01                 # max predictive probability of a silence still going at midnight
-    recovered_alpha: float = 0.002      # ... of a silence the connector came back from (one of many spans tried)
-    zero_day_alpha: float = 0.005       # ... of a whole station-day without a session
-    history_alpha: float = 0.12         # ... and max smoothed frequency of a comparable silence in history
-    rate_prior_days: float = 2.0        # a connector's start rates lean this many days on the station's
-    min_expected_kwh: float = 5.0       # zero_energy_day / energy_drop: the day must normally carry this much
-    min_offline_buckets: int = 16       # connector_offline: >= 4 h of silence
+    window_weeks: int = 8  # baseline history: same weekday, previous 4-8 weeks
+    min_history_days: int = 14  # fewer history days in the window: no detections
+    prior_days: float = 4.0  # shrinkage strength toward the day-type profile
+    max_streak_days: int = 3  # a silence at midnight looks back this many consecutive silent days
+    alpha: float = 0.01  # max predictive probability of a silence still going at midnight
+    recovered_alpha: float = 0.002  # ... of a silence the connector came back from (one of many spans tried)
+    zero_day_alpha: float = 0.005  # ... of a whole station-day without a session
+    history_alpha: float = 0.12  # ... and max smoothed frequency of a comparable silence in history
+    rate_prior_days: float = 2.0  # a connector's start rates lean this many days on the station's
+    min_expected_kwh: float = 5.0  # zero_energy_day / energy_drop: the day must normally carry this much
+    min_offline_buckets: int = 16  # connector_offline: >= 4 h of silence
     min_offline_expected_kwh: float = 2.0
-    offline_margin: float = 1.5         # ... and history days rarely missed even 1/1.5 of its usual sessions
-    min_relative_drop: float = 0.5      # energy_drop: delivered <= 50 % of expected ...
+    offline_margin: float = 1.5  # ... and history days rarely missed even 1/1.5 of its usual sessions
+    min_relative_drop: float = 0.5  # energy_drop: delivered <= 50 % of expected ...
     short_history_extra_drop: float = 0.2  # ... up to 70 % drop required with almost no same-weekday days
-    max_power_ratio: float = 0.6        # ... and sessions drew <= 60 % of their usual power ...
-    min_power_z: float = 3.0            # ... with a robust z of the mean log power ratio >= 3
-    min_power_sigma: float = 0.2        # floor of the log-power spread (identical sessions in history)
-    min_total_drop: float = 0.85        # energy_drop without a power signal: <= 15 % of expected ...
-    min_z: float = 4.0                  # ... and robust z of the day total >= 4
-    min_sigma_fraction: float = 0.1     # sigma floor as a fraction of the expected day total
-    silence_kwh: float = 0.01           # a bucket/span with less than this is silent
+    max_power_ratio: float = 0.6  # ... and sessions drew <= 60 % of their usual power ...
+    min_power_z: float = 3.0  # ... with a robust z of the mean log power ratio >= 3
+    min_power_sigma: float = 0.2  # floor of the log-power spread (identical sessions in history)
+    min_total_drop: float = 0.85  # energy_drop without a power signal: <= 15 % of expected ...
+    min_z: float = 4.0  # ... and robust z of the day total >= 4
+    min_sigma_fraction: float = 0.1  # sigma floor as a fraction of the expected day total
+    silence_kwh: float = 0.01  # a bucket/span with less than this is silent
 
 
 DEFAULT_PARAMS = ShadeParams()
@@ -212,9 +213,12 @@ def _tail_sessions(tails: list[int], rates: np.ndarray) -> float:
     return float(sum(tail_mass[tail] for tail in tails))
 
 
-def analyze_station_day(day, connector_energy: Mapping[str, Sequence[float]],
-                        history: Mapping[object, Mapping[str, Sequence[float]]] | None = None,
-                        params: ShadeParams | None = None) -> StationDayAnalysis:
+def analyze_station_day(
+    day,
+    connector_energy: Mapping[str, Sequence[float]],
+    history: Mapping[object, Mapping[str, Sequence[float]]] | None = None,
+    params: ShadeParams | None = None,
+) -> StationDayAnalysis:
     params = params or DEFAULT_PARAMS
     day = _as_day(day)
     first_day = day - timedelta(weeks=params.window_weeks)
@@ -230,7 +234,8 @@ def analyze_station_day(day, connector_energy: Mapping[str, Sequence[float]],
 
     # history cube: days x connectors x buckets
     cube = np.array([[_vector(window[d].get(c)) for c in connectors] for d in history_days]).reshape(
-        len(history_days), count, BUCKETS_PER_DAY)
+        len(history_days), count, BUCKETS_PER_DAY
+    )
     same_weekday = np.array([d.weekday() == day.weekday() for d in history_days], dtype=bool)
     same_type = np.array([_is_weekend(d) == _is_weekend(day) for d in history_days], dtype=bool)
     if not same_type.any():
@@ -243,7 +248,7 @@ def analyze_station_day(day, connector_energy: Mapping[str, Sequence[float]],
         # Medians of sparse buckets are ~0, so energy *levels* come from robust day totals per
         # connector (same weekday shrunk toward the day type), spread over the day by the
         # day-type mean profile.
-        connector_totals = cube.sum(axis=2)                                   # days x connectors
+        connector_totals = cube.sum(axis=2)  # days x connectors
         type_totals = np.median(connector_totals[same_type], axis=0)
         weekday_totals = np.median(connector_totals[same_weekday], axis=0) if n_same else type_totals
         expected_per_connector = weight * weekday_totals + (1 - weight) * type_totals
@@ -278,7 +283,7 @@ def analyze_station_day(day, connector_energy: Mapping[str, Sequence[float]],
         # short history borrows from its neighbours rather than trusting 2 sessions in 6 days).
         idle_before = np.ones(type_starts.shape, dtype=bool)
         idle_before[..., 1:] = ~history_active[same_type][..., :-1]
-        start_counts = type_starts.sum(axis=0).astype(float)                   # connectors x buckets
+        start_counts = type_starts.sum(axis=0).astype(float)  # connectors x buckets
         exposure = idle_before.sum(axis=0).astype(float)
         prior_scale = params.rate_prior_days / n_type
         start_counts = start_counts + prior_scale * start_counts.mean(axis=0)
@@ -287,47 +292,93 @@ def analyze_station_day(day, connector_energy: Mapping[str, Sequence[float]],
         runs_per_day = start_counts / (n_type + params.rate_prior_days)
         all_idle = np.ones(history_starts.shape, dtype=bool)
         all_idle[..., 1:] = ~history_active[..., :-1]
-        all_hazard = history_starts.sum(axis=(0, 1)) / np.maximum(all_idle.sum(axis=(0, 1)), 1e-9)  # per connector, any day type
+        all_hazard = history_starts.sum(axis=(0, 1)) / np.maximum(
+            all_idle.sum(axis=(0, 1)), 1e-9
+        )  # per connector, any day type
         model = _SilenceModel(
             hazard=np.concatenate((np.zeros((count, 1)), np.cumsum(hazard, axis=1)), axis=1),
             counts=np.concatenate((np.zeros((count, 1)), np.cumsum(start_counts, axis=1)), axis=1),
             runs=np.concatenate((np.zeros((count, 1)), np.cumsum(runs_per_day, axis=1)), axis=1),
-            bucket_hazard=hazard, night_hazard=all_hazard)
-        previous = [k for k in range(1, min(params.max_streak_days, len(history_days)) + 1)
-                    if history_days[-k] == day - timedelta(days=k)]
+            bucket_hazard=hazard,
+            night_hazard=all_hazard,
+        )
+        previous = [
+            k
+            for k in range(1, min(params.max_streak_days, len(history_days)) + 1)
+            if history_days[-k] == day - timedelta(days=k)
+        ]
 
         # ---- zero_energy_day: no session at all, against the predictive chance of that
         if actual_total < params.silence_kwh and expected_total >= params.min_expected_kwh:
             tails, streak_days = _streak([cube[-k].sum(axis=0) for k in previous], params.silence_kwh)
             station_day_silent = cube[same_type].sum(axis=(1, 2)) < params.silence_kwh
             # silent days of the current outage are the same event, not evidence that silence is usual
-            earlier_silent = int(station_day_silent.sum()) - min(streak_days, int(station_day_silent[::-1].cumprod().sum()))
-            probability = model.silence(float(model.hazard[:, -1].sum()), float(model.counts[:, -1].sum()),
-                                        count * _tail_sessions(tails, all_hazard))
-            if probability <= params.zero_day_alpha and _smoothed_frequency(earlier_silent, n_type) <= params.history_alpha:
-                detections.append(Detection("zero_energy_day", 0, 24 * 60, round(_surprise_score(probability, params.zero_day_alpha), 4),
-                                            round(expected_total, 3), round(actual_total, 3)))
+            earlier_silent = int(station_day_silent.sum()) - min(
+                streak_days, int(station_day_silent[::-1].cumprod().sum())
+            )
+            probability = model.silence(
+                float(model.hazard[:, -1].sum()),
+                float(model.counts[:, -1].sum()),
+                count * _tail_sessions(tails, all_hazard),
+            )
+            if (
+                probability <= params.zero_day_alpha
+                and _smoothed_frequency(earlier_silent, n_type) <= params.history_alpha
+            ):
+                detections.append(
+                    Detection(
+                        "zero_energy_day",
+                        0,
+                        24 * 60,
+                        round(_surprise_score(probability, params.zero_day_alpha), 4),
+                        round(expected_total, 3),
+                        round(actual_total, 3),
+                    )
+                )
                 uptime[expected_per_connector > 0] = 0.0
 
         # ---- connector_offline (a zero-energy day already says every connector was down)
         if not detections:
             today_runs = np.concatenate((np.zeros((count, 1)), np.cumsum(today_starts, axis=1)), axis=1)
             for index, connector in enumerate(connectors):
-                found = _offline_run(index, today[index], cube, same_type, model, today_runs, previous,
-                                     expected_buckets[index], params)
+                found = _offline_run(
+                    index, today[index], cube, same_type, model, today_runs, previous, expected_buckets[index], params
+                )
                 if found is not None:
                     probability, start, end, expected_span, threshold = found
                     offline[index] = True
                     uptime[index] = 1.0 - (end - start) / BUCKETS_PER_DAY
-                    detections.append(Detection("connector_offline", start * BUCKET_MINUTES, end * BUCKET_MINUTES,
-                                                round(_surprise_score(probability, threshold), 4),
-                                                round(expected_span, 3), 0.0, connector))
+                    detections.append(
+                        Detection(
+                            "connector_offline",
+                            start * BUCKET_MINUTES,
+                            end * BUCKET_MINUTES,
+                            round(_surprise_score(probability, threshold), 4),
+                            round(expected_span, 3),
+                            0.0,
+                            connector,
+                        )
+                    )
 
         # ---- energy_drop on the connectors that were available
         if not any(d.type == "zero_energy_day" for d in detections):
-            drop = _energy_drop(today, cube, history_active, history_starts, today_active, today_starts, ~offline,
-                                expected_per_connector, expected_buckets, connector_totals, same_type, same_weekday,
-                                n_same, weight, params)
+            drop = _energy_drop(
+                today,
+                cube,
+                history_active,
+                history_starts,
+                today_active,
+                today_starts,
+                ~offline,
+                expected_per_connector,
+                expected_buckets,
+                connector_totals,
+                same_type,
+                same_weekday,
+                n_same,
+                weight,
+                params,
+            )
             if drop is not None:
                 detections.append(drop)
 
@@ -348,15 +399,23 @@ def analyze_station_day(day, connector_energy: Mapping[str, Sequence[float]],
         historyDays=len(history_days),
         sameWeekdayDays=n_same,
         detections=detections,
-        connectors=[ConnectorDay(c, round(float(actual_per_connector[i]), 4), round(float(uptime[i]), 4),
-                                 round(float(expected_per_connector[i]), 4), [round(float(v), 4) for v in today[i]])
-                    for i, c in enumerate(connectors)],
+        connectors=[
+            ConnectorDay(
+                c,
+                round(float(actual_per_connector[i]), 4),
+                round(float(uptime[i]), 4),
+                round(float(expected_per_connector[i]), 4),
+                [round(float(v), 4) for v in today[i]],
+            )
+            for i, c in enumerate(connectors)
+        ],
     )
 
 
 @dataclass(frozen=True)
 class _SilenceModel:
     """Cumulative (over buckets, per connector) start hazard, start counts and runs per day."""
+
     hazard: np.ndarray
     counts: np.ndarray
     runs: np.ndarray
@@ -375,8 +434,17 @@ class _SilenceModel:
         return _predictive_silence(shape + precision * extra_hazard, precision, activity)
 
 
-def _offline_run(index: int, today: np.ndarray, cube: np.ndarray, same_type: np.ndarray, model: _SilenceModel,
-                 today_runs: np.ndarray, previous: list[int], expected: np.ndarray, params: ShadeParams):
+def _offline_run(
+    index: int,
+    today: np.ndarray,
+    cube: np.ndarray,
+    same_type: np.ndarray,
+    model: _SilenceModel,
+    today_runs: np.ndarray,
+    previous: list[int],
+    expected: np.ndarray,
+    params: ShadeParams,
+):
     """(probability, start, end, expected kWh) of the connector's most implausible silent run, or None.
 
     Probability = predictive chance that no session started during the run (the connector's idle
@@ -401,9 +469,12 @@ def _offline_run(index: int, today: np.ndarray, cube: np.ndarray, same_type: np.
         tails: list[int] = []
         if start == 0 and previous:
             tails, _ = _streak([cube[-k, index] for k in previous], params.silence_kwh)
-        probability = model.silence(float(model.hazard[index, end] - model.hazard[index, start]),
-                                    float(model.counts[index, end] - model.counts[index, start]),
-                                    _tail_sessions(tails, model.night_hazard), activity)
+        probability = model.silence(
+            float(model.hazard[index, end] - model.hazard[index, start]),
+            float(model.counts[index, end] - model.counts[index, start]),
+            _tail_sessions(tails, model.night_hazard),
+            activity,
+        )
         # a dead connector stays dead: a silence that ended in a session needs stronger evidence
         threshold = params.alpha if end == BUCKETS_PER_DAY else params.recovered_alpha
         if probability <= threshold and (best is None or probability / threshold < best[0] / best[4]):
@@ -425,11 +496,23 @@ def _offline_run(index: int, today: np.ndarray, cube: np.ndarray, same_type: np.
     return probability, start, end, expected_span, threshold
 
 
-def _energy_drop(today: np.ndarray, cube: np.ndarray, history_active: np.ndarray, history_starts: np.ndarray,
-                 today_active: np.ndarray, today_starts: np.ndarray, available: np.ndarray,
-                 expected_per_connector: np.ndarray, expected_buckets: np.ndarray, connector_totals: np.ndarray,
-                 same_type: np.ndarray, same_weekday: np.ndarray, n_same: int, weight: float,
-                 params: ShadeParams) -> Detection | None:
+def _energy_drop(
+    today: np.ndarray,
+    cube: np.ndarray,
+    history_active: np.ndarray,
+    history_starts: np.ndarray,
+    today_active: np.ndarray,
+    today_starts: np.ndarray,
+    available: np.ndarray,
+    expected_per_connector: np.ndarray,
+    expected_buckets: np.ndarray,
+    connector_totals: np.ndarray,
+    same_type: np.ndarray,
+    same_weekday: np.ndarray,
+    n_same: int,
+    weight: float,
+    params: ShadeParams,
+) -> Detection | None:
     """energy_drop on the available connectors, or None.
 
     Two kinds of evidence. Power: every charging session's peak bucket (~ its power) against the
@@ -449,7 +532,9 @@ def _energy_drop(today: np.ndarray, cube: np.ndarray, history_active: np.ndarray
     available_totals = connector_totals[:, available].sum(axis=1)
     type_mad = _robust(available_totals[same_type])[1]
     weekday_mad = _robust(available_totals[same_weekday])[1] if n_same else type_mad
-    sigma = max(_MAD_TO_SIGMA * (weight * weekday_mad + (1 - weight) * type_mad), params.min_sigma_fraction * expected_available)
+    sigma = max(
+        _MAD_TO_SIGMA * (weight * weekday_mad + (1 - weight) * type_mad), params.min_sigma_fraction * expected_available
+    )
     total_z = (expected_available - actual_available) / sigma
 
     history_peaks = _run_peaks(cube[:, available], history_active[:, available], history_starts[:, available])
@@ -467,16 +552,24 @@ def _energy_drop(today: np.ndarray, cube: np.ndarray, history_active: np.ndarray
     if not (power_signal or total_signal):
         return None
     if power_signal:
-        strength = 0.5 * min(1.0, (power_z - params.min_power_z) / params.min_power_z) \
-            + 0.5 * min(1.0, (params.max_power_ratio - power_ratio) / params.max_power_ratio / 0.5)
+        strength = 0.5 * min(1.0, (power_z - params.min_power_z) / params.min_power_z) + 0.5 * min(
+            1.0, (params.max_power_ratio - power_ratio) / params.max_power_ratio / 0.5
+        )
     else:
-        strength = 0.5 * min(1.0, (relative_drop - params.min_total_drop) / max(1e-9, 1 - params.min_total_drop)) \
-            + 0.5 * min(1.0, (total_z - params.min_z) / params.min_z)
+        strength = 0.5 * min(
+            1.0, (relative_drop - params.min_total_drop) / max(1e-9, 1 - params.min_total_drop)
+        ) + 0.5 * min(1.0, (total_z - params.min_z) / params.min_z)
     # the span with the largest cumulative deficit
     deficit = (expected_buckets[available] - today[available]).sum(axis=0)
     running = np.concatenate(([0.0], np.cumsum(deficit)))
     lowest = np.minimum.accumulate(running)
     end = int(np.argmax(running - lowest))
     start = int(np.flatnonzero(running[: end + 1] == lowest[end])[-1]) if end > 0 else 0
-    return Detection("energy_drop", start * BUCKET_MINUTES, max(end, start + 1) * BUCKET_MINUTES,
-                     round(0.5 + 0.5 * strength, 4), round(expected_available, 3), round(actual_available, 3))
+    return Detection(
+        "energy_drop",
+        start * BUCKET_MINUTES,
+        max(end, start + 1) * BUCKET_MINUTES,
+        round(0.5 + 0.5 * strength, 4),
+        round(expected_available, 3),
+        round(actual_available, 3),
+    )

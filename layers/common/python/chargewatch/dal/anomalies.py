@@ -7,9 +7,11 @@
 - open issue: PK `ORG#<org>#OPENISSUE#<stationId>#<connectorId>#<category>`  SK `OPENISSUE`
               (at most one open issue per connector and category: later anomalies join it)
 """
+
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from pynamodb.attributes import JSONAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.models import Model
@@ -108,8 +110,14 @@ def session_anomalies(session_pk: str) -> list[AnomalyItem]:
     return list(AnomalyItem.query(session_pk, AnomalyItem.SK.startswith("ANOM#"), consistent_read=True))
 
 
-def query_anomalies(organization_id: str, *, from_ms: int | None = None, to_ms: int | None = None,
-                    filter_condition=None, newest_first: bool = True):
+def query_anomalies(
+    organization_id: str,
+    *,
+    from_ms: int | None = None,
+    to_ms: int | None = None,
+    filter_condition=None,
+    newest_first: bool = True,
+):
     sort_key = AnomalyItem.GSI1SK
     low = f"{from_ms:015d}" if from_ms is not None else None
     high = f"{to_ms:015d}~" if to_ms is not None else None
@@ -120,8 +128,12 @@ def query_anomalies(organization_id: str, *, from_ms: int | None = None, to_ms: 
         condition = sort_key >= low
     elif high:
         condition = sort_key <= high
-    return AnomalyItem.by_time.query(anomalies_index_pk(organization_id), range_key_condition=condition,
-                                     filter_condition=filter_condition, scan_index_forward=not newest_first)
+    return AnomalyItem.by_time.query(
+        anomalies_index_pk(organization_id),
+        range_key_condition=condition,
+        filter_condition=filter_condition,
+        scan_index_forward=not newest_first,
+    )
 
 
 def get_issue(organization_id: str, issue_id: str) -> IssueItem | None:
@@ -138,8 +150,9 @@ def get_issues(organization_id: str, issue_ids: Iterable[str]) -> dict[str, Issu
 
 def get_open_issue_id(organization_id: str, station_id: str, connector_id: str | None, category: str) -> str | None:
     try:
-        return OpenIssueItem.get(*open_issue_key(organization_id, station_id, connector_id, category),
-                                 consistent_read=True).issueId
+        return OpenIssueItem.get(
+            *open_issue_key(organization_id, station_id, connector_id, category), consistent_read=True
+        ).issueId
     except OpenIssueItem.DoesNotExist:
         return None
 
@@ -149,5 +162,9 @@ def list_issues(organization_id: str, filter_condition=None):
 
 
 def new_issue(organization_id: str, **attributes: Any) -> IssueItem:
-    return IssueItem(*issue_key(organization_id, attributes["id"]), GSI1PK=issues_index_pk(organization_id),
-                     GSI1SK=f"{attributes['createdAt']}#{attributes['id']}", **attributes)
+    return IssueItem(
+        *issue_key(organization_id, attributes["id"]),
+        GSI1PK=issues_index_pk(organization_id),
+        GSI1SK=f"{attributes['createdAt']}#{attributes['id']}",
+        **attributes,
+    )

@@ -4,6 +4,7 @@
 - GSI1:   `APIKEYHASH#<sha256>` -> the key (authorizer lookup by hash)
 - GSI2:   `ORG#<orgId>#APIKEYS`, `<createdAt>#<keyId>` (list a tenant's keys)
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -107,8 +108,10 @@ def list_keys(organization_id: str) -> Iterator[ApiKeyItem]:
 def revoke(item: ApiKeyItem, revoked_at: str) -> ApiKeyItem:
     """Set revokedAt once (a second revoke keeps the first time)."""
     try:
-        item.update(actions=[ApiKeyItem.revokedAt.set(revoked_at)],
-                    condition=ApiKeyItem.PK.exists() & ApiKeyItem.revokedAt.does_not_exist())
+        item.update(
+            actions=[ApiKeyItem.revokedAt.set(revoked_at)],
+            condition=ApiKeyItem.PK.exists() & ApiKeyItem.revokedAt.does_not_exist(),
+        )
     except UpdateError as error:
         if not is_condition_failure(error):
             raise
@@ -120,9 +123,11 @@ def touch_last_used(item: ApiKeyItem, used_at: str, not_after: str) -> bool:
     """Set lastUsedAt = used_at only when it is unset or not after `not_after` (at most one write a
     minute per key, whichever container gets there first). False when another request already did."""
     try:
-        item.update(actions=[ApiKeyItem.lastUsedAt.set(used_at)],
-                    condition=ApiKeyItem.PK.exists()
-                    & (ApiKeyItem.lastUsedAt.does_not_exist() | (ApiKeyItem.lastUsedAt <= not_after)))
+        item.update(
+            actions=[ApiKeyItem.lastUsedAt.set(used_at)],
+            condition=ApiKeyItem.PK.exists()
+            & (ApiKeyItem.lastUsedAt.does_not_exist() | (ApiKeyItem.lastUsedAt <= not_after)),
+        )
     except UpdateError as error:
         if is_condition_failure(error):
             return False

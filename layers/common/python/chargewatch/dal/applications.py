@@ -8,6 +8,7 @@
 Only SHA-256 hashes of secrets and tokens are stored (`secretHash`, `tokenHash`: what the service
 compares in constant time after the index lookup).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -87,13 +88,32 @@ def session_key(organization_id: str, application_id: str, session_id: str) -> t
     return tenant_pk(organization_id, "APP", application_id, "SESSION", session_id), SESSION_SK
 
 
-def put_application(organization_id: str, *, application_id: str, secret_hash: str, name: str, type: str,
-                    description: str | None, created_at: str, created_by: str | None) -> ApplicationItem:
-    item = ApplicationItem(*application_key(organization_id, application_id),
-                           GSI1PK=tenant_pk(organization_id, "APPS"), GSI1SK=f"{created_at}#{application_id}",
-                           GSI2PK=f"APPSECRET#{secret_hash}", GSI2SK=APP_SK, applicationId=application_id,
-                           organizationId=organization_id, name=name, type=type, description=description,
-                           createdAt=created_at, createdBy=created_by, secretHash=secret_hash)
+def put_application(
+    organization_id: str,
+    *,
+    application_id: str,
+    secret_hash: str,
+    name: str,
+    type: str,
+    description: str | None,
+    created_at: str,
+    created_by: str | None,
+) -> ApplicationItem:
+    item = ApplicationItem(
+        *application_key(organization_id, application_id),
+        GSI1PK=tenant_pk(organization_id, "APPS"),
+        GSI1SK=f"{created_at}#{application_id}",
+        GSI2PK=f"APPSECRET#{secret_hash}",
+        GSI2SK=APP_SK,
+        applicationId=application_id,
+        organizationId=organization_id,
+        name=name,
+        type=type,
+        description=description,
+        createdAt=created_at,
+        createdBy=created_by,
+        secretHash=secret_hash,
+    )
     item.save(condition=ApplicationItem.PK.does_not_exist())
     return item
 
@@ -126,8 +146,13 @@ def put_session(item: AppSessionItem) -> AppSessionItem:
 
 
 def new_session(organization_id: str, application_id: str, session_id: str, **attributes) -> AppSessionItem:
-    return AppSessionItem(*session_key(organization_id, application_id, session_id), sessionId=session_id,
-                          applicationId=application_id, organizationId=organization_id, **attributes)
+    return AppSessionItem(
+        *session_key(organization_id, application_id, session_id),
+        sessionId=session_id,
+        applicationId=application_id,
+        organizationId=organization_id,
+        **attributes,
+    )
 
 
 def get_session(organization_id: str, application_id: str, session_id: str) -> AppSessionItem | None:
@@ -137,12 +162,15 @@ def get_session(organization_id: str, application_id: str, session_id: str) -> A
         return None
 
 
-def list_sessions(organization_id: str, application_id: str, *, connected_only: bool = False
-                  ) -> Iterator[AppSessionItem]:
+def list_sessions(
+    organization_id: str, application_id: str, *, connected_only: bool = False
+) -> Iterator[AppSessionItem]:
     """Newest first; `connected_only` leaves disconnected sessions out on the server side."""
     return AppSessionItem.by_application.query(
-        tenant_pk(organization_id, "APP", application_id, "SESSIONS"), scan_index_forward=False,
-        filter_condition=(AppSessionItem.status == "active") if connected_only else None)
+        tenant_pk(organization_id, "APP", application_id, "SESSIONS"),
+        scan_index_forward=False,
+        filter_condition=(AppSessionItem.status == "active") if connected_only else None,
+    )
 
 
 def find_session_by_token(token_hash: str) -> AppSessionItem | None:
@@ -159,8 +187,10 @@ def mark_revoked(application: ApplicationItem, at: str) -> None:
 def disconnect(item: AppSessionItem, at: str) -> bool:
     """active -> disconnected exactly once (concurrent revokes count each session once)."""
     try:
-        item.update(actions=[AppSessionItem.status.set("disconnected"), AppSessionItem.disconnectedAt.set(at)],
-                    condition=AppSessionItem.status == "active")
+        item.update(
+            actions=[AppSessionItem.status.set("disconnected"), AppSessionItem.disconnectedAt.set(at)],
+            condition=AppSessionItem.status == "active",
+        )
     except UpdateError as error:
         if is_condition_failure(error):
             return False
@@ -172,8 +202,10 @@ def touch(item: AppSessionItem, at: str) -> bool:
     """lastActiveAt = at, only if nobody moved it since `item` was read and the session is still
     connected: of concurrent requests one writes, the others (False) leave it."""
     try:
-        item.update(actions=[AppSessionItem.lastActiveAt.set(at)],
-                    condition=(AppSessionItem.status == "active") & (AppSessionItem.lastActiveAt == item.lastActiveAt))
+        item.update(
+            actions=[AppSessionItem.lastActiveAt.set(at)],
+            condition=(AppSessionItem.status == "active") & (AppSessionItem.lastActiveAt == item.lastActiveAt),
+        )
     except UpdateError as error:
         if is_condition_failure(error):
             return False

@@ -12,6 +12,7 @@ fixed by the submit and session ids are unique within a batch, so the key is (ba
 Results are listed by position: page `n` of size `s` is one key-range Query over
 `RESULT#<n*s>` … `RESULT#<(n+1)*s - 1>`.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -80,8 +81,9 @@ class BatchResultItem(Model):
 
 
 def new_batch_item(organization_id: str, batch_id: str, **attributes: Any) -> BatchItem:
-    return BatchItem(batch_pk(organization_id, batch_id), META_SK, organizationId=organization_id,
-                     batchId=batch_id, **attributes)
+    return BatchItem(
+        batch_pk(organization_id, batch_id), META_SK, organizationId=organization_id, batchId=batch_id, **attributes
+    )
 
 
 def put_batch(item: BatchItem) -> None:
@@ -130,14 +132,20 @@ def _write_counted(organization_id: str, batch_id: str, results: list[BatchResul
     processed = sum(1 for result in results if result.outcome == PROCESSED)
     failed = len(results) - processed
     anomalous = sum(int(result.isAnomaly or 0) for result in results)
-    actions = [BatchItem.processedSessions.add(processed), BatchItem.failedSessions.add(failed),
-               BatchItem.anomalousSessions.add(anomalous)]
+    actions = [
+        BatchItem.processedSessions.add(processed),
+        BatchItem.failedSessions.add(failed),
+        BatchItem.anomalousSessions.add(anomalous),
+    ]
     try:
         with TransactWrite(connection=connection()) as transaction:
             for result in results:
                 transaction.save(result, condition=BatchResultItem.PK.does_not_exist())
-            transaction.update(BatchItem(batch_pk(organization_id, batch_id), META_SK), actions=actions,
-                               condition=BatchItem.PK.exists())
+            transaction.update(
+                BatchItem(batch_pk(organization_id, batch_id), META_SK),
+                actions=actions,
+                condition=BatchItem.PK.exists(),
+            )
     except TransactWriteError as error:
         if is_condition_failure(error):
             raise _AlreadyRecorded() from error
@@ -146,8 +154,10 @@ def _write_counted(organization_id: str, batch_id: str, results: list[BatchResul
 
 def recorded_positions(organization_id: str, batch_id: str, first: int, last: int) -> set[int]:
     """Positions in [first, last] that have a result already (consistent read)."""
-    return {int(item.SK[len(RESULT_PREFIX):]) for item in _results_between(organization_id, batch_id, first, last,
-                                                                          attributes=["SK"])}
+    return {
+        int(item.SK[len(RESULT_PREFIX) :])
+        for item in _results_between(organization_id, batch_id, first, last, attributes=["SK"])
+    }
 
 
 def results_page(organization_id: str, batch_id: str, first: int, last: int) -> list[BatchResultItem]:
@@ -155,9 +165,12 @@ def results_page(organization_id: str, batch_id: str, first: int, last: int) -> 
 
 
 def _results_between(organization_id: str, batch_id: str, first: int, last: int, attributes: list[str] | None = None):
-    return BatchResultItem.query(batch_pk(organization_id, batch_id),
-                                 BatchResultItem.SK.between(result_sk(first), result_sk(last)),
-                                 consistent_read=True, attributes_to_get=attributes)
+    return BatchResultItem.query(
+        batch_pk(organization_id, batch_id),
+        BatchResultItem.SK.between(result_sk(first), result_sk(last)),
+        consistent_read=True,
+        attributes_to_get=attributes,
+    )
 
 
 def mark_processing(organization_id: str, batch_id: str, now: str) -> None:
@@ -165,7 +178,8 @@ def mark_processing(organization_id: str, batch_id: str, now: str) -> None:
     try:
         BatchItem(batch_pk(organization_id, batch_id), META_SK).update(
             actions=[BatchItem.status.set(PROCESSING), BatchItem.startedAt.set(now)],
-            condition=BatchItem.status == PENDING)
+            condition=BatchItem.status == PENDING,
+        )
     except UpdateError as error:
         if not is_condition_failure(error):
             raise
@@ -175,8 +189,10 @@ def mark_completed(organization_id: str, batch_id: str, status: str, now: str) -
     """Set the final status and completedAt exactly once; True for the caller that set it."""
     item = BatchItem(batch_pk(organization_id, batch_id), META_SK)
     try:
-        item.update(actions=[BatchItem.status.set(status), BatchItem.completedAt.set(now)],
-                    condition=BatchItem.PK.exists() & BatchItem.completedAt.does_not_exist())
+        item.update(
+            actions=[BatchItem.status.set(status), BatchItem.completedAt.set(now)],
+            condition=BatchItem.PK.exists() & BatchItem.completedAt.does_not_exist(),
+        )
     except (UpdateError, PutError) as error:
         if is_condition_failure(error):
             return False

@@ -4,6 +4,7 @@ PK `ORG#<org>#SESSION#<sessionId>`, SK `EXPLAIN#<lang>`; `analysisKey` names the
 explains (session version + analysis time). The cache is keyed by (session, analysis, lang): an
 item whose analysisKey differs from the session's current analysis is a miss and is overwritten.
 """
+
 from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
@@ -37,7 +38,8 @@ def get(organization_id: str, session_id: str, lang: str, analysis_key: str) -> 
 
 
 def put(organization_id: str, session_id: str, lang: str, analysis_key: str, **attributes) -> ExplanationItem:
-    item = ExplanationItem(session_pk(organization_id, session_id), f"EXPLAIN#{lang}", analysisKey=analysis_key,
-                           **attributes)
+    item = ExplanationItem(
+        session_pk(organization_id, session_id), f"EXPLAIN#{lang}", analysisKey=analysis_key, **attributes
+    )
     item.save()
     return item

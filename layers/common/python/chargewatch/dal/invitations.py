@@ -4,6 +4,7 @@
 - GSI2 `INVITETOKEN#<sha256>` / `INVITE`: accept looks the token up (the token names the tenant)
 - `ttl` = expiry + 30 days
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -44,13 +45,35 @@ class InvitationItem(Model):
     ttl = NumberAttribute(null=True)
 
 
-def put_new(organization_id: str, *, invitation_id: str, token_hash: str, email: str, role: str, invited_by: str,
-            invited_at: str, expires_at: str, ttl: int) -> InvitationItem:
-    item = InvitationItem(tenant_pk(organization_id, "INVITE", invitation_id), INVITE_SK,
-                          GSI1PK=tenant_pk(organization_id, "INVITES"), GSI1SK=f"{invited_at}#{invitation_id}",
-                          GSI2PK=f"INVITETOKEN#{token_hash}", GSI2SK=INVITE_SK, invitationId=invitation_id,
-                          organizationId=organization_id, email=email, role=role, invitedBy=invited_by,
-                          invitedAt=invited_at, expiresAt=expires_at, status="pending", ttl=ttl)
+def put_new(
+    organization_id: str,
+    *,
+    invitation_id: str,
+    token_hash: str,
+    email: str,
+    role: str,
+    invited_by: str,
+    invited_at: str,
+    expires_at: str,
+    ttl: int,
+) -> InvitationItem:
+    item = InvitationItem(
+        tenant_pk(organization_id, "INVITE", invitation_id),
+        INVITE_SK,
+        GSI1PK=tenant_pk(organization_id, "INVITES"),
+        GSI1SK=f"{invited_at}#{invitation_id}",
+        GSI2PK=f"INVITETOKEN#{token_hash}",
+        GSI2SK=INVITE_SK,
+        invitationId=invitation_id,
+        organizationId=organization_id,
+        email=email,
+        role=role,
+        invitedBy=invited_by,
+        invitedAt=invited_at,
+        expiresAt=expires_at,
+        status="pending",
+        ttl=ttl,
+    )
     item.save(condition=InvitationItem.PK.does_not_exist())
     return item
 
@@ -74,9 +97,15 @@ def accept(item: InvitationItem, membership: Model, *, at: str) -> str:
     "already_member" / "used" when a condition failed (nothing written then)."""
     try:
         with TransactWrite(connection=connection()) as transaction:
-            transaction.update(item, actions=[InvitationItem.status.set("accepted"), InvitationItem.acceptedAt.set(at),
-                                              InvitationItem.acceptedBy.set(membership.userId)],
-                               condition=InvitationItem.status == "pending")
+            transaction.update(
+                item,
+                actions=[
+                    InvitationItem.status.set("accepted"),
+                    InvitationItem.acceptedAt.set(at),
+                    InvitationItem.acceptedBy.set(membership.userId),
+                ],
+                condition=InvitationItem.status == "pending",
+            )
             transaction.save(membership, condition=type(membership).PK.does_not_exist())
     except TransactWriteError as error:
         if not is_condition_failure(error):

@@ -10,10 +10,11 @@ Not charging sessions (those are chargewatch.dal.sessions). One record per sessi
 
 Expiry itself is decided by the service (chargewatch.services.tenant_sessions) at read time.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import UpdateError
@@ -55,7 +56,7 @@ class LoginSessionItem(Model):
 
 def sort_stamp(moment: datetime) -> str:
     """Fixed width (µs) so that text order is time order; `before` cursors compare against it."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def session_key(organization_id: str, session_id: str) -> tuple[str, str]:
@@ -68,15 +69,37 @@ def user_index_pk(user_id: str) -> str:
     return f"USER#{user_id}#USESSIONS"
 
 
-def put_new(organization_id: str, *, session_id: str, user_id: str, created: datetime, created_at: str,
-            expires_at: str, tenant_context: dict, device: dict, user_agent: str | None,
-            ttl: int) -> LoginSessionItem:
-    item = LoginSessionItem(*session_key(organization_id, session_id),
-                            GSI1PK=tenant_pk(organization_id, "USESSIONS"), GSI1SK=f"{sort_stamp(created)}#{session_id}",
-                            GSI2PK=user_index_pk(user_id), GSI2SK=f"USESSION#{session_id}", sessionId=session_id,
-                            organizationId=organization_id, userId=user_id, tenantContext=tenant_context, device=device,
-                            userAgent=user_agent, createdAt=created_at, updatedAt=created_at, lastActiveAt=created_at,
-                            expiresAt=expires_at, ttl=ttl)
+def put_new(
+    organization_id: str,
+    *,
+    session_id: str,
+    user_id: str,
+    created: datetime,
+    created_at: str,
+    expires_at: str,
+    tenant_context: dict,
+    device: dict,
+    user_agent: str | None,
+    ttl: int,
+) -> LoginSessionItem:
+    item = LoginSessionItem(
+        *session_key(organization_id, session_id),
+        GSI1PK=tenant_pk(organization_id, "USESSIONS"),
+        GSI1SK=f"{sort_stamp(created)}#{session_id}",
+        GSI2PK=user_index_pk(user_id),
+        GSI2SK=f"USESSION#{session_id}",
+        sessionId=session_id,
+        organizationId=organization_id,
+        userId=user_id,
+        tenantContext=tenant_context,
+        device=device,
+        userAgent=user_agent,
+        createdAt=created_at,
+        updatedAt=created_at,
+        lastActiveAt=created_at,
+        expiresAt=expires_at,
+        ttl=ttl,
+    )
     item.save(condition=LoginSessionItem.PK.does_not_exist())
     return item
 
@@ -90,8 +113,9 @@ def get(organization_id: str, session_id: str) -> LoginSessionItem | None:
 
 def find_for_user(user_id: str, session_id: str) -> LoginSessionItem | None:
     """One of the user's own sessions, whatever its organization (index names it, key read confirms)."""
-    for found in LoginSessionItem.by_user.query(user_index_pk(user_id),
-                                                LoginSessionItem.GSI2SK == f"USESSION#{session_id}", limit=1):
+    for found in LoginSessionItem.by_user.query(
+        user_index_pk(user_id), LoginSessionItem.GSI2SK == f"USESSION#{session_id}", limit=1
+    ):
         return get(found.organizationId, found.sessionId)
     return None
 
@@ -99,8 +123,7 @@ def find_for_user(user_id: str, session_id: str) -> LoginSessionItem | None:
 def list_for_user(user_id: str, organization_id: str | None = None) -> Iterator[LoginSessionItem]:
     """Newest first (UUIDv7 ids), optionally only those bound to one organization."""
     condition = None if organization_id is None else LoginSessionItem.organizationId == organization_id
-    return LoginSessionItem.by_user.query(user_index_pk(user_id), filter_condition=condition,
-                                          scan_index_forward=False)
+    return LoginSessionItem.by_user.query(user_index_pk(user_id), filter_condition=condition, scan_index_forward=False)
 
 
 def list_for_organization(organization_id: str, *, before: datetime | None, limit: int) -> list[LoginSessionItem]:
@@ -108,15 +131,19 @@ def list_for_organization(organization_id: str, *, before: datetime | None, limi
     condition = None
     if before is not None:
         condition = LoginSessionItem.GSI1SK < sort_stamp(before)
-    return list(LoginSessionItem.by_tenant.query(tenant_pk(organization_id, "USESSIONS"), condition,
-                                                 scan_index_forward=False, limit=limit))
+    return list(
+        LoginSessionItem.by_tenant.query(
+            tenant_pk(organization_id, "USESSIONS"), condition, scan_index_forward=False, limit=limit
+        )
+    )
 
 
 def _update_while_open(item: LoginSessionItem, actions: list) -> bool:
     """Apply the update unless the session was released meanwhile (then refresh the copy)."""
     try:
-        item.update(actions=actions,
-                    condition=LoginSessionItem.PK.exists() & LoginSessionItem.releasedAt.does_not_exist())
+        item.update(
+            actions=actions, condition=LoginSessionItem.PK.exists() & LoginSessionItem.releasedAt.does_not_exist()
+        )
     except UpdateError as error:
         if is_condition_failure(error):
             item.refresh(consistent_read=True)
@@ -135,5 +162,11 @@ def touch(item: LoginSessionItem, *, at: str, tenant_context: dict | None = None
 
 def release(item: LoginSessionItem, at: str, reason: str) -> bool:
     """Set releasedAt once; False when it was already released."""
-    return _update_while_open(item, [LoginSessionItem.releasedAt.set(at), LoginSessionItem.releaseReason.set(reason),
-                                     LoginSessionItem.updatedAt.set(at)])
+    return _update_while_open(
+        item,
+        [
+            LoginSessionItem.releasedAt.set(at),
+            LoginSessionItem.releaseReason.set(reason),
+            LoginSessionItem.updatedAt.set(at),
+        ],
+    )

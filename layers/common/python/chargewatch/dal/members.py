@@ -3,6 +3,7 @@
 - member: PK `ORG#<org>#MEMBER#<userId>`  SK `MEMBER`; GSI1 `ORG#<org>#MEMBERS` / `<joinedAt>#<userId>`
   GSI2 `USER#<userId>#ORGS` / `<joinedAt>#<org>` (a user's organizations: default org, tenant switch)
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -51,14 +52,23 @@ def new_member(organization_id: str, *, user_id: str, email: str, role: str, joi
     """A membership item, not yet written (callers save it alone or inside a transaction)."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    return MemberItem(*member_key(organization_id, user_id), GSI1PK=tenant_pk(organization_id, "MEMBERS"),
-                      GSI1SK=f"{joined_at}#{user_id}", GSI2PK=user_orgs_pk(user_id),
-                      GSI2SK=f"{joined_at}#{organization_id}", organizationId=organization_id,
-                      userId=user_id, email=email, role=role, joinedAt=joined_at)
+    return MemberItem(
+        *member_key(organization_id, user_id),
+        GSI1PK=tenant_pk(organization_id, "MEMBERS"),
+        GSI1SK=f"{joined_at}#{user_id}",
+        GSI2PK=user_orgs_pk(user_id),
+        GSI2SK=f"{joined_at}#{organization_id}",
+        organizationId=organization_id,
+        userId=user_id,
+        email=email,
+        role=role,
+        joinedAt=joined_at,
+    )
 
 
-def put_member(organization_id: str, *, user_id: str, email: str, role: str, joined_at: str,
-               only_new: bool = False) -> MemberItem:
+def put_member(
+    organization_id: str, *, user_id: str, email: str, role: str, joined_at: str, only_new: bool = False
+) -> MemberItem:
     """Write a membership; `only_new` refuses (409 `already_member`) when the user is already one."""
     item = new_member(organization_id, user_id=user_id, email=email, role=role, joined_at=joined_at)
     try:
@@ -79,8 +89,9 @@ def remove_member(organization_id: str, user_id: str, *, keep_owner: str | None 
         with TransactWrite(connection=connection()) as transaction:
             transaction.delete(item, condition=MemberItem.PK.exists())
             if keep_owner is not None:
-                transaction.condition_check(MemberItem, *member_key(organization_id, keep_owner),
-                                            condition=MemberItem.role == "owner")
+                transaction.condition_check(
+                    MemberItem, *member_key(organization_id, keep_owner), condition=MemberItem.role == "owner"
+                )
     except TransactWriteError as error:
         if is_condition_failure(error):
             return False

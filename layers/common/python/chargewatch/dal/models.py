@@ -6,6 +6,7 @@
 - active model: PK `ORG#<org>#`                   SK `SETTINGS#MODEL` — the model every analysis of
                 the tenant uses, with a copy of its parameters so an analysis costs one GetItem.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -93,9 +94,15 @@ def job_key(organization_id: str, job_id: str) -> tuple[str, str]:
 
 # --------------------------------------------------------------------------- models
 
+
 def put_model(organization_id: str, model_id: str, **attributes: Any) -> ModelItem:
-    item = ModelItem(*model_key(organization_id, model_id), GSI1PK=tenant_pk(organization_id, "MODELS"),
-                     GSI1SK=f"{attributes['createdAt']}#{model_id}", id=model_id, **attributes)
+    item = ModelItem(
+        *model_key(organization_id, model_id),
+        GSI1PK=tenant_pk(organization_id, "MODELS"),
+        GSI1SK=f"{attributes['createdAt']}#{model_id}",
+        id=model_id,
+        **attributes,
+    )
     item.save(condition=ModelItem.PK.does_not_exist())
     return item
 
@@ -113,6 +120,7 @@ def list_models(organization_id: str) -> list[ModelItem]:
 
 # --------------------------------------------------------------------------- active model
 
+
 def get_active(organization_id: str) -> ActiveModelItem | None:
     try:
         return ActiveModelItem.get(tenant_pk(organization_id), ACTIVE_MODEL_SK, consistent_read=True)
@@ -120,16 +128,25 @@ def get_active(organization_id: str) -> ActiveModelItem | None:
         return None
 
 
-def set_active(organization_id: str, model_id: str, model_version: str, params: dict[str, Any] | None, now: str) -> None:
-    ActiveModelItem(tenant_pk(organization_id), ACTIVE_MODEL_SK, modelId=model_id, modelVersion=model_version,
-                    params=params, updatedAt=now).save()
+def set_active(
+    organization_id: str, model_id: str, model_version: str, params: dict[str, Any] | None, now: str
+) -> None:
+    ActiveModelItem(
+        tenant_pk(organization_id),
+        ACTIVE_MODEL_SK,
+        modelId=model_id,
+        modelVersion=model_version,
+        params=params,
+        updatedAt=now,
+    ).save()
 
 
 def clear_active(organization_id: str, model_id: str) -> bool:
     """Back to the base model, only if `model_id` is still the active one."""
     try:
         ActiveModelItem(tenant_pk(organization_id), ACTIVE_MODEL_SK).delete(
-            condition=ActiveModelItem.modelId == model_id)
+            condition=ActiveModelItem.modelId == model_id
+        )
     except DeleteError as error:
         if is_condition_failure(error):
             return False
@@ -139,9 +156,11 @@ def clear_active(organization_id: str, model_id: str) -> bool:
 
 # --------------------------------------------------------------------------- jobs
 
+
 def put_job(organization_id: str, job_id: str, **attributes: Any) -> FineTuneJobItem:
-    item = FineTuneJobItem(*job_key(organization_id, job_id), jobId=job_id, organizationId=organization_id,
-                           **attributes)
+    item = FineTuneJobItem(
+        *job_key(organization_id, job_id), jobId=job_id, organizationId=organization_id, **attributes
+    )
     try:
         item.save(condition=FineTuneJobItem.PK.does_not_exist())
     except PutError as error:
@@ -158,14 +177,17 @@ def get_job(organization_id: str, job_id: str) -> FineTuneJobItem | None:
         return None
 
 
-def transition_job(job: FineTuneJobItem, from_statuses: tuple[str, ...], changes: dict[str, Any],
-                   extra_condition=None) -> FineTuneJobItem:
+def transition_job(
+    job: FineTuneJobItem, from_statuses: tuple[str, ...], changes: dict[str, Any], extra_condition=None
+) -> FineTuneJobItem:
     """Move a job between statuses only from one of `from_statuses` (idempotent processing)."""
     condition = FineTuneJobItem.status.is_in(*from_statuses)
     if extra_condition is not None:
         condition = condition | extra_condition
-    actions = [getattr(FineTuneJobItem, name).remove() if value is None else getattr(FineTuneJobItem, name).set(value)
-               for name, value in changes.items()]
+    actions = [
+        getattr(FineTuneJobItem, name).remove() if value is None else getattr(FineTuneJobItem, name).set(value)
+        for name, value in changes.items()
+    ]
     try:
         job.update(actions=actions, condition=condition)
     except UpdateError as error:

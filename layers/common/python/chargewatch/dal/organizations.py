@@ -3,6 +3,7 @@
 The profile holds the seed's organization fields (name, phone, address, tax id) and the tariff that
 statistics price energy with (pricePerKwh, currency).
 """
+
 from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
@@ -36,12 +37,27 @@ class OrganizationItem(Model):
     updatedAt = UnicodeAttribute()
 
 
-def put_new(organization_id: str, *, name: str, plan: str, created_at: str, profile: dict | None = None,
-            together_with: list[Model] | None = None) -> OrganizationItem:
+def put_new(
+    organization_id: str,
+    *,
+    name: str,
+    plan: str,
+    created_at: str,
+    profile: dict | None = None,
+    together_with: list[Model] | None = None,
+) -> OrganizationItem:
     """Create the profile (409 `organization_exists` if the id is taken); `together_with` items
     (e.g. the owner's membership) are written in the same transaction: all or nothing."""
-    item = OrganizationItem(tenant_pk(organization_id), PROFILE_SK, organizationId=organization_id, name=name,
-                            plan=plan, createdAt=created_at, updatedAt=created_at, **(profile or {}))
+    item = OrganizationItem(
+        tenant_pk(organization_id),
+        PROFILE_SK,
+        organizationId=organization_id,
+        name=name,
+        plan=plan,
+        createdAt=created_at,
+        updatedAt=created_at,
+        **(profile or {}),
+    )
     try:
         if together_with:
             with TransactWrite(connection=connection()) as transaction:

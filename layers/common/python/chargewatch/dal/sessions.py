@@ -14,6 +14,7 @@ two racing appends cannot both win, and the loser retries, so no reading is ever
 Indexes: GSI1 `ORG#<orgId>#SESSIONS` / `<startedAt>#<sessionId>` lists a tenant's sessions by
 start time; GSI2 `ORG#<orgId>#STATION#<stationId>` / `<startedAt>#<sessionId>` lists one station's.
 """
+
 from __future__ import annotations
 
 import json
@@ -135,6 +136,7 @@ class AnalysisItem(Model):
 
 # --------------------------------------------------------------------------- chunk encoding
 
+
 def encode_chunk(readings: list[dict[str, Any]]) -> bytes:
     """Column-encode readings (repeated measurand/unit strings compress to almost nothing)."""
     columns = {field: [reading.get(field) for reading in readings] for field in READING_FIELDS}
@@ -168,6 +170,7 @@ def chunk_count_for(reading_count: int) -> int:
 
 # --------------------------------------------------------------------------- sessions
 
+
 def get_session(organization_id: str, session_id: str) -> SessionItem | None:
     try:
         return SessionItem.get(session_pk(organization_id, session_id), META_SK, consistent_read=True)
@@ -175,7 +178,9 @@ def get_session(organization_id: str, session_id: str) -> SessionItem | None:
         return None
 
 
-def new_session_item(organization_id: str, session_id: str, chargingStationId: str, startedAtMs: int, **attributes: Any) -> SessionItem:
+def new_session_item(
+    organization_id: str, session_id: str, chargingStationId: str, startedAtMs: int, **attributes: Any
+) -> SessionItem:
     return SessionItem(
         session_pk(organization_id, session_id),
         META_SK,
@@ -191,8 +196,9 @@ def new_session_item(organization_id: str, session_id: str, chargingStationId: s
     )
 
 
-def create_session(item: SessionItem, readings: list[dict[str, Any]],
-                   effects: Callable[[TransactWrite], None] | None = None) -> None:
+def create_session(
+    item: SessionItem, readings: list[dict[str, Any]], effects: Callable[[TransactWrite], None] | None = None
+) -> None:
     """Write the session, its readings and `effects` (counters) atomically; VersionConflict if the id exists."""
     chunks = _chunk_items(item.PK, item.generation, 0, readings)
     item.chunkCount = len(chunks)
@@ -235,7 +241,9 @@ def append_readings(item: SessionItem, readings: list[dict[str, Any]], changes: 
     return _applied(item, changes)
 
 
-def replace_readings(item: SessionItem, generation: str, readings: list[dict[str, Any]], changes: dict[str, Any]) -> SessionItem:
+def replace_readings(
+    item: SessionItem, generation: str, readings: list[dict[str, Any]], changes: dict[str, Any]
+) -> SessionItem:
     """Write a new generation of readings and switch to it in one transaction."""
     old_generation, old_chunk_count = item.generation, int(item.chunkCount)
     chunks = _chunk_items(item.PK, generation, 0, readings)
@@ -265,7 +273,9 @@ def _write_meta_with_chunks(item: SessionItem, chunks: list[MeterChunkItem], cha
         with TransactWrite(connection=connection()) as transaction:
             for chunk in chunks:
                 transaction.save(chunk, condition=MeterChunkItem.PK.does_not_exist())
-            transaction.update(item, actions=_update_meta_actions(item, changes), condition=_version_condition(int(item.version)))
+            transaction.update(
+                item, actions=_update_meta_actions(item, changes), condition=_version_condition(int(item.version))
+            )
     except TransactWriteError as error:
         if is_condition_failure(error):
             raise VersionConflict(item.sessionId) from error
@@ -289,12 +299,19 @@ def read_readings(item: SessionItem) -> list[dict[str, Any]]:
 
 # --------------------------------------------------------------------------- analysis
 
+
 class AnalysisRaced(Exception):
     """Another writer stored an analysis (or an issue) since ours was planned: plan again."""
 
 
-def save_analysis(item: SessionItem, analysis: AnalysisItem | None, summary: dict[str, Any], *,
-                  replaces_analyzed_at: str | None, effects: Callable[[TransactWrite], None] | None = None) -> SessionItem:
+def save_analysis(
+    item: SessionItem,
+    analysis: AnalysisItem | None,
+    summary: dict[str, Any],
+    *,
+    replaces_analyzed_at: str | None,
+    effects: Callable[[TransactWrite], None] | None = None,
+) -> SessionItem:
     """Store the analysis of exactly the session version that was analysed, with its summary and
     its read-side effects, in one transaction.
 
@@ -302,10 +319,16 @@ def save_analysis(item: SessionItem, analysis: AnalysisItem | None, summary: dic
     stores the newer analysis and this stale one raises VersionConflict — and on the stored
     analysis being the one the effects were planned against (else AnalysisRaced: plan again).
     """
-    replaced = AnalysisItem.PK.does_not_exist() if replaces_analyzed_at is None else (AnalysisItem.analyzedAt == replaces_analyzed_at)
+    replaced = (
+        AnalysisItem.PK.does_not_exist()
+        if replaces_analyzed_at is None
+        else (AnalysisItem.analyzedAt == replaces_analyzed_at)
+    )
     try:
         with TransactWrite(connection=connection()) as transaction:
-            transaction.update(item, actions=_update_meta_actions(item, summary), condition=_version_condition(int(item.version)))
+            transaction.update(
+                item, actions=_update_meta_actions(item, summary), condition=_version_condition(int(item.version))
+            )
             if analysis is None:  # the session no longer has enough readings: drop its analysis
                 transaction.delete(AnalysisItem(item.PK, ANALYSIS_SK), condition=replaced)
             else:
@@ -342,6 +365,7 @@ def new_analysis_item(**attributes: Any) -> AnalysisItem:
 
 # --------------------------------------------------------------------------- listing
 
+
 def query_sessions(
     organization_id: str,
     *,
@@ -353,7 +377,11 @@ def query_sessions(
 ) -> Iterator[SessionItem]:
     """Sessions of a tenant (or of one of its stations) by start time, via GSI1 / GSI2."""
     if charging_station_id is not None:
-        index, hash_key, sort_attribute = SessionItem.by_station, station_index_pk(organization_id, charging_station_id), SessionItem.GSI2SK
+        index, hash_key, sort_attribute = (
+            SessionItem.by_station,
+            station_index_pk(organization_id, charging_station_id),
+            SessionItem.GSI2SK,
+        )
     else:
         index, hash_key, sort_attribute = SessionItem.by_start, sessions_index_pk(organization_id), SessionItem.GSI1SK
     range_condition = None

@@ -10,6 +10,7 @@ A station-day and its contribution to the uptime day are written in one transact
 conditioned on the station-day being the one read (absent, or the same `analyzedAt`), and the
 uptime day moves by (new − old): recomputing a day overwrites it and never double-counts.
 """
+
 from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
@@ -46,9 +47,9 @@ class StationDayItem(Model):
     totalKwh = NumberAttribute(default=0)
     expectedKwh = NumberAttribute(default=0)
     detectionDetails = JSONAttribute(default=dict)
-    detections = JSONAttribute(default=list)       # engine detections (camelCase)
-    energy = JSONAttribute(default=dict)           # connectorId -> 96 kWh buckets
-    uptime = JSONAttribute(default=dict)           # connectorId -> fraction of the day available
+    detections = JSONAttribute(default=list)  # engine detections (camelCase)
+    energy = JSONAttribute(default=dict)  # connectorId -> 96 kWh buckets
+    uptime = JSONAttribute(default=dict)  # connectorId -> fraction of the day available
     uptimeSum = NumberAttribute(default=0)
     connectorCount = NumberAttribute(default=0)
 
@@ -76,27 +77,42 @@ def get_day(organization_id: str, station_id: str, day: str) -> StationDayItem |
 
 
 def latest_day(organization_id: str, station_id: str) -> StationDayItem | None:
-    for item in StationDayItem.query(station_pk(organization_id, station_id), StationDayItem.SK.startswith(DAY_PREFIX),
-                                     scan_index_forward=False, limit=1, consistent_read=True):
+    for item in StationDayItem.query(
+        station_pk(organization_id, station_id),
+        StationDayItem.SK.startswith(DAY_PREFIX),
+        scan_index_forward=False,
+        limit=1,
+        consistent_read=True,
+    ):
         return item
     return None
 
 
 def list_days(organization_id: str, station_id: str, attributes: list[str] | None = None):
     """The station's inferences, newest day first."""
-    return StationDayItem.query(station_pk(organization_id, station_id), StationDayItem.SK.startswith(DAY_PREFIX),
-                                scan_index_forward=False, attributes_to_get=attributes)
+    return StationDayItem.query(
+        station_pk(organization_id, station_id),
+        StationDayItem.SK.startswith(DAY_PREFIX),
+        scan_index_forward=False,
+        attributes_to_get=attributes,
+    )
 
 
 def days_between(organization_id: str, station_id: str, first_day: str, last_day: str) -> list[StationDayItem]:
     """Station-days in [first_day, last_day] (ISO dates), oldest first."""
-    return list(StationDayItem.query(station_pk(organization_id, station_id),
-                                     StationDayItem.SK.between(f"{DAY_PREFIX}{first_day}", f"{DAY_PREFIX}{last_day}")))
+    return list(
+        StationDayItem.query(
+            station_pk(organization_id, station_id),
+            StationDayItem.SK.between(f"{DAY_PREFIX}{first_day}", f"{DAY_PREFIX}{last_day}"),
+        )
+    )
 
 
 def save_day(item: StationDayItem, previous: StationDayItem | None) -> None:
     """Store `item` replacing `previous` (as read), moving the tenant's uptime day by the difference."""
-    condition = StationDayItem.PK.does_not_exist() if previous is None else (StationDayItem.analyzedAt == previous.analyzedAt)
+    condition = (
+        StationDayItem.PK.does_not_exist() if previous is None else (StationDayItem.analyzedAt == previous.analyzedAt)
+    )
     uptime_delta = float(item.uptimeSum) - (float(previous.uptimeSum) if previous else 0.0)
     connectors_delta = int(item.connectorCount) - (int(previous.connectorCount) if previous else 0)
     try:
@@ -108,7 +124,9 @@ def save_day(item: StationDayItem, previous: StationDayItem | None) -> None:
             if connectors_delta:
                 actions.append(UptimeDayItem.connectorDays.add(connectors_delta))
             if actions:
-                transaction.update(UptimeDayItem(stats_pk(item.organizationId), f"{UPTIME_PREFIX}{item.day}"), actions=actions)
+                transaction.update(
+                    UptimeDayItem(stats_pk(item.organizationId), f"{UPTIME_PREFIX}{item.day}"), actions=actions
+                )
     except TransactWriteError as error:
         if is_condition_failure(error):
             raise StationDayRaced(f"{item.chargingStationId} {item.day}") from error
@@ -116,6 +134,10 @@ def save_day(item: StationDayItem, previous: StationDayItem | None) -> None:
 
 
 def uptime_days(organization_id: str, first_day: str, last_day: str) -> list[UptimeDayItem]:
-    return list(UptimeDayItem.query(stats_pk(organization_id),
-                                    UptimeDayItem.SK.between(f"{UPTIME_PREFIX}{first_day}", f"{UPTIME_PREFIX}{last_day}"),
-                                    consistent_read=True))
+    return list(
+        UptimeDayItem.query(
+            stats_pk(organization_id),
+            UptimeDayItem.SK.between(f"{UPTIME_PREFIX}{first_day}", f"{UPTIME_PREFIX}{last_day}"),
+            consistent_read=True,
+        )
+    )

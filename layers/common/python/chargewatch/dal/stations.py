@@ -19,6 +19,7 @@ station's directory item, the `withAnomalies` flag of a station or connector —
 only ever created or removed in the same transaction as the ±1 on TOTALS, under a condition that
 proves the marker's state (see docs/statistics.md, "Counting stations and connectors").
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -142,7 +143,9 @@ def connector_key(organization_id: str, station_id: str, connector_id: str | Non
     return station_pk(organization_id, station_id), f"CONN#{connector_id or NO_CONNECTOR}"
 
 
-def connector_category_key(organization_id: str, station_id: str, connector_id: str | None, category: str) -> tuple[str, str]:
+def connector_category_key(
+    organization_id: str, station_id: str, connector_id: str | None, category: str
+) -> tuple[str, str]:
     return station_pk(organization_id, station_id), f"CONNCAT#{connector_id or NO_CONNECTOR}#{category}"
 
 
@@ -156,8 +159,19 @@ def category_key(organization_id: str, category: str) -> tuple[str, str]:
 
 # ------------------------------------------------------------------ writes (inside a transaction)
 
-def add_session(transaction, organization_id: str, station_id: str, connector_id: str | None, evse_id: str | None,
-                *, station_uuid: str, connector_uuid: str, now: str, station_metadata: dict[str, Any] | None) -> None:
+
+def add_session(
+    transaction,
+    organization_id: str,
+    station_id: str,
+    connector_id: str | None,
+    evse_id: str | None,
+    *,
+    station_uuid: str,
+    connector_uuid: str,
+    now: str,
+    station_metadata: dict[str, Any] | None,
+) -> None:
     """A new session: +1 on its station, its connector and the tenant (creating them on first sight).
 
     A station seen for the first time is registered (directory item + TOTALS.stationCount) first,
@@ -211,17 +225,23 @@ def ensure_registered(organization_id: str, station_id: str, *, station_uuid: st
     for attempt in range(_REGISTER_ATTEMPTS):
         try:
             with TransactWrite(connection=connection()) as transaction:
-                transaction.save(StationDirectoryItem(*directory_key(organization_id, station_id)),
-                                 condition=StationDirectoryItem.PK.does_not_exist())
-                transaction.update(StationItem(*station_key(organization_id, station_id)), actions=[
-                    StationItem.GSI1PK.set(tenant_pk(organization_id, "STATIONS")),
-                    StationItem.GSI1SK.set(station_id),
-                    StationItem.chargingStationId.set(station_id),
-                    StationItem.id.set(StationItem.id | station_uuid),
-                    StationItem.createdAt.set(StationItem.createdAt | now),
-                ])
-                transaction.update(TenantTotalsItem(*totals_key(organization_id)),
-                                   actions=[TenantTotalsItem.stationCount.add(1)])
+                transaction.save(
+                    StationDirectoryItem(*directory_key(organization_id, station_id)),
+                    condition=StationDirectoryItem.PK.does_not_exist(),
+                )
+                transaction.update(
+                    StationItem(*station_key(organization_id, station_id)),
+                    actions=[
+                        StationItem.GSI1PK.set(tenant_pk(organization_id, "STATIONS")),
+                        StationItem.GSI1SK.set(station_id),
+                        StationItem.chargingStationId.set(station_id),
+                        StationItem.id.set(StationItem.id | station_uuid),
+                        StationItem.createdAt.set(StationItem.createdAt | now),
+                    ],
+                )
+                transaction.update(
+                    TenantTotalsItem(*totals_key(organization_id)), actions=[TenantTotalsItem.stationCount.add(1)]
+                )
             return True
         except TransactWriteError as error:
             if is_condition_failure(error):
@@ -233,7 +253,9 @@ def ensure_registered(organization_id: str, station_id: str, *, station_uuid: st
 
 def _directory_item_exists(organization_id: str, station_id: str) -> bool:
     try:
-        StationDirectoryItem.get(*directory_key(organization_id, station_id), consistent_read=True, attributes_to_get=["PK"])
+        StationDirectoryItem.get(
+            *directory_key(organization_id, station_id), consistent_read=True, attributes_to_get=["PK"]
+        )
         return True
     except StationDirectoryItem.DoesNotExist:
         return False
@@ -247,11 +269,15 @@ class AnomalyFlag:
     flagged: bool
 
 
-def read_anomaly_flags(organization_id: str, station_id: str, connector_id: str | None) -> tuple[AnomalyFlag, AnomalyFlag]:
+def read_anomaly_flags(
+    organization_id: str, station_id: str, connector_id: str | None
+) -> tuple[AnomalyFlag, AnomalyFlag]:
     """Consistent reads the plan of a count-moving analysis is conditioned on (see `_flag_move`)."""
     flags = []
-    for model, key in ((StationItem, station_key(organization_id, station_id)),
-                       (ConnectorItem, connector_key(organization_id, station_id, connector_id))):
+    for model, key in (
+        (StationItem, station_key(organization_id, station_id)),
+        (ConnectorItem, connector_key(organization_id, station_id, connector_id)),
+    ):
         try:
             item = model.get(*key, consistent_read=True, attributes_to_get=["totalAnomalies", "withAnomalies"])
             flags.append(AnomalyFlag(int(item.totalAnomalies or 0), bool(item.withAnomalies)))
@@ -284,10 +310,19 @@ def _flag_move(model, read: AnomalyFlag, delta: int):
     return condition, [], 0
 
 
-def move_counts(transaction, organization_id: str, station_id: str, connector_id: str | None, *,
-                anomalous_delta: int, anomalies_delta: int, category_deltas: dict[str, int],
-                totals_deltas: dict[str, float], last_anomaly: tuple[str, float] | None,
-                flags: tuple[AnomalyFlag, AnomalyFlag] | None = None) -> None:
+def move_counts(
+    transaction,
+    organization_id: str,
+    station_id: str,
+    connector_id: str | None,
+    *,
+    anomalous_delta: int,
+    anomalies_delta: int,
+    category_deltas: dict[str, int],
+    totals_deltas: dict[str, float],
+    last_anomaly: tuple[str, float] | None,
+    flags: tuple[AnomalyFlag, AnomalyFlag] | None = None,
+) -> None:
     """Apply the difference between an old and a new analysis of one session.
 
     A non-zero `anomalies_delta` needs `flags` (read_anomaly_flags, read before planning): the
@@ -314,25 +349,36 @@ def move_counts(transaction, organization_id: str, station_id: str, connector_id
     if last_anomaly is not None:
         moment, score = last_anomaly
         station_actions += [StationItem.lastAnomalyDate.set(moment), StationItem.lastAnomalyScore.set(score)]
-        connector_actions += [ConnectorItem.lastAnomalyDate.set(moment),
-                              ConnectorItem.firstAnomalyDate.set(ConnectorItem.firstAnomalyDate | moment)]
+        connector_actions += [
+            ConnectorItem.lastAnomalyDate.set(moment),
+            ConnectorItem.firstAnomalyDate.set(ConnectorItem.firstAnomalyDate | moment),
+        ]
     if station_actions:
-        transaction.update(StationItem(*station_key(organization_id, station_id)), actions=station_actions,
-                           condition=station_condition)
+        transaction.update(
+            StationItem(*station_key(organization_id, station_id)), actions=station_actions, condition=station_condition
+        )
     if connector_actions:
-        transaction.update(ConnectorItem(*connector_key(organization_id, station_id, connector_id)), actions=connector_actions,
-                           condition=connector_condition)
+        transaction.update(
+            ConnectorItem(*connector_key(organization_id, station_id, connector_id)),
+            actions=connector_actions,
+            condition=connector_condition,
+        )
     for category, delta in category_deltas.items():
         if delta:
-            transaction.update(CountItem(*connector_category_key(organization_id, station_id, connector_id, category)),
-                               actions=[CountItem.count.add(delta)])
-            transaction.update(CountItem(*category_key(organization_id, category)), actions=[CountItem.count.add(delta)])
+            transaction.update(
+                CountItem(*connector_category_key(organization_id, station_id, connector_id, category)),
+                actions=[CountItem.count.add(delta)],
+            )
+            transaction.update(
+                CountItem(*category_key(organization_id, category)), actions=[CountItem.count.add(delta)]
+            )
     totals_actions = [getattr(TenantTotalsItem, name).add(delta) for name, delta in totals_deltas.items() if delta]
     if totals_actions:
         transaction.update(TenantTotalsItem(*totals_key(organization_id)), actions=totals_actions)
 
 
 # ------------------------------------------------------------------ reads
+
 
 def get_station(organization_id: str, station_id: str) -> StationItem | None:
     try:
@@ -351,8 +397,9 @@ def station_ids(organization_id: str, *, offset: int = 0, limit: int | None = No
     end = None if limit is None else offset + limit
     if end == 0:
         return []
-    keys = StationDirectoryItem.query(directory_key(organization_id, "")[0], consistent_read=True, limit=end,
-                                      page_size=end, attributes_to_get=["SK"])
+    keys = StationDirectoryItem.query(
+        directory_key(organization_id, "")[0], consistent_read=True, limit=end, page_size=end, attributes_to_get=["SK"]
+    )
     return [item.SK for item in keys][offset:]
 
 
@@ -360,23 +407,33 @@ def get_stations(organization_id: str, ids: list[str]) -> list[StationItem]:
     """The station items of `ids`, in that order (one BatchGetItem per 100)."""
     if not ids:
         return []
-    found = {item.chargingStationId: item for item in
-             StationItem.batch_get([station_key(organization_id, station_id) for station_id in ids], consistent_read=True)}
+    found = {
+        item.chargingStationId: item
+        for item in StationItem.batch_get(
+            [station_key(organization_id, station_id) for station_id in ids], consistent_read=True
+        )
+    }
     # a directory item always has its station item (same transaction); the fallback is belt and braces
-    return [found.get(station_id) or StationItem(*station_key(organization_id, station_id), chargingStationId=station_id)
-            for station_id in ids]
+    return [
+        found.get(station_id) or StationItem(*station_key(organization_id, station_id), chargingStationId=station_id)
+        for station_id in ids
+    ]
 
 
 def connectors_of(organization_id: str, station_id: str) -> list[ConnectorItem]:
-    return list(ConnectorItem.query(station_pk(organization_id, station_id), ConnectorItem.SK.startswith("CONN#"),
-                                    consistent_read=True))
+    return list(
+        ConnectorItem.query(
+            station_pk(organization_id, station_id), ConnectorItem.SK.startswith("CONN#"), consistent_read=True
+        )
+    )
 
 
 def connector_categories_of(organization_id: str, station_id: str) -> dict[str, dict[str, int]]:
     """connectorId -> {category: count}, zero counts left out."""
     counts: dict[str, dict[str, int]] = {}
-    for item in CountItem.query(station_pk(organization_id, station_id), CountItem.SK.startswith("CONNCAT#"),
-                                consistent_read=True):
+    for item in CountItem.query(
+        station_pk(organization_id, station_id), CountItem.SK.startswith("CONNCAT#"), consistent_read=True
+    ):
         _, connector_id, category = item.SK.split("#", 2)
         if int(item.count):
             counts.setdefault(connector_id, {})[category] = int(item.count)
@@ -395,20 +452,27 @@ def totals(organization_id: str) -> TenantTotalsItem | None:
 
 
 def category_counts(organization_id: str) -> dict[str, int]:
-    return {item.SK.split("#", 1)[1]: int(item.count)
-            for item in CountItem.query(stats_pk(organization_id), CountItem.SK.startswith("CAT#"), consistent_read=True)
-            if int(item.count)}
+    return {
+        item.SK.split("#", 1)[1]: int(item.count)
+        for item in CountItem.query(stats_pk(organization_id), CountItem.SK.startswith("CAT#"), consistent_read=True)
+        if int(item.count)
+    }
 
 
 # ------------------------------------------------------------------ backfill (admin, not a request path)
 
-def sync_anomaly_flag(organization_id: str, station_id: str, connector_id: str | None = None, *, attempts: int = 10) -> int:
+
+def sync_anomaly_flag(
+    organization_id: str, station_id: str, connector_id: str | None = None, *, attempts: int = 10
+) -> int:
     """Make one station's (or, with `connector_id`, one connector's) `withAnomalies` flag match its
     `totalAnomalies`, moving the tenant count with it. Idempotent and safe beside live writers:
     the same conditions as a write (flag as read, count on the side read). Returns the ±1 applied."""
-    model, key, counter = ((StationItem, station_key(organization_id, station_id), "stationsWithAnomalies")
-                           if connector_id is None else
-                           (ConnectorItem, connector_key(organization_id, station_id, connector_id), "connectorsWithAnomalies"))
+    model, key, counter = (
+        (StationItem, station_key(organization_id, station_id), "stationsWithAnomalies")
+        if connector_id is None
+        else (ConnectorItem, connector_key(organization_id, station_id, connector_id), "connectorsWithAnomalies")
+    )
     for _ in range(attempts):
         try:
             item = model.get(*key, consistent_read=True)
@@ -417,15 +481,23 @@ def sync_anomaly_flag(organization_id: str, station_id: str, connector_id: str |
         total, flagged = int(item.totalAnomalies or 0), bool(item.withAnomalies)
         if (total > 0) == flagged:
             return 0
-        condition = model.withAnomalies.does_not_exist() & (model.totalAnomalies > 0) if total > 0 else \
-            model.withAnomalies.exists() & _equals(model.totalAnomalies, 0)
+        condition = (
+            model.withAnomalies.does_not_exist() & (model.totalAnomalies > 0)
+            if total > 0
+            else model.withAnomalies.exists() & _equals(model.totalAnomalies, 0)
+        )
         moved = 1 if total > 0 else -1
         try:
             with TransactWrite(connection=connection()) as transaction:
-                transaction.update(model(*key), condition=condition,
-                                   actions=[model.withAnomalies.set(True) if moved > 0 else model.withAnomalies.remove()])
-                transaction.update(TenantTotalsItem(*totals_key(organization_id)),
-                                   actions=[getattr(TenantTotalsItem, counter).add(moved)])
+                transaction.update(
+                    model(*key),
+                    condition=condition,
+                    actions=[model.withAnomalies.set(True) if moved > 0 else model.withAnomalies.remove()],
+                )
+                transaction.update(
+                    TenantTotalsItem(*totals_key(organization_id)),
+                    actions=[getattr(TenantTotalsItem, counter).add(moved)],
+                )
             return moved
         except TransactWriteError as error:
             if not (is_condition_failure(error) or _is_transaction_conflict(error)):
@@ -439,8 +511,9 @@ def backfill_tenant(organization_id: str) -> dict[str, int]:
     moved = {"stationsRegistered": 0, "stationsWithAnomalies": 0, "connectorsWithAnomalies": 0}
     for station in list_stations(organization_id):
         station_id = station.chargingStationId
-        moved["stationsRegistered"] += ensure_registered(organization_id, station_id, station_uuid=station.id or station_id,
-                                                         now=station.createdAt or "")
+        moved["stationsRegistered"] += ensure_registered(
+            organization_id, station_id, station_uuid=station.id or station_id, now=station.createdAt or ""
+        )
         moved["stationsWithAnomalies"] += sync_anomaly_flag(organization_id, station_id)
         for connector in connectors_of(organization_id, station_id):
             moved["connectorsWithAnomalies"] += sync_anomaly_flag(organization_id, station_id, connector.connectorId)

@@ -1,4 +1,5 @@
 """The single table: key conventions and binding of the pynamodb models to settings."""
+
 from __future__ import annotations
 
 from pynamodb.attributes import UnicodeAttribute

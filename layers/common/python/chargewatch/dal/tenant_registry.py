@@ -6,6 +6,7 @@
 Written when an organization is created. Organizations created before the registry existed are
 added once with `chargewatch schedule backfill-tenants` (an admin Scan, never on a request path).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -31,7 +32,9 @@ class TenantRegistryItem(Model):
 
 def register_tenant(organization_id: str, created_at: str | None = None) -> None:
     """Idempotent: registering twice leaves one entry."""
-    TenantRegistryItem(REGISTRY_PK, f"ORG#{organization_id}", organizationId=organization_id, createdAt=created_at).save()
+    TenantRegistryItem(
+        REGISTRY_PK, f"ORG#{organization_id}", organizationId=organization_id, createdAt=created_at
+    ).save()
 
 
 def list_tenant_ids() -> Iterator[str]:

@@ -10,6 +10,7 @@ A delta is applied by one transaction: a conditional update of the month item (e
 in its condition, so concurrent increments can never pass a limit together), the event, and the
 idempotency marker (condition: new). Either all three are written or none.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -86,8 +87,9 @@ def get_month(organization_id: str, month: str) -> UsageMonthItem | None:
 
 def initialise_month(organization_id: str, month: str, *, storage_bytes: int) -> None:
     """Create the month's counters (storage carried over) unless another writer did it first."""
-    item = UsageMonthItem(*usage_key(organization_id, month), storageBytes=storage_bytes, aiTokens=0, aiRequests=0,
-                          whatsappMessages=0)
+    item = UsageMonthItem(
+        *usage_key(organization_id, month), storageBytes=storage_bytes, aiTokens=0, aiRequests=0, whatsappMessages=0
+    )
     try:
         item.save(condition=UsageMonthItem.PK.does_not_exist())
     except PutError as error:
@@ -95,10 +97,29 @@ def initialise_month(organization_id: str, month: str, *, storage_bytes: int) ->
             raise
 
 
-def new_event(organization_id: str, month: str, *, event_id: str, at: str, deltas: dict[str, int], reason: str | None,
-              metadata: dict | None, principal: dict | None, ttl: int) -> UsageEventItem:
-    return UsageEventItem(tenant_pk(organization_id, "USAGEEVENT", month), f"{at}#{event_id}", eventId=event_id, at=at,
-                          deltas=deltas, reason=reason, metadata=metadata, principal=principal, ttl=ttl)
+def new_event(
+    organization_id: str,
+    month: str,
+    *,
+    event_id: str,
+    at: str,
+    deltas: dict[str, int],
+    reason: str | None,
+    metadata: dict | None,
+    principal: dict | None,
+    ttl: int,
+) -> UsageEventItem:
+    return UsageEventItem(
+        tenant_pk(organization_id, "USAGEEVENT", month),
+        f"{at}#{event_id}",
+        eventId=event_id,
+        at=at,
+        deltas=deltas,
+        reason=reason,
+        metadata=metadata,
+        principal=principal,
+        ttl=ttl,
+    )
 
 
 def list_events(organization_id: str, month: str) -> list[UsageEventItem]:
@@ -106,14 +127,20 @@ def list_events(organization_id: str, month: str) -> list[UsageEventItem]:
 
 
 def idempotency_item(organization_id: str, key_hash: str, *, event_id: str, at: str, ttl: int) -> UsageIdempotencyItem:
-    return UsageIdempotencyItem(tenant_pk(organization_id, "USAGEIDEM", key_hash), "USAGEIDEM", eventId=event_id,
-                                at=at, ttl=ttl)
+    return UsageIdempotencyItem(
+        tenant_pk(organization_id, "USAGEIDEM", key_hash), "USAGEIDEM", eventId=event_id, at=at, ttl=ttl
+    )
 
 
 def latest_storage_before(organization_id: str, month: str) -> int:
     """storageBytes of the latest month item before `month` (storage is a level carried over)."""
-    for item in UsageMonthItem.query(tenant_pk(organization_id, "USAGE"), UsageMonthItem.SK < f"MONTH#{month}",
-                                     scan_index_forward=False, limit=1, consistent_read=True):
+    for item in UsageMonthItem.query(
+        tenant_pk(organization_id, "USAGE"),
+        UsageMonthItem.SK < f"MONTH#{month}",
+        scan_index_forward=False,
+        limit=1,
+        consistent_read=True,
+    ):
         return int(item.storageBytes or 0)
     return 0
 
@@ -123,9 +150,17 @@ def _at_most(attribute: Any, bound: int) -> Any:
     return attribute.does_not_exist() | (attribute <= bound) if bound >= 0 else attribute <= bound
 
 
-def apply(organization_id: str, month: str, *, adds: dict[str, int], limits: dict[str, int | None],
-          storage_to_zero: bool, event: UsageEventItem, idempotency: UsageIdempotencyItem | None,
-          extra_adds: dict[str, int] | None = None) -> None:
+def apply(
+    organization_id: str,
+    month: str,
+    *,
+    adds: dict[str, int],
+    limits: dict[str, int | None],
+    storage_to_zero: bool,
+    event: UsageEventItem,
+    idempotency: UsageIdempotencyItem | None,
+    extra_adds: dict[str, int] | None = None,
+) -> None:
     """One atomic write: counters (conditional on every limit), the event, the idempotency marker.
 
     - a positive delta on a limited counter requires `counter <= limit - delta`

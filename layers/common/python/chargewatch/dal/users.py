@@ -4,6 +4,7 @@
 
 Not tenant data: a user spans organizations (memberships live in chargewatch.dal.members).
 """
+
 from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, UnicodeAttribute
@@ -42,13 +43,27 @@ def get(user_id: str) -> UserItem | None:
         return None
 
 
-def upsert(user_id: str, *, email: str | None, now: str, super_admin: bool | None = None,
-           default_organization_id: str | None = None) -> UserItem:
+def upsert(
+    user_id: str,
+    *,
+    email: str | None,
+    now: str,
+    super_admin: bool | None = None,
+    default_organization_id: str | None = None,
+) -> UserItem:
     """Create the profile or update the given fields (others are kept)."""
     item = get(user_id)
     if item is None:
-        item = UserItem(user_pk(user_id), PROFILE_SK, userId=user_id, email=email, superAdmin=bool(super_admin),
-                        defaultOrganizationId=default_organization_id, createdAt=now, updatedAt=now)
+        item = UserItem(
+            user_pk(user_id),
+            PROFILE_SK,
+            userId=user_id,
+            email=email,
+            superAdmin=bool(super_admin),
+            defaultOrganizationId=default_organization_id,
+            createdAt=now,
+            updatedAt=now,
+        )
         item.save()
         return item
     actions = [UserItem.updatedAt.set(now)]

@@ -15,12 +15,13 @@ request path reads it. SHARDS spread the writes over a few index partitions.
 Counters that the delivery consumer and the API both change (failureCount, enabled) are changed
 with update expressions, never by saving a read copy, so neither overwrites the other.
 """
+
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.attributes import (
@@ -63,7 +64,7 @@ def pending_index_sk(due_at: str | datetime, delivery_id: str) -> str:
 
 
 def _second(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @register
@@ -136,11 +137,16 @@ class ClaimLost(Exception):
 
 # --------------------------------------------------------------------------- webhooks
 
+
 def put_new_webhook(organization_id: str, webhook_id: str, **attributes: Any) -> WebhookItem:
     item = WebhookItem(
-        webhook_pk(organization_id, webhook_id), WEBHOOK_SK,
-        GSI2PK=webhooks_index_pk(organization_id), GSI2SK=f"{attributes['createdAt']}#{webhook_id}",
-        webhookId=webhook_id, organizationId=organization_id, **attributes,
+        webhook_pk(organization_id, webhook_id),
+        WEBHOOK_SK,
+        GSI2PK=webhooks_index_pk(organization_id),
+        GSI2SK=f"{attributes['createdAt']}#{webhook_id}",
+        webhookId=webhook_id,
+        organizationId=organization_id,
+        **attributes,
     )
     item.save(condition=WebhookItem.PK.does_not_exist())
     return item
@@ -177,8 +183,11 @@ def delete_webhook_with_deliveries(organization_id: str, webhook_id: str) -> int
         return None
     item.delete()
     deleted = 0
-    keys = DeliveryItem.query(webhook_pk(organization_id, webhook_id), DeliveryItem.SK.startswith(DELIVERY_PREFIX),
-                              attributes_to_get=["PK", "SK"])
+    keys = DeliveryItem.query(
+        webhook_pk(organization_id, webhook_id),
+        DeliveryItem.SK.startswith(DELIVERY_PREFIX),
+        attributes_to_get=["PK", "SK"],
+    )
     with DeliveryItem.batch_write() as batch:
         for delivery in keys:
             batch.delete(delivery)
@@ -188,15 +197,22 @@ def delete_webhook_with_deliveries(organization_id: str, webhook_id: str) -> int
 
 # --------------------------------------------------------------------------- deliveries
 
-def put_new_delivery(organization_id: str, webhook_id: str, delivery_id: str, *, sweepable: bool = True,
-                     **attributes: Any) -> DeliveryItem:
+
+def put_new_delivery(
+    organization_id: str, webhook_id: str, delivery_id: str, *, sweepable: bool = True, **attributes: Any
+) -> DeliveryItem:
     """A new delivery; a pending one the queue is to attempt (`sweepable`) gets its pending index entry."""
     if sweepable and attributes.get("status") == "pending" and attributes.get("nextAttemptAt"):
-        attributes.update(GSI1PK=pending_index_pk(delivery_id),
-                          GSI1SK=pending_index_sk(attributes["nextAttemptAt"], delivery_id))
+        attributes.update(
+            GSI1PK=pending_index_pk(delivery_id), GSI1SK=pending_index_sk(attributes["nextAttemptAt"], delivery_id)
+        )
     item = DeliveryItem(
-        webhook_pk(organization_id, webhook_id), DELIVERY_PREFIX + delivery_id,
-        deliveryId=delivery_id, webhookId=webhook_id, organizationId=organization_id, **attributes,
+        webhook_pk(organization_id, webhook_id),
+        DELIVERY_PREFIX + delivery_id,
+        deliveryId=delivery_id,
+        webhookId=webhook_id,
+        organizationId=organization_id,
+        **attributes,
     )
     item.save(condition=DeliveryItem.PK.does_not_exist())
     return item
@@ -204,16 +220,23 @@ def put_new_delivery(organization_id: str, webhook_id: str, delivery_id: str, *,
 
 def get_delivery(organization_id: str, webhook_id: str, delivery_id: str) -> DeliveryItem | None:
     try:
-        return DeliveryItem.get(webhook_pk(organization_id, webhook_id), DELIVERY_PREFIX + delivery_id,
-                                consistent_read=True)
+        return DeliveryItem.get(
+            webhook_pk(organization_id, webhook_id), DELIVERY_PREFIX + delivery_id, consistent_read=True
+        )
     except DeliveryItem.DoesNotExist:
         return None
 
 
 def recent_deliveries(organization_id: str, webhook_id: str, limit: int) -> list[DeliveryItem]:
     """Newest first (delivery ids are time-ordered)."""
-    return list(DeliveryItem.query(webhook_pk(organization_id, webhook_id), DeliveryItem.SK.startswith(DELIVERY_PREFIX),
-                                   scan_index_forward=False, limit=limit))
+    return list(
+        DeliveryItem.query(
+            webhook_pk(organization_id, webhook_id),
+            DeliveryItem.SK.startswith(DELIVERY_PREFIX),
+            scan_index_forward=False,
+            limit=limit,
+        )
+    )
 
 
 def claim_attempt(delivery: DeliveryItem, attempt: int, started_at: str) -> DeliveryItem:
@@ -230,18 +253,24 @@ def claim_attempt(delivery: DeliveryItem, attempt: int, started_at: str) -> Deli
     return delivery
 
 
-def record_attempt(delivery: DeliveryItem, attempt: int, record: dict[str, Any], changes: dict[str, Any]) -> DeliveryItem:
+def record_attempt(
+    delivery: DeliveryItem, attempt: int, record: dict[str, Any], changes: dict[str, Any]
+) -> DeliveryItem:
     """Store one attempt's outcome once (conditioned on it not being recorded yet)."""
-    actions = [DeliveryItem.completedAttempts.set(attempt), DeliveryItem.attempts.set(
-        (delivery.attempts or []) + [record])]
+    actions = [
+        DeliveryItem.completedAttempts.set(attempt),
+        DeliveryItem.attempts.set((delivery.attempts or []) + [record]),
+    ]
     for name, value in changes.items():
         attribute = getattr(DeliveryItem, name)
         actions.append(attribute.remove() if value is None else attribute.set(value))
     if changes.get("status", "pending") != "pending":  # finished: out of the sweeper's index
         actions += [DeliveryItem.GSI1PK.remove(), DeliveryItem.GSI1SK.remove()]
     elif changes.get("nextAttemptAt"):  # due again later (also indexes deliveries older than the index)
-        actions += [DeliveryItem.GSI1PK.set(pending_index_pk(delivery.deliveryId)),
-                    DeliveryItem.GSI1SK.set(pending_index_sk(changes["nextAttemptAt"], delivery.deliveryId))]
+        actions += [
+            DeliveryItem.GSI1PK.set(pending_index_pk(delivery.deliveryId)),
+            DeliveryItem.GSI1SK.set(pending_index_sk(changes["nextAttemptAt"], delivery.deliveryId)),
+        ]
     try:
         delivery.update(actions=actions, condition=DeliveryItem.completedAttempts == attempt - 1)
     except UpdateError as error:
@@ -254,16 +283,24 @@ def record_attempt(delivery: DeliveryItem, attempt: int, record: dict[str, Any],
 def finish_without_attempt(delivery: DeliveryItem, *, error: str, completed_at: str) -> None:
     """A pending delivery that will not be attempted any more (its webhook is disabled or gone)."""
     try:
-        delivery.update(actions=[DeliveryItem.status.set("failed"), DeliveryItem.error.set(error),
-                                 DeliveryItem.completedAt.set(completed_at), DeliveryItem.nextAttemptAt.remove(),
-                                 DeliveryItem.GSI1PK.remove(), DeliveryItem.GSI1SK.remove()],
-                        condition=DeliveryItem.status == "pending")
+        delivery.update(
+            actions=[
+                DeliveryItem.status.set("failed"),
+                DeliveryItem.error.set(error),
+                DeliveryItem.completedAt.set(completed_at),
+                DeliveryItem.nextAttemptAt.remove(),
+                DeliveryItem.GSI1PK.remove(),
+                DeliveryItem.GSI1SK.remove(),
+            ],
+            condition=DeliveryItem.status == "pending",
+        )
     except UpdateError as error_:
         if not is_condition_failure(error_):
             raise
 
 
 # --------------------------------------------------------------------------- the sweeper's index
+
 
 @dataclass(frozen=True)
 class PendingRef:
@@ -281,8 +318,11 @@ def overdue_pending(due_before: datetime, limit: int) -> Iterator[PendingRef]:
     found = 0
     for shard in range(PENDING_SHARDS):
         query = DeliveryItem.pending_by_due.query(
-            f"{PENDING_PREFIX}{shard}", DeliveryItem.GSI1SK < _second(due_before), limit=limit - found,
-            attributes_to_get=["organizationId", "webhookId", "deliveryId", "GSI1SK"])
+            f"{PENDING_PREFIX}{shard}",
+            DeliveryItem.GSI1SK < _second(due_before),
+            limit=limit - found,
+            attributes_to_get=["organizationId", "webhookId", "deliveryId", "GSI1SK"],
+        )
         for item in query:
             yield PendingRef(item.organizationId, item.webhookId, item.deliveryId, item.GSI1SK)
             found += 1
@@ -296,9 +336,12 @@ def postpone_sweep(delivery: DeliveryItem, seen_due_key: str, next_check: dateti
     False when another sweeper or the consumer got there first."""
     try:
         delivery.update(
-            actions=[DeliveryItem.GSI1SK.set(pending_index_sk(next_check, delivery.deliveryId)),
-                     DeliveryItem.sweepCount.add(1)],
-            condition=(DeliveryItem.GSI1SK == seen_due_key) & (DeliveryItem.status == "pending")
+            actions=[
+                DeliveryItem.GSI1SK.set(pending_index_sk(next_check, delivery.deliveryId)),
+                DeliveryItem.sweepCount.add(1),
+            ],
+            condition=(DeliveryItem.GSI1SK == seen_due_key)
+            & (DeliveryItem.status == "pending")
             & (DeliveryItem.completedAttempts == int(delivery.completedAttempts or 0)),
         )
     except UpdateError as error:

@@ -1,4 +1,5 @@
 """Request and response models of /v1/anomalies and /v1/statistics (seed 003: camelCase)."""
+
 from __future__ import annotations
 
 from typing import Annotated, Literal

@@ -1,7 +1,8 @@
 """Request and response models of /v1/api-keys (seed 003: camelCase)."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -21,7 +22,7 @@ class CreateApiKeyRequest(BaseModel):
     def _utc(cls, moment: datetime | None) -> datetime | None:
         if moment is None:
             return None
-        return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class _ApiKeyFields(BaseModel):

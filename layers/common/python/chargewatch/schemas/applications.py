@@ -1,4 +1,5 @@
 """Request and response models of /api/v1/applications (seed 001: camelCase)."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
@@ -34,8 +35,10 @@ class ApplicationResponse(BaseModel):
 
 
 class ApplicationRegistered(ApplicationResponse):
-    applicationSecret: str = Field(description="cwas_... credential of the application (opens sessions); "
-                                               "shown only in this response, only its hash is stored")
+    applicationSecret: str = Field(
+        description="cwas_... credential of the application (opens sessions); "
+        "shown only in this response, only its hash is stored"
+    )
 
 
 class ApplicationList(BaseModel):
@@ -57,8 +60,9 @@ class ApplicationSession(BaseModel):
     id: str = Field(description="Session UUID")
     name: str
     status: SessionStatus
-    derivedStatus: DerivedStatus = Field(description="computed at read time: disconnected, expired, idle "
-                                                     "(no activity for 5 minutes) or active")
+    derivedStatus: DerivedStatus = Field(
+        description="computed at read time: disconnected, expired, idle (no activity for 5 minutes) or active"
+    )
     tokenExpiresAt: str | None = None
     lastActiveAt: str | None = None
     connectedAt: str | None = None

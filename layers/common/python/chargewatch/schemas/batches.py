@@ -1,4 +1,5 @@
 """Request and response models of /v1/sessions/batch (seed 003: camelCase)."""
+
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -28,14 +29,18 @@ class BatchSubmitted(BaseModel):
 
 class BatchStatusResponse(BaseModel):
     batchId: str
-    status: BatchStatus = Field(description="pending (stored, nothing processed yet) -> processing -> completed "
-                                            "(every session analysed) or completed_with_failures (some failed: "
-                                            "see results[].message)")
+    status: BatchStatus = Field(
+        description="pending (stored, nothing processed yet) -> processing -> completed "
+        "(every session analysed) or completed_with_failures (some failed: "
+        "see results[].message)"
+    )
     totalSessions: int
     processedSessions: int = Field(description="sessions stored and analysed")
     failedSessions: int = Field(description="sessions that could not be processed (reason in results[].message)")
-    results: list[SessionResult] = Field(description="the sessions at positions page*pageSize ... of the submit "
-                                                     "that have an outcome already, in submit order")
+    results: list[SessionResult] = Field(
+        description="the sessions at positions page*pageSize ... of the submit "
+        "that have an outcome already, in submit order"
+    )
     page: int
     pageSize: int
     createdAt: str

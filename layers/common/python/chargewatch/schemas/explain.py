@@ -1,4 +1,5 @@
 """Request and response models of /v1/sessions/{session_id}/ask and /explain (seed 003: camelCase)."""
+
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field

@@ -1,4 +1,5 @@
 """Request and response models of /v1/models and /v1/models/fine-tune (seed 003: camelCase)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -33,7 +34,9 @@ class ModelList(BaseModel):
 class UpdateModelRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    active: bool = Field(description="true: later analyses of this tenant use this model; false: back to the base model")
+    active: bool = Field(
+        description="true: later analyses of this tenant use this model; false: back to the base model"
+    )
 
 
 class TrainingConfig(BaseModel):
@@ -52,7 +55,7 @@ class SessionFilter(BaseModel):
     dateTo: datetime | None = None
 
     @model_validator(mode="after")
-    def _range(self) -> "SessionFilter":
+    def _range(self) -> SessionFilter:
         if self.dateFrom and self.dateTo and self.dateFrom > self.dateTo:
             raise ValueError("dateFrom must not be after dateTo")
         return self
@@ -61,8 +64,10 @@ class SessionFilter(BaseModel):
 class DataSource(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    type: Literal["sessions", "upload"] = Field(description="`sessions`: stored sessions labelled by the issue "
-                                                "workflow; `upload`: JSON lines through the returned uploadUrl")
+    type: Literal["sessions", "upload"] = Field(
+        description="`sessions`: stored sessions labelled by the issue "
+        "workflow; `upload`: JSON lines through the returned uploadUrl"
+    )
     sessionFilter: SessionFilter | None = None
 
 
@@ -94,4 +99,6 @@ class FineTuneJob(BaseModel):
     startedAt: str | None
     completedAt: str | None
     errorMessage: str | None
-    metrics: dict[str, Any] | None = Field(default=None, description="base and tuned precision/recall/F1 on the holdout")
+    metrics: dict[str, Any] | None = Field(
+        default=None, description="base and tuned precision/recall/F1 on the holdout"
+    )

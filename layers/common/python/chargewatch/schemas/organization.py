@@ -1,4 +1,5 @@
 """Request and response models of /v1/organization, /v1/members and invitations (seed 003: camelCase)."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -27,6 +28,7 @@ class Organization(BaseModel):
 class UpdateOrganizationRequest(BaseModel):
     """PUT /v1/organization: every field is written (an omitted optional field is cleared), except
     the tariff, which keeps its value unless given."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
@@ -40,6 +42,7 @@ class UpdateOrganizationRequest(BaseModel):
 
 class Member(BaseModel):
     """An active member, or (admins only) a pending invitation (`status: pending`, `userId` null)."""
+
     userId: str | None
     email: str
     role: str

@@ -1,7 +1,8 @@
 """Request and response models of /v1/sessions (seed 003: camelCase)."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
@@ -42,7 +43,7 @@ class MeterValueRequest(BaseModel):
     @classmethod
     def _utc(cls, moment: datetime) -> datetime:
         # A timestamp without an offset is taken as UTC, as OCPP requires UTC anyway.
-        return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
     @field_validator("measurand")
     @classmethod
@@ -53,7 +54,7 @@ class MeterValueRequest(BaseModel):
             raise ValueError(f"unknown measurand {measurand!r}") from None
 
     @model_validator(mode="after")
-    def _unit_fits_measurand(self) -> "MeterValueRequest":
+    def _unit_fits_measurand(self) -> MeterValueRequest:
         if self.measurand is None:
             self.measurand = meter_values.ENERGY_IMPORT_REGISTER
         try:
@@ -108,6 +109,7 @@ class AppendSessionRequest(BaseModel):
 
 
 # ------------------------------------------------------------------ responses
+
 
 class BucketRange(BaseModel):
     startUnit: int

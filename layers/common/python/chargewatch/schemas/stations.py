@@ -1,4 +1,5 @@
 """Response models of /v1/stations (seed 003: camelCase)."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -2,6 +2,7 @@
 `/api/v1/sessions` (camelCase, cursor pagination) and seed 002's tenant switch result.
 
 Not charging sessions (chargewatch.schemas.sessions)."""
+
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -18,9 +19,11 @@ MAX_CONTEXT_TEXT = 200
 
 # ------------------------------------------------------------------ requests
 
+
 class TenantContextRequest(BaseModel):
     """What a client asks its session to carry. `org_id` and `role` are checked against the
     caller's membership: a role above the membership is refused (403)."""
+
     model_config = ConfigDict(extra="ignore")
 
     org_id: OrganizationId | None = None
@@ -33,8 +36,10 @@ class TenantContextRequest(BaseModel):
     def _terminology(cls, terminology: dict[str, str]) -> dict[str, str]:
         if len(terminology) > MAX_CONTEXT_ENTRIES:
             raise ValueError(f"at most {MAX_CONTEXT_ENTRIES} entries")
-        if any(not key or len(key) > MAX_CONTEXT_TEXT or len(value) > MAX_CONTEXT_TEXT
-               for key, value in terminology.items()):
+        if any(
+            not key or len(key) > MAX_CONTEXT_TEXT or len(value) > MAX_CONTEXT_TEXT
+            for key, value in terminology.items()
+        ):
             raise ValueError(f"keys must be 1-{MAX_CONTEXT_TEXT} characters, values at most {MAX_CONTEXT_TEXT}")
         return terminology
 
@@ -50,6 +55,7 @@ class TenantContextRequest(BaseModel):
 
 class DeviceRequest(BaseModel):
     """The device a session is opened from; fields left out are parsed from the User-Agent."""
+
     model_config = ConfigDict(extra="ignore")
 
     id: DeviceText | None = None
@@ -74,6 +80,7 @@ class UpdateTenantSessionRequest(BaseModel):
 
 
 # ------------------------------------------------------------------ seed 000 responses
+
 
 class TenantContext(BaseModel):
     org_id: str
@@ -123,6 +130,7 @@ class TenantSessionPage(BaseModel):
 
 # ------------------------------------------------------------------ seed 004 responses
 
+
 class Device(BaseModel):
     id: str
     platform: str
@@ -137,8 +145,9 @@ class OrganizationSession(BaseModel):
     user: str
     device: Device
     createdAt: str
-    releasedAt: str | None = Field(description="when the session ended (signed out, switched away, removed, "
-                                               "expired or idle); null while active")
+    releasedAt: str | None = Field(
+        description="when the session ended (signed out, switched away, removed, expired or idle); null while active"
+    )
 
 
 class OrganizationSessionPage(BaseModel):
@@ -148,6 +157,7 @@ class OrganizationSessionPage(BaseModel):
 
 
 # ------------------------------------------------------------------ seed 002
+
 
 class TenantSwitched(BaseModel):
     success: bool = True

@@ -1,4 +1,5 @@
 """Seed 002 tenant usage: GET/POST /api/tenant-usage (field names as the seed spells them)."""
+
 from __future__ import annotations
 
 import json
@@ -49,13 +50,15 @@ class UsageIncrementRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    storageBytesDelta: Delta = Field(default=None, description="bytes to add (positive) or release (negative); "
-                                                               "the counter floors at 0")
+    storageBytesDelta: Delta = Field(
+        default=None, description="bytes to add (positive) or release (negative); the counter floors at 0"
+    )
     aiTokensDelta: Delta = Field(default=None, description="AI tokens to add (not negative)")
     whatsappMessagesDelta: Delta = Field(default=None, description="WhatsApp messages to add (not negative)")
     reason: str | None = Field(default=None, max_length=200, description="logged with the usage event")
-    metadata: dict[str, Any] | None = Field(default=None, description="logged with the usage event (at most 4 KB "
-                                                                      "as JSON)")
+    metadata: dict[str, Any] | None = Field(
+        default=None, description="logged with the usage event (at most 4 KB as JSON)"
+    )
 
     @field_validator("storageBytesDelta", "aiTokensDelta", "whatsappMessagesDelta")
     @classmethod

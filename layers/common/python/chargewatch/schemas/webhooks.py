@@ -1,4 +1,5 @@
 """Request, response and event-payload models of /v1/webhooks (seed 003: camelCase)."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any
@@ -14,8 +15,14 @@ ISSUE_UPDATED = "issue.updated"
 BATCH_COMPLETED = "batch.completed"
 STATION_ANOMALY_DETECTED = "station.anomaly_detected"
 WEBHOOK_TEST = "webhook.test"
-EVENT_TYPES = (SESSION_ANALYZED, ANOMALY_DETECTED, ISSUE_UPDATED, BATCH_COMPLETED, STATION_ANOMALY_DETECTED,
-               WEBHOOK_TEST)
+EVENT_TYPES = (
+    SESSION_ANALYZED,
+    ANOMALY_DETECTED,
+    ISSUE_UPDATED,
+    BATCH_COMPLETED,
+    STATION_ANOMALY_DETECTED,
+    WEBHOOK_TEST,
+)
 
 Url = Annotated[str, Field(min_length=1, max_length=2048, examples=["https://hooks.example.com/chargewatch"])]
 Description = Annotated[str, Field(max_length=500)]
@@ -30,8 +37,9 @@ def _known_events(events: list[str] | None) -> list[str] | None:
     return list(dict.fromkeys(events))  # duplicates collapse, order kept
 
 
-EventList = Annotated[list[str], Field(min_length=1, max_length=len(EVENT_TYPES) * 2,
-                                       examples=[[SESSION_ANALYZED, ANOMALY_DETECTED]])]
+EventList = Annotated[
+    list[str], Field(min_length=1, max_length=len(EVENT_TYPES) * 2, examples=[[SESSION_ANALYZED, ANOMALY_DETECTED]])
+]
 
 
 class CreateWebhookRequest(BaseModel):
@@ -118,6 +126,7 @@ class WebhookTestResult(BaseModel):
 
 
 # ------------------------------------------------------------------ event payloads (the `data` object)
+
 
 class EventEnvelope(BaseModel):
     """The body of every delivery (Standard Webhooks: type, timestamp, data)."""

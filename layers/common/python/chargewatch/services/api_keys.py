@@ -4,6 +4,7 @@ A key looks like `cw_<env>_<32 random base62><6 checksum base62>`. The checksum 
 rest) lets the authorizer reject typos and garbage without a database read, and lets secret
 scanners recognise our keys. Only the SHA-256 of a key is stored; comparison is constant-time.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -17,8 +18,8 @@ from datetime import datetime, timedelta
 from chargewatch import clock
 from chargewatch.dal import api_keys as api_keys_dal
 from chargewatch.errors import NotFoundError, ValidationError
-from chargewatch.schemas.api_keys import ApiKey, ApiKeyCreated, ApiKeyPage, ApiKeyRevoked, CreateApiKeyRequest
 from chargewatch.pagination import paginate
+from chargewatch.schemas.api_keys import ApiKey, ApiKeyCreated, ApiKeyPage, ApiKeyRevoked, CreateApiKeyRequest
 from chargewatch.settings import get_settings
 from chargewatch.tenancy import Tenant
 
@@ -82,9 +83,16 @@ def hashes_match(stored_hash: str, presented_key: str) -> bool:
     return hmac.compare_digest(stored_hash, hash_key(presented_key))
 
 
-def issue_key(organization_id: str, *, env: str, name: str, description: str | None = None,
-              scopes: list[str] | None = None, expires_at: str | None = None,
-              key: str | None = None) -> tuple[str, api_keys_dal.ApiKeyItem]:
+def issue_key(
+    organization_id: str,
+    *,
+    env: str,
+    name: str,
+    description: str | None = None,
+    scopes: list[str] | None = None,
+    expires_at: str | None = None,
+    key: str | None = None,
+) -> tuple[str, api_keys_dal.ApiKeyItem]:
     """Create and store a key; the plain key is returned once and never stored.
 
     `key` lets local tooling register a chosen, well-formed key (the emulator's DEMO_API_KEY).
@@ -113,9 +121,17 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def _api_key_out(item: api_keys_dal.ApiKeyItem) -> ApiKey:
-    return ApiKey(id=item.keyId, name=item.name, description=item.description, prefix=item.prefix,
-                  tenantId=item.organizationId, createdAt=item.createdAt, expiresAt=item.expiresAt,
-                  lastUsedAt=item.lastUsedAt, revokedAt=item.revokedAt)
+    return ApiKey(
+        id=item.keyId,
+        name=item.name,
+        description=item.description,
+        prefix=item.prefix,
+        tenantId=item.organizationId,
+        createdAt=item.createdAt,
+        expiresAt=item.expiresAt,
+        lastUsedAt=item.lastUsedAt,
+        revokedAt=item.revokedAt,
+    )
 
 
 def is_active(item: api_keys_dal.ApiKeyItem, moment: datetime) -> bool:
@@ -129,8 +145,14 @@ def create_api_key(tenant: Tenant, request: CreateApiKeyRequest) -> ApiKeyCreate
         if request.expiresAt <= clock.now():
             raise ValidationError.for_field("expiresAt", "must be in the future")
         expires_at = clock.to_iso(request.expiresAt)
-    key, item = issue_key(tenant.organization_id, env=get_settings().api_key_env, name=request.name.strip(),
-                          description=request.description, scopes=list(tenant.scopes) or None, expires_at=expires_at)
+    key, item = issue_key(
+        tenant.organization_id,
+        env=get_settings().api_key_env,
+        name=request.name.strip(),
+        description=request.description,
+        scopes=list(tenant.scopes) or None,
+        expires_at=expires_at,
+    )
     fields = _api_key_out(item).model_dump(exclude={"lastUsedAt", "revokedAt"})
     return ApiKeyCreated(**fields, key=key)
 
@@ -150,17 +172,23 @@ def revoke_api_key(tenant: Tenant, key_id: str) -> ApiKeyRevoked:
     item = api_keys_dal.revoke(item, clock.iso_now())
     auth.forget(item.keyHash)
     now = clock.now()
-    remaining = sum(1 for other in api_keys_dal.list_keys(tenant.organization_id)
-                    if other.keyId != item.keyId and is_active(other, now))
+    remaining = sum(
+        1
+        for other in api_keys_dal.list_keys(tenant.organization_id)
+        if other.keyId != item.keyId and is_active(other, now)
+    )
     own = tenant.key_id == item.keyId
     warning = None
     if remaining == 0:
-        warning = ("this was the organization's last active API key: no key can call the API any more "
-                   "until an administrator provisions a new one")
+        warning = (
+            "this was the organization's last active API key: no key can call the API any more "
+            "until an administrator provisions a new one"
+        )
     elif own:
         warning = "you revoked the key this request used: it no longer authenticates"
-    return ApiKeyRevoked(**_api_key_out(item).model_dump(), revokedOwnKey=own, activeKeysRemaining=remaining,
-                         warning=warning)
+    return ApiKeyRevoked(
+        **_api_key_out(item).model_dump(), revokedOwnKey=own, activeKeysRemaining=remaining, warning=warning
+    )
 
 
 def record_use(item: api_keys_dal.ApiKeyItem, moment: datetime) -> None:
@@ -171,4 +199,3 @@ def record_use(item: api_keys_dal.ApiKeyItem, moment: datetime) -> None:
     not_after = clock.to_iso((moment - LAST_USED_RESOLUTION).replace(microsecond=0))
     if not api_keys_dal.touch_last_used(item, used_at, not_after):
         item.lastUsedAt = used_at  # another container wrote it within the minute: don't try again now
-

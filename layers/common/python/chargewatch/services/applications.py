@@ -14,6 +14,7 @@ Revoke-all first stamps `sessionsRevokedAt` on the application, then disconnects
 session: a session connected at or before that stamp is refused (and shown as disconnected) even if
 the index listing missed it, so no token survives a completed revoke.
 """
+
 from __future__ import annotations
 
 import re
@@ -72,8 +73,10 @@ def _has_shape(credential: str, prefix: str) -> bool:
 
 # --------------------------------------------------------------------------- reading
 
-def derive_status(status: str, token_expires_at: str | None, last_active_at: str | None,
-                  moment: datetime) -> DerivedStatus:
+
+def derive_status(
+    status: str, token_expires_at: str | None, last_active_at: str | None, moment: datetime
+) -> DerivedStatus:
     """disconnected > expired > idle (no activity for IDLE_AFTER) > active."""
     if status != "active":
         return "disconnected"
@@ -84,8 +87,9 @@ def derive_status(status: str, token_expires_at: str | None, last_active_at: str
     return "active"
 
 
-def _revoked_with_application(application: applications_dal.ApplicationItem,
-                              item: applications_dal.AppSessionItem) -> bool:
+def _revoked_with_application(
+    application: applications_dal.ApplicationItem, item: applications_dal.AppSessionItem
+) -> bool:
     """Live at the application's last revoke-all (connected at or before it, expiring after it), whether
     or not revoke-all's own update of the session landed."""
     if not application.sessionsRevokedAt:
@@ -95,23 +99,39 @@ def _revoked_with_application(application: applications_dal.ApplicationItem,
 
 
 def _application_out(item: applications_dal.ApplicationItem) -> Application:
-    return Application(id=item.applicationId, name=item.name, type=item.type, description=item.description,
-                       organizationId=item.organizationId, createdAt=item.createdAt,
-                       sessionsRevokedAt=item.sessionsRevokedAt)
+    return Application(
+        id=item.applicationId,
+        name=item.name,
+        type=item.type,
+        description=item.description,
+        organizationId=item.organizationId,
+        createdAt=item.createdAt,
+        sessionsRevokedAt=item.sessionsRevokedAt,
+    )
 
 
-def _session_out(item: applications_dal.AppSessionItem, application: applications_dal.ApplicationItem,
-                 moment: datetime) -> ApplicationSession:
+def _session_out(
+    item: applications_dal.AppSessionItem, application: applications_dal.ApplicationItem, moment: datetime
+) -> ApplicationSession:
     status, disconnected_at = item.status, item.disconnectedAt
     if status == "active" and _revoked_with_application(application, item):
         status, disconnected_at = "disconnected", application.sessionsRevokedAt
     return ApplicationSession(
-        id=item.sessionId, name=item.name, status=status,
+        id=item.sessionId,
+        name=item.name,
+        status=status,
         derivedStatus=derive_status(status, item.tokenExpiresAt, item.lastActiveAt, moment),
-        tokenExpiresAt=item.tokenExpiresAt, lastActiveAt=item.lastActiveAt, connectedAt=item.connectedAt,
-        disconnectedAt=disconnected_at, createdAt=item.createdAt, agentId=item.applicationId,
-        organizationId=item.organizationId, hostname=item.hostname, userAgent=item.userAgent,
-        clientInfo=item.clientInfo)
+        tokenExpiresAt=item.tokenExpiresAt,
+        lastActiveAt=item.lastActiveAt,
+        connectedAt=item.connectedAt,
+        disconnectedAt=disconnected_at,
+        createdAt=item.createdAt,
+        agentId=item.applicationId,
+        organizationId=item.organizationId,
+        hostname=item.hostname,
+        userAgent=item.userAgent,
+        clientInfo=item.clientInfo,
+    )
 
 
 def _application_or_404(organization_id: str, application_id: str) -> applications_dal.ApplicationItem:
@@ -123,19 +143,27 @@ def _application_or_404(organization_id: str, application_id: str) -> applicatio
 
 # --------------------------------------------------------------------------- applications
 
+
 def register_application(tenant: Tenant, request: RegisterApplicationRequest) -> ApplicationRegistered:
     require_admin(tenant)
     secret = _new_credential(SECRET_PREFIX)
     item = applications_dal.put_application(
-        tenant.organization_id, application_id=clock.new_id(), secret_hash=hash_key(secret),
-        name=request.name.strip(), type=request.type, description=request.description,
-        created_at=clock.iso_now(), created_by=tenant.user_id or tenant.key_id)
+        tenant.organization_id,
+        application_id=clock.new_id(),
+        secret_hash=hash_key(secret),
+        name=request.name.strip(),
+        type=request.type,
+        description=request.description,
+        created_at=clock.iso_now(),
+        created_by=tenant.user_id or tenant.key_id,
+    )
     return ApplicationRegistered(application=_application_out(item), applicationSecret=secret)
 
 
 def list_applications(organization_id: str) -> ApplicationList:
-    return ApplicationList(applications=[_application_out(item)
-                                         for item in applications_dal.list_applications(organization_id)])
+    return ApplicationList(
+        applications=[_application_out(item) for item in applications_dal.list_applications(organization_id)]
+    )
 
 
 def get_application(organization_id: str, application_id: str) -> ApplicationResponse:
@@ -154,26 +182,43 @@ def authenticate_application_secret(secret: str) -> dict[str, str] | None:
 
 # --------------------------------------------------------------------------- sessions
 
-def connect_session(tenant: Tenant, application_id: str, request: ConnectSessionRequest, *,
-                    secret_application_id: str | None) -> SessionConnected:
+
+def connect_session(
+    tenant: Tenant, application_id: str, request: ConnectSessionRequest, *, secret_application_id: str | None
+) -> SessionConnected:
     """Open a session. `secret_application_id` is the application whose secret authenticated the
     call (None: the caller is an organization principal, who must be an admin)."""
     if secret_application_id is None:
         require_admin(tenant)
     application = _application_or_404(tenant.organization_id, application_id)
     if secret_application_id is not None and secret_application_id != application_id:
-        raise PermissionDeniedError("the application secret belongs to another application",
-                                    code="application_mismatch")
+        raise PermissionDeniedError(
+            "the application secret belongs to another application", code="application_mismatch"
+        )
     token = _new_credential(TOKEN_PREFIX)
     moment = clock.now()
     at, expires = clock.to_iso(moment), moment + SESSION_TOKEN_LIFETIME
-    item = applications_dal.put_session(applications_dal.new_session(
-        tenant.organization_id, application_id, clock.new_id(), tokenHash=hash_key(token),
-        name=request.name.strip(), status="active", tokenExpiresAt=clock.to_iso(expires), lastActiveAt=at,
-        connectedAt=at, createdAt=at, hostname=request.hostname, userAgent=request.userAgent,
-        clientInfo=request.clientInfo, ttl=int((expires + SESSION_RETENTION).timestamp())))
-    return SessionConnected(session=_session_out(item, application, moment), token=token,
-                            tokenExpiresAt=item.tokenExpiresAt)
+    item = applications_dal.put_session(
+        applications_dal.new_session(
+            tenant.organization_id,
+            application_id,
+            clock.new_id(),
+            tokenHash=hash_key(token),
+            name=request.name.strip(),
+            status="active",
+            tokenExpiresAt=clock.to_iso(expires),
+            lastActiveAt=at,
+            connectedAt=at,
+            createdAt=at,
+            hostname=request.hostname,
+            userAgent=request.userAgent,
+            clientInfo=request.clientInfo,
+            ttl=int((expires + SESSION_RETENTION).timestamp()),
+        )
+    )
+    return SessionConnected(
+        session=_session_out(item, application, moment), token=token, tokenExpiresAt=item.tokenExpiresAt
+    )
 
 
 def _wanted(status: SessionStatusFilter | None, include_inactive: bool):
@@ -185,15 +230,17 @@ def _wanted(status: SessionStatusFilter | None, include_inactive: bool):
     return ("active", "idle")
 
 
-def list_sessions(organization_id: str, application_id: str, *, limit: int,
-                  status: SessionStatusFilter | None, include_inactive: bool) -> SessionList:
+def list_sessions(
+    organization_id: str, application_id: str, *, limit: int, status: SessionStatusFilter | None, include_inactive: bool
+) -> SessionList:
     """Newest first, at most `limit`."""
     application = _application_or_404(organization_id, application_id)
     wanted = _wanted(status, include_inactive)
     moment = clock.now()
     found: list[ApplicationSession] = []
-    items = applications_dal.list_sessions(organization_id, application_id,
-                                           connected_only=wanted is not None and "active" in wanted)
+    items = applications_dal.list_sessions(
+        organization_id, application_id, connected_only=wanted is not None and "active" in wanted
+    )
     for item in items:
         session = _session_out(item, application, moment)
         if wanted is None or session.derivedStatus in wanted:
@@ -245,8 +292,7 @@ def authenticate_session_token(token: str) -> dict[str, str] | None:
         _record_activity(item, moment)
     except Exception:  # bookkeeping must never turn a valid token away
         logger.exception("could not record lastActiveAt")
-    return {"organizationId": item.organizationId, "applicationId": item.applicationId,
-            "sessionId": item.sessionId}
+    return {"organizationId": item.organizationId, "applicationId": item.applicationId, "sessionId": item.sessionId}
 
 
 def _record_activity(item: applications_dal.AppSessionItem, moment: datetime) -> None:

@@ -12,6 +12,7 @@ organization) -> the API key's / application's organization -> the active tenant
 organization -> none (a signed-in user without organization: only open-signup routes accept that).
 The verdict travels to the handlers in the authorizer context (see `chargewatch.tenancy`).
 """
+
 from __future__ import annotations
 
 import time
@@ -50,13 +51,25 @@ class AuthVerdict:
     def to_context(self) -> dict[str, str]:
         """Flat string values, as API Gateway passes authorizer contexts."""
         if not self.authorized:
-            return {"authStatus": "denied", "errorStatus": str(self.status),
-                    "errorCode": self.error_code or "unauthorized", "errorMessage": self.error_message or ""}
-        return {"authStatus": "ok", "principalType": self.principal_type,
-                "organizationId": self.organization_id or "", "keyId": self.key_id or "",
-                "scopes": " ".join(self.scopes), "userId": self.user_id or "", "email": self.email or "",
-                "role": self.role or "", "superAdmin": "true" if self.super_admin else "false",
-                "applicationId": self.application_id or "", "appSessionId": self.app_session_id or ""}
+            return {
+                "authStatus": "denied",
+                "errorStatus": str(self.status),
+                "errorCode": self.error_code or "unauthorized",
+                "errorMessage": self.error_message or "",
+            }
+        return {
+            "authStatus": "ok",
+            "principalType": self.principal_type,
+            "organizationId": self.organization_id or "",
+            "keyId": self.key_id or "",
+            "scopes": " ".join(self.scopes),
+            "userId": self.user_id or "",
+            "email": self.email or "",
+            "role": self.role or "",
+            "superAdmin": "true" if self.super_admin else "false",
+            "applicationId": self.application_id or "",
+            "appSessionId": self.app_session_id or "",
+        }
 
 
 logger = Logger(service="chargewatch-auth")
@@ -109,8 +122,9 @@ def _cookie(cookies: list[str] | None, name: str) -> str | None:
     return None
 
 
-def authorize(headers: dict[str, str] | None, *, cookies: list[str] | None = None,
-              now: datetime | None = None) -> AuthVerdict:
+def authorize(
+    headers: dict[str, str] | None, *, cookies: list[str] | None = None, now: datetime | None = None
+) -> AuthVerdict:
     authorization = _header(headers, "authorization")
     if authorization:
         scheme, _, token = authorization.strip().partition(" ")
@@ -120,8 +134,7 @@ def authorize(headers: dict[str, str] | None, *, cookies: list[str] | None = Non
     else:
         token = _cookie(cookies, SESSION_COOKIE) or ""
         if not token:
-            return _deny("missing_credentials",
-                         "Authorization header with a Bearer API key or user token is required")
+            return _deny("missing_credentials", "Authorization header with a Bearer API key or user token is required")
     requested_org = (_header(headers, "x-organization-id") or "").strip() or None
     if token.startswith(APPLICATION_TOKEN_PREFIX):
         return _authorize_application(token, requested_org)
@@ -156,8 +169,14 @@ def _authorize_api_key(token: str, requested_org: str | None, moment: datetime) 
         api_keys.record_use(item, moment)
     except Exception:  # bookkeeping must never turn a valid key away
         logger.exception("could not record lastUsedAt")
-    return AuthVerdict(True, organization_id=item.organizationId, key_id=item.keyId,
-                       scopes=tuple(item.scopes or ()), principal_type="api_key", role="admin")
+    return AuthVerdict(
+        True,
+        organization_id=item.organizationId,
+        key_id=item.keyId,
+        scopes=tuple(item.scopes or ()),
+        principal_type="api_key",
+        role="admin",
+    )
 
 
 def _authorize_application(token: str, requested_org: str | None) -> AuthVerdict:
@@ -169,9 +188,14 @@ def _authorize_application(token: str, requested_org: str | None) -> AuthVerdict
         return _deny("invalid_session_token", "application session token is not valid, expired or revoked")
     if requested_org and requested_org != session["organizationId"]:
         return _organization_mismatch("application")
-    return AuthVerdict(True, organization_id=session["organizationId"], principal_type="application",
-                       role="application", application_id=session["applicationId"],
-                       app_session_id=session["sessionId"])
+    return AuthVerdict(
+        True,
+        organization_id=session["organizationId"],
+        principal_type="application",
+        role="application",
+        application_id=session["applicationId"],
+        app_session_id=session["sessionId"],
+    )
 
 
 def _authorize_user(token: str, requested_org: str | None, active_tenant: str | None) -> AuthVerdict:
@@ -183,8 +207,12 @@ def _authorize_user(token: str, requested_org: str | None, active_tenant: str | 
     if profile is None:  # first request of a person who signed up: remember them
         profile = users_dal.upsert(claims.user_id, email=claims.email, now=clock.iso_now())
     super_admin = bool(profile.superAdmin) or "super_admin" in claims.groups
-    user = {"principal_type": "user", "user_id": claims.user_id, "email": claims.email or profile.email,
-            "super_admin": super_admin}
+    user = {
+        "principal_type": "user",
+        "user_id": claims.user_id,
+        "email": claims.email or profile.email,
+        "super_admin": super_admin,
+    }
     if requested_org:
         role = _role_in(requested_org, claims.user_id, super_admin)
         if role is None:

@@ -11,6 +11,7 @@ goes `processing` on the first part and `completed` / `completed_with_failures` 
 session has an outcome, which also publishes the `batch.completed` webhook event (once:
 `completedAt` is set with a conditional update).
 """
+
 from __future__ import annotations
 
 import gzip
@@ -69,21 +70,27 @@ def _require_configured() -> tuple[str, str]:
 
 # --------------------------------------------------------------------------- submit
 
+
 def _check_sessions(sessions: list[CreateSessionRequest]) -> None:
     """What the request model cannot see: ids unique within the batch, chunk budget per session."""
     seen: dict[str, int] = {}
     for index, session in enumerate(sessions):
         if session.sessionId in seen:
-            raise ValidationError.for_field(f"sessions[{index}].sessionId",
-                                            f"duplicate of sessions[{seen[session.sessionId]}].sessionId",
-                                            code="duplicate_session_id")
+            raise ValidationError.for_field(
+                f"sessions[{index}].sessionId",
+                f"duplicate of sessions[{seen[session.sessionId]}].sessionId",
+                code="duplicate_session_id",
+            )
         seen[session.sessionId] = index
         if sessions_dal.chunk_count_for(len(session.meterValues)) > sessions_dal.MAX_CHUNKS_PER_WRITE:
-            raise ValidationError.for_field(f"sessions[{index}].meterValues", "too many meter values in one session",
-                                            code="too_many_meter_values")
+            raise ValidationError.for_field(
+                f"sessions[{index}].meterValues", "too many meter values in one session", code="too_many_meter_values"
+            )
 
 
-def split_parts(sessions: list[Any], reading_count=lambda session: len(session.meterValues)) -> list[tuple[int, list[Any]]]:
+def split_parts(
+    sessions: list[Any], reading_count=lambda session: len(session.meterValues)
+) -> list[tuple[int, list[Any]]]:
     """(position of the first session, sessions) per part, in submit order."""
     parts: list[tuple[int, list[Any]]] = []
     current: list[Any] = []
@@ -112,20 +119,42 @@ def submit_batch(organization_id: str, request: SubmitBatchRequest) -> BatchSubm
         key = f"{prefix}part-{number:05d}.json.gz"
         # What was sent (validated, canonical): re-validated by the consumer it yields the same
         # request hash as a single create of the same body (explicit nulls would not re-validate).
-        body = json.dumps([session.model_dump(mode="json", exclude_unset=True) for session in sessions],
-                          separators=(",", ":"))
-        s3.put_object(Bucket=bucket, Key=key, Body=gzip.compress(body.encode(), 5),
-                      ContentType="application/json", ContentEncoding="gzip")
-        messages.append({"organizationId": organization_id, "batchId": batch_id, "part": number, "key": key,
-                         "first": first, "sessionIds": [session.sessionId for session in sessions]})
+        body = json.dumps(
+            [session.model_dump(mode="json", exclude_unset=True) for session in sessions], separators=(",", ":")
+        )
+        s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=gzip.compress(body.encode(), 5),
+            ContentType="application/json",
+            ContentEncoding="gzip",
+        )
+        messages.append(
+            {
+                "organizationId": organization_id,
+                "batchId": batch_id,
+                "part": number,
+                "key": key,
+                "first": first,
+                "sessionIds": [session.sessionId for session in sessions],
+            }
+        )
     batch = batches_dal.new_batch_item(
-        organization_id, batch_id, status=batches_dal.PENDING, totalSessions=len(request.sessions),
-        partCount=len(parts), payloadPrefix=prefix, createdAt=clock.iso_now())
+        organization_id,
+        batch_id,
+        status=batches_dal.PENDING,
+        totalSessions=len(request.sessions),
+        partCount=len(parts),
+        payloadPrefix=prefix,
+        createdAt=clock.iso_now(),
+    )
     batches_dal.put_batch(batch)
     sqs = _client("sqs")
     for start in range(0, len(messages), SQS_SEND_BATCH):
-        entries = [{"Id": str(message["part"]), "MessageBody": json.dumps(message, separators=(",", ":"))}
-                   for message in messages[start : start + SQS_SEND_BATCH]]
+        entries = [
+            {"Id": str(message["part"]), "MessageBody": json.dumps(message, separators=(",", ":"))}
+            for message in messages[start : start + SQS_SEND_BATCH]
+        ]
         response = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
         if response.get("Failed"):
             raise RuntimeError(f"could not enqueue batch parts: {response['Failed']}")
@@ -135,6 +164,7 @@ def submit_batch(organization_id: str, request: SubmitBatchRequest) -> BatchSubm
 
 # --------------------------------------------------------------------------- status
 
+
 def get_batch(organization_id: str, batch_id: str, page: int, page_size: int) -> BatchStatusResponse:
     batch = batches_dal.get_batch(organization_id, batch_id)
     if batch is None:
@@ -143,16 +173,26 @@ def get_batch(organization_id: str, batch_id: str, page: int, page_size: int) ->
     results = []
     if first < int(batch.totalSessions):
         last = min(first + page_size, int(batch.totalSessions)) - 1
-        results = [SessionResult.model_validate(item.result)
-                   for item in batches_dal.results_page(organization_id, batch_id, first, last)]
+        results = [
+            SessionResult.model_validate(item.result)
+            for item in batches_dal.results_page(organization_id, batch_id, first, last)
+        ]
     return BatchStatusResponse(
-        batchId=batch.batchId, status=batch.status, totalSessions=int(batch.totalSessions),
-        processedSessions=int(batch.processedSessions or 0), failedSessions=int(batch.failedSessions or 0),
-        results=results, page=page, pageSize=page_size, createdAt=batch.createdAt, completedAt=batch.completedAt,
+        batchId=batch.batchId,
+        status=batch.status,
+        totalSessions=int(batch.totalSessions),
+        processedSessions=int(batch.processedSessions or 0),
+        failedSessions=int(batch.failedSessions or 0),
+        results=results,
+        page=page,
+        pageSize=page_size,
+        createdAt=batch.createdAt,
+        completedAt=batch.completedAt,
     )
 
 
 # --------------------------------------------------------------------------- processing
+
 
 def max_receives() -> int:
     return int(os.environ.get("BATCH_MAX_RECEIVES") or DEFAULT_MAX_RECEIVES)
@@ -160,15 +200,30 @@ def max_receives() -> int:
 
 def _processed(organization_id: str, batch_id: str, position: int, result: SessionResult):
     body = result.model_dump(mode="json", exclude_none=True)
-    return batches_dal.new_result_item(organization_id, batch_id, position, sessionId=result.sessionId,
-                                       outcome=batches_dal.PROCESSED, isAnomaly=int(bool(result.isAnomaly)),
-                                       result=body, recordedAt=clock.iso_now())
+    return batches_dal.new_result_item(
+        organization_id,
+        batch_id,
+        position,
+        sessionId=result.sessionId,
+        outcome=batches_dal.PROCESSED,
+        isAnomaly=int(bool(result.isAnomaly)),
+        result=body,
+        recordedAt=clock.iso_now(),
+    )
 
 
 def _failed(organization_id: str, batch_id: str, position: int, session_id: str, reason: str):
     body = {"sessionId": session_id, "status": batches_dal.FAILED, "message": reason}
-    return batches_dal.new_result_item(organization_id, batch_id, position, sessionId=session_id,
-                                       outcome=batches_dal.FAILED, isAnomaly=0, result=body, recordedAt=clock.iso_now())
+    return batches_dal.new_result_item(
+        organization_id,
+        batch_id,
+        position,
+        sessionId=session_id,
+        outcome=batches_dal.FAILED,
+        isAnomaly=0,
+        result=body,
+        recordedAt=clock.iso_now(),
+    )
 
 
 def _load_part(key: str) -> list[dict[str, Any]]:
@@ -197,11 +252,19 @@ def process_part(message: dict[str, Any], receive_count: int = 1) -> int:
             outcomes = _process_sessions(organization_id, batch_id, first, _load_part(message["key"]), done)
         except Exception as error:
             if receive_count >= max_receives():
-                reason = f"batch part could not be processed after {receive_count} attempts: {type(error).__name__}: {error}"
+                reason = (
+                    f"batch part could not be processed after {receive_count} attempts: {type(error).__name__}: {error}"
+                )
                 logger.exception("batch part failed for good", extra={"batchId": batch_id, "part": message.get("part")})
-                recorded = batches_dal.record_results(organization_id, batch_id, [
-                    _failed(organization_id, batch_id, first + offset, session_id, reason)
-                    for offset, session_id in enumerate(session_ids) if first + offset not in done])
+                recorded = batches_dal.record_results(
+                    organization_id,
+                    batch_id,
+                    [
+                        _failed(organization_id, batch_id, first + offset, session_id, reason)
+                        for offset, session_id in enumerate(session_ids)
+                        if first + offset not in done
+                    ],
+                )
                 _complete_if_done(organization_id, batch_id)
             raise
         recorded = batches_dal.record_results(organization_id, batch_id, outcomes)
@@ -209,8 +272,9 @@ def process_part(message: dict[str, Any], receive_count: int = 1) -> int:
     return recorded
 
 
-def _process_sessions(organization_id: str, batch_id: str, first: int, payload: list[dict[str, Any]],
-                      done: set[int]) -> list:
+def _process_sessions(
+    organization_id: str, batch_id: str, first: int, payload: list[dict[str, Any]], done: set[int]
+) -> list:
     """Store each session exactly as POST /v1/sessions would, analyse the ones that need it in one
     vectorised engine call, store each analysis with its read-side effects."""
     outcomes = []
@@ -231,23 +295,34 @@ def _process_sessions(organization_id: str, batch_id: str, first: int, payload: 
             stored_bytes += int(item.storedBytes)
             stored_sessions += 1
         if int(item.readingCount) < sessions_service.MIN_READINGS_FOR_ANALYSIS:
-            outcomes.append(_processed(organization_id, batch_id, position, sessions_service.session_result(item, None, None)))
+            outcomes.append(
+                _processed(organization_id, batch_id, position, sessions_service.session_result(item, None, None))
+            )
             continue
         current = sessions_service.current_analysis(item)
         if current is not None:  # stored by an earlier delivery of this part, or by an earlier create
-            outcomes.append(_processed(organization_id, batch_id, position, sessions_service.session_result(item, *current)))
+            outcomes.append(
+                _processed(organization_id, batch_id, position, sessions_service.session_result(item, *current))
+            )
             continue
         if readings is None:
             readings = sessions_dal.read_readings(item)
         to_analyse.append((position, item, sessions_service.engine_input(organization_id, item, readings)))
     # usage metering (seed 002): one delta for the sessions this part stored; never fails the part
-    usage.meter_storage(organization_id, stored_bytes, "session.batch",
-                        {"batchId": batch_id, "firstPosition": first, "sessions": stored_sessions})
+    usage.meter_storage(
+        organization_id,
+        stored_bytes,
+        "session.batch",
+        {"batchId": batch_id, "firstPosition": first, "sessions": stored_sessions},
+    )
     if to_analyse:
         for (position, item, _), analysis in zip(to_analyse, _analyze(to_analyse)):
             document, analyzed_at = sessions_service.record_analysis(organization_id, item, analysis)
-            outcomes.append(_processed(organization_id, batch_id, position,
-                                       sessions_service.session_result(item, document, analyzed_at)))
+            outcomes.append(
+                _processed(
+                    organization_id, batch_id, position, sessions_service.session_result(item, document, analyzed_at)
+                )
+            )
     return outcomes
 
 
@@ -270,11 +345,14 @@ def _analyze(to_analyse: list[tuple[int, sessions_dal.SessionItem, dict[str, Any
         if analysis.is_recurring or not analysis.anomalies:
             continue
         start = int(item.startedAtMs)
-        extra = [{"category": category, "timestamp": clock.to_iso(clock.from_epoch_ms(started))}
-                 for connector, started, session_id, categories in found.get(item.chargingStationId, [])
-                 if session_id != item.sessionId and start - window_ms <= started <= start
-                 and (item.connectorId is None or connector == item.connectorId)
-                 for category in categories]
+        extra = [
+            {"category": category, "timestamp": clock.to_iso(clock.from_epoch_ms(started))}
+            for connector, started, session_id, categories in found.get(item.chargingStationId, [])
+            if session_id != item.sessionId
+            and start - window_ms <= started <= start
+            and (item.connectorId is None or connector == item.connectorId)
+            for category in categories
+        ]
         if extra:
             again.append((index, {**engine_input, "history": list(engine_input["history"]) + extra}))
     if again:
@@ -298,6 +376,15 @@ def _complete_if_done(organization_id: str, batch_id: str) -> None:
     from chargewatch.schemas.webhooks import BatchCompletedData
     from chargewatch.services import webhooks
 
-    webhooks.publish_batch_completed(organization_id, BatchCompletedData(
-        batchId=batch_id, status=status, totalSessions=int(batch.totalSessions), analyzedSessions=processed,
-        failedSessions=failed, anomalousSessions=int(batch.anomalousSessions or 0), completedAt=now))
+    webhooks.publish_batch_completed(
+        organization_id,
+        BatchCompletedData(
+            batchId=batch_id,
+            status=status,
+            totalSessions=int(batch.totalSessions),
+            analyzedSessions=processed,
+            failedSessions=failed,
+            anomalousSessions=int(batch.anomalousSessions or 0),
+            completedAt=now,
+        ),
+    )

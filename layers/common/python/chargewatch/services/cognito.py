@@ -5,6 +5,7 @@ expiry, `token_use`, and the app client: `aud` for ID tokens, `client_id` for ac
 PyJWT. The admin helpers below (create a user, sign in) serve the CLI and tests; the API never
 sees passwords.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -39,7 +40,8 @@ def is_configured(settings: Settings | None = None) -> bool:
 def issuer(settings: Settings | None = None) -> str:
     settings = settings or get_settings()
     return settings.cognito_issuer or (
-        f"https://cognito-idp.{settings.aws_region}.amazonaws.com/{settings.cognito_user_pool_id}")
+        f"https://cognito-idp.{settings.aws_region}.amazonaws.com/{settings.cognito_user_pool_id}"
+    )
 
 
 def jwks_url(settings: Settings | None = None) -> str:
@@ -65,8 +67,13 @@ def verify_token(token: str, *, settings: Settings | None = None) -> UserClaims:
     try:
         signing_key = _jwks_client(jwks_url(settings)).get_signing_key_from_jwt(token)
         claims: dict[str, Any] = jwt.decode(
-            token, signing_key.key, algorithms=["RS256"], issuer=issuer(settings), leeway=LEEWAY_SECONDS,
-            options={"require": ["exp", "iat", "iss", "sub", "token_use"], "verify_aud": False})
+            token,
+            signing_key.key,
+            algorithms=["RS256"],
+            issuer=issuer(settings),
+            leeway=LEEWAY_SECONDS,
+            options={"require": ["exp", "iat", "iss", "sub", "token_use"], "verify_aud": False},
+        )
     except jwt.ExpiredSignatureError as error:
         raise InvalidToken("token has expired") from error
     except (jwt.PyJWTError, ValueError) as error:
@@ -82,11 +89,13 @@ def verify_token(token: str, *, settings: Settings | None = None) -> UserClaims:
             raise InvalidToken("token was issued to another app client")
     else:
         raise InvalidToken("token_use must be 'id' or 'access'")
-    return UserClaims(user_id=str(claims["sub"]), email=claims.get("email"),
-                      groups=tuple(claims.get("cognito:groups") or ()))
+    return UserClaims(
+        user_id=str(claims["sub"]), email=claims.get("email"), groups=tuple(claims.get("cognito:groups") or ())
+    )
 
 
 # ------------------------------------------------------------------ admin helpers (CLI, tests)
+
 
 def _client(settings: Settings):
     return aws.client("cognito-idp", settings=settings)
@@ -100,9 +109,12 @@ def admin_create_user(email: str, password: str, *, settings: Settings | None = 
     client = _client(settings)
     pool = settings.cognito_user_pool_id
     try:
-        client.admin_create_user(UserPoolId=pool, Username=email, MessageAction="SUPPRESS",
-                                 UserAttributes=[{"Name": "email", "Value": email},
-                                                 {"Name": "email_verified", "Value": "true"}])
+        client.admin_create_user(
+            UserPoolId=pool,
+            Username=email,
+            MessageAction="SUPPRESS",
+            UserAttributes=[{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}],
+        )
     except client.exceptions.UsernameExistsException:
         pass  # re-running provisioning is fine: the password is set again below
     client.admin_set_user_password(UserPoolId=pool, Username=email, Password=password, Permanent=True)
@@ -116,6 +128,9 @@ def login(email: str, password: str, *, settings: Settings | None = None) -> dic
     if not is_configured(settings):
         raise InvalidToken("COGNITO_USER_POOL_ID / COGNITO_CLIENT_ID are not set")
     response = _client(settings).admin_initiate_auth(
-        UserPoolId=settings.cognito_user_pool_id, ClientId=settings.cognito_client_id,
-        AuthFlow="ADMIN_USER_PASSWORD_AUTH", AuthParameters={"USERNAME": email, "PASSWORD": password})
+        UserPoolId=settings.cognito_user_pool_id,
+        ClientId=settings.cognito_client_id,
+        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email, "PASSWORD": password},
+    )
     return response["AuthenticationResult"]

@@ -5,6 +5,7 @@ Facts are built only from what the tenant sent and what was computed from it (th
 analysis, the meter values around each anomaly, its station's counters, the category
 definitions); the provider gets nothing else. Providers: chargewatch.services.explainers.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -29,8 +30,11 @@ CACHE_DAYS = 90
 def check_lang(lang: str | None) -> str:
     lang = (lang or "en").strip().lower()
     if lang not in LANGUAGES:
-        raise ValidationError(f"lang: unsupported language {lang!r}; supported: {', '.join(LANGUAGES)}",
-                              code="unsupported_language", details=[{"field": "lang", "message": "unsupported"}])
+        raise ValidationError(
+            f"lang: unsupported language {lang!r}; supported: {', '.join(LANGUAGES)}",
+            code="unsupported_language",
+            details=[{"field": "lang", "message": "unsupported"}],
+        )
     return lang
 
 
@@ -47,8 +51,9 @@ def _downsample(points: list[dict[str, Any]], limit: int) -> list[dict[str, Any]
 
 def _series(readings: list[dict[str, Any]], measurand: str) -> list[dict[str, Any]]:
     # phase readings are per-phase values; the totals (phase None) describe the session
-    return sorted((r for r in readings if r["measurand"] == measurand and not r.get("phase")),
-                  key=lambda r: r["timestamp"])
+    return sorted(
+        (r for r in readings if r["measurand"] == measurand and not r.get("phase")), key=lambda r: r["timestamp"]
+    )
 
 
 def _around(readings: list[dict[str, Any]], start_ms: int | None, end_ms: int | None) -> list[dict[str, Any]]:
@@ -59,8 +64,10 @@ def _around(readings: list[dict[str, Any]], start_ms: int | None, end_ms: int | 
     points = []
     for measurand in sorted({r["measurand"] for r in readings}):
         window = [r for r in _series(readings, measurand) if low <= r["timestamp"] <= high]
-        points += [{"timestamp": _iso(r["timestamp"]), "measurand": measurand, "value": r["value"], "unit": r["unit"]}
-                   for r in _downsample(window, POINTS_PER_MEASURAND)]
+        points += [
+            {"timestamp": _iso(r["timestamp"]), "measurand": measurand, "value": r["value"], "unit": r["unit"]}
+            for r in _downsample(window, POINTS_PER_MEASURAND)
+        ]
     return points
 
 
@@ -90,51 +97,89 @@ def _profile(readings: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def build_facts(organization_id: str, item: sessions_dal.SessionItem, readings: list[dict[str, Any]],
-                analysis: sessions_dal.AnalysisItem | None) -> dict[str, Any]:
+def build_facts(
+    organization_id: str,
+    item: sessions_dal.SessionItem,
+    readings: list[dict[str, Any]],
+    analysis: sessions_dal.AnalysisItem | None,
+) -> dict[str, Any]:
     organization = organizations_dal.get(organization_id)
     price = float(organization.pricePerKwh) if organization is not None else 0.35
     currency = organization.currency if organization is not None else "EUR"
     station = stations_dal.get_station(organization_id, item.chargingStationId)
     facts: dict[str, Any] = {
         "session": {
-            "sessionId": item.sessionId, "chargingStationId": item.chargingStationId, "connectorId": item.connectorId,
-            "evseId": item.evseId, "status": item.status, "startedAt": _iso(item.startedAtMs),
+            "sessionId": item.sessionId,
+            "chargingStationId": item.chargingStationId,
+            "connectorId": item.connectorId,
+            "evseId": item.evseId,
+            "status": item.status,
+            "startedAt": _iso(item.startedAtMs),
             "endedAt": _iso(item.endedAtMs),
-            "durationMinutes": None if item.endedAtMs is None else round((int(item.endedAtMs) - int(item.startedAtMs)) / 60000, 1),
-            "energyKwh": round(float(item.energyKwh or 0), 3), "meterValueCount": int(item.readingCount),
+            "durationMinutes": None
+            if item.endedAtMs is None
+            else round((int(item.endedAtMs) - int(item.startedAtMs)) / 60000, 1),
+            "energyKwh": round(float(item.energyKwh or 0), 3),
+            "meterValueCount": int(item.readingCount),
             "metadata": item.metadata or {},
             **_profile(readings),
         },
-        "station": None if station is None else {
-            "chargingStationId": item.chargingStationId, "totalSessions": int(station.totalSessions or 0),
-            "anomalousSessions": int(station.anomalousSessions or 0), "totalAnomalies": int(station.totalAnomalies or 0),
-            "lastAnomalyDate": station.lastAnomalyDate, "metadata": station.metadata or {},
+        "station": None
+        if station is None
+        else {
+            "chargingStationId": item.chargingStationId,
+            "totalSessions": int(station.totalSessions or 0),
+            "anomalousSessions": int(station.anomalousSessions or 0),
+            "totalAnomalies": int(station.totalAnomalies or 0),
+            "lastAnomalyDate": station.lastAnomalyDate,
+            "metadata": station.metadata or {},
         },
         "pricing": {"pricePerKwh": price, "currency": currency},
         "analysis": None,
         "anomalies": [],
-        "categoryDefinitions": {code: {"name": name, "definition": text} for code, (name, text) in CATEGORY_INFO.items()},
+        "categoryDefinitions": {
+            code: {"name": name, "definition": text} for code, (name, text) in CATEGORY_INFO.items()
+        },
     }
     if analysis is None:
         return facts
     result = analysis.result or {}
     facts["session"]["energyKwh"] = round(float(analysis.energyKwh or 0), 3)
-    facts["analysis"] = {key: result.get(key) for key in (
-        "isAnomaly", "anomalyScore", "anomalyConfidence", "isIncident", "isRecurring", "socReconstructed", "message")}
-    facts["analysis"].update(modelId=analysis.modelId, modelVersion=analysis.modelVersion, analyzedAt=analysis.analyzedAt)
+    facts["analysis"] = {
+        key: result.get(key)
+        for key in (
+            "isAnomaly",
+            "anomalyScore",
+            "anomalyConfidence",
+            "isIncident",
+            "isRecurring",
+            "socReconstructed",
+            "message",
+        )
+    }
+    facts["analysis"].update(
+        modelId=analysis.modelId, modelVersion=analysis.modelVersion, analyzedAt=analysis.analyzedAt
+    )
     for anomaly in result.get("anomalies") or []:
         time_range = anomaly.get("timeRange") or {}
         energy = float((anomaly.get("details") or {}).get("energyKwh") or 0.0)
-        facts["anomalies"].append({
-            "category": anomaly["category"], "name": CATEGORY_INFO.get(anomaly["category"], (anomaly["category"],))[0],
-            "score": anomaly.get("score"), "confidence": anomaly.get("confidence"),
-            "startTimestamp": time_range.get("startTimestamp"), "endTimestamp": time_range.get("endTimestamp"),
-            "bucketRange": anomaly.get("bucketRange"), "energyKwh": round(energy, 4),
-            "revenueAffected": round(energy * price, 2),
-            "details": {k: v for k, v in (anomaly.get("details") or {}).items() if k != "energyKwh"},
-            "meterValues": _around(readings, _to_ms(time_range.get("startTimestamp")), _to_ms(time_range.get("endTimestamp"))),
-        })
+        facts["anomalies"].append(
+            {
+                "category": anomaly["category"],
+                "name": CATEGORY_INFO.get(anomaly["category"], (anomaly["category"],))[0],
+                "score": anomaly.get("score"),
+                "confidence": anomaly.get("confidence"),
+                "startTimestamp": time_range.get("startTimestamp"),
+                "endTimestamp": time_range.get("endTimestamp"),
+                "bucketRange": anomaly.get("bucketRange"),
+                "energyKwh": round(energy, 4),
+                "revenueAffected": round(energy * price, 2),
+                "details": {k: v for k, v in (anomaly.get("details") or {}).items() if k != "energyKwh"},
+                "meterValues": _around(
+                    readings, _to_ms(time_range.get("startTimestamp")), _to_ms(time_range.get("endTimestamp"))
+                ),
+            }
+        )
     return facts
 
 
@@ -174,8 +219,10 @@ def get_explanation(organization_id: str, session_id: str, lang: str | None) -> 
     lang = check_lang(lang)
     cached = explanations_dal.get(organization_id, session_id, lang, _current_key(organization_id, session_id))
     if cached is None:
-        raise NotFoundError(f"no cached explanation for session {session_id} in {lang!r}; POST to generate one",
-                            code="explanation_not_found")
+        raise NotFoundError(
+            f"no cached explanation for session {session_id} in {lang!r}; POST to generate one",
+            code="explanation_not_found",
+        )
     return ExplainResponse(sessionId=session_id, explanation=cached.explanation, cached=True)
 
 
@@ -188,9 +235,17 @@ def explain(organization_id: str, session_id: str, request: ExplainRequest) -> E
             return ExplainResponse(sessionId=session_id, explanation=cached.explanation, cached=True)
     provider = explainers.provider()
     generation = _generate(organization_id, "explain", lambda: provider.explain(facts, lang))
-    explanations_dal.put(organization_id, session_id, lang, analysis_key, explanation=generation.text,
-                         provider=provider.name, tokens=generation.tokens, createdAt=clock.iso_now(),
-                         ttl=int(clock.epoch_seconds()) + CACHE_DAYS * 86400)
+    explanations_dal.put(
+        organization_id,
+        session_id,
+        lang,
+        analysis_key,
+        explanation=generation.text,
+        provider=provider.name,
+        tokens=generation.tokens,
+        createdAt=clock.iso_now(),
+        ttl=int(clock.epoch_seconds()) + CACHE_DAYS * 86400,
+    )
     return ExplainResponse(sessionId=session_id, explanation=generation.text, cached=False)
 
 

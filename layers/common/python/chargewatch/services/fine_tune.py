@@ -11,6 +11,7 @@ Labels:
   {"sessionId", "meterValues": [...], "metadata": {...}, "labels": [{"category": ...}, ...]}
   (`labels: []` = a clean session).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -71,6 +72,7 @@ class Outcome:
 
 # --------------------------------------------------------------------------- data
 
+
 def upload_exists(key: str | None) -> bool:
     if not key:
         return False
@@ -106,12 +108,17 @@ def parse_upload(blob: bytes, categories: tuple[str, ...]) -> tuple[list[Example
             raise FineTuneFailed(f"upload line {number}: expected labels as a list of objects ([] for a clean session)")
         unknown = sorted({str(label.get("category")) for label in labels} - set(categories))
         if unknown:
-            raise FineTuneFailed(f"upload line {number}: unknown label categor{'y' if len(unknown) == 1 else 'ies'} "
-                                 f"{', '.join(unknown)}")
+            raise FineTuneFailed(
+                f"upload line {number}: unknown label categor{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}"
+            )
         metadata = record.get("metadata") if isinstance(record.get("metadata"), dict) else {}
-        examples.append(Example(str(record.get("sessionId") or f"line-{number}"),
-                                {"meterValues": record["meterValues"], "metadata": metadata},
-                                frozenset(label["category"] for label in labels)))
+        examples.append(
+            Example(
+                str(record.get("sessionId") or f"line-{number}"),
+                {"meterValues": record["meterValues"], "metadata": metadata},
+                frozenset(label["category"] for label in labels),
+            )
+        )
     if not examples:
         raise FineTuneFailed("upload is empty: no labelled sessions")
     return examples, sum(len(example.truth) for example in examples) + len(examples)
@@ -133,8 +140,9 @@ def _from_sessions(organization_id: str, job: models_dal.FineTuneJobItem, limit:
     examples: list[Example] = []
     reviewed = 0
     for station in stations:
-        for item in sessions_dal.query_sessions(organization_id, charging_station_id=station,
-                                                started_from_ms=low, started_to_ms=high):
+        for item in sessions_dal.query_sessions(
+            organization_id, charging_station_id=station, started_from_ms=low, started_to_ms=high
+        ):
             if len(examples) >= limit:
                 break
             if int(item.readingCount) < sessions_service.MIN_READINGS_FOR_ANALYSIS:
@@ -147,11 +155,14 @@ def _from_sessions(organization_id: str, job: models_dal.FineTuneJobItem, limit:
             reviewed += len(statuses)
             truth = frozenset(category for category, status in statuses if status == "RESOLVED")
             readings = sessions_dal.read_readings(item)
-            examples.append(Example(item.sessionId, sessions_service.engine_input(organization_id, item, readings), truth))
+            examples.append(
+                Example(item.sessionId, sessions_service.engine_input(organization_id, item, readings), truth)
+            )
     return examples, reviewed
 
 
 # --------------------------------------------------------------------------- scoring
+
 
 def _split(examples: list[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
     def draw(example: Example) -> float:
@@ -181,8 +192,15 @@ def scores(examples: list[Example], predictions: list[frozenset[str]]) -> dict[s
     precision = tp / (tp + fp) if tp + fp else 1.0
     recall = tp / (tp + fn) if tp + fn else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
-            "truePositives": tp, "falsePositives": fp, "falseNegatives": fn, "sessions": len(examples)}
+    return {
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(f1, 4),
+        "truePositives": tp,
+        "falsePositives": fp,
+        "falseNegatives": fn,
+        "sessions": len(examples),
+    }
 
 
 def calibrate(train: list[Example], base) -> tuple[Any, dict[str, list[float]]]:
@@ -215,9 +233,9 @@ def calibrate(train: list[Example], base) -> tuple[Any, dict[str, list[float]]]:
 
 # --------------------------------------------------------------------------- the job
 
+
 def train(organization_id: str, job: models_dal.FineTuneJobItem, model_id: str) -> Outcome:
     import csar
-
     from chargewatch.services.models import base_params_for
 
     training = job.config.get("trainingConfig") or {}
@@ -234,31 +252,50 @@ def train(organization_id: str, job: models_dal.FineTuneJobItem, model_id: str) 
             found += f", {reviewed} reviewed anomal{'y' if reviewed == 1 else 'ies'}"
         raise FineTuneFailed(
             f"too few labels to fine-tune: need at least {MIN_LABELLED_SESSIONS} labelled sessions"
-            + (f" and {MIN_REVIEWED_ANOMALIES} anomalies resolved or dismissed in the issue workflow"
-               if reviewed is not None else "") + f"; found {found}")
+            + (
+                f" and {MIN_REVIEWED_ANOMALIES} anomalies resolved or dismissed in the issue workflow"
+                if reviewed is not None
+                else ""
+            )
+            + f"; found {found}"
+        )
     train_set, holdout = _split(examples, float(training.get("holdoutFraction", 0.3)), int(training.get("seed", 0)))
     if len(holdout) < MIN_HOLDOUT_SESSIONS or len(train_set) < MIN_HOLDOUT_SESSIONS:
-        raise FineTuneFailed(f"too few labels to hold out {MIN_HOLDOUT_SESSIONS} sessions for evaluation "
-                             f"({len(examples)} labelled sessions)")
+        raise FineTuneFailed(
+            f"too few labels to hold out {MIN_HOLDOUT_SESSIONS} sessions for evaluation "
+            f"({len(examples)} labelled sessions)"
+        )
     base = csar.CsarParams.from_dict(base_params_for(organization_id, job.baseModelId))
     tuned, changed = calibrate(train_set, base)
     base_score = scores(holdout, _predict(holdout, base))
     tuned_score = scores(holdout, _predict(holdout, tuned))
-    metrics = {"holdout": {"sessions": len(holdout), "labels": sum(len(e.truth) for e in holdout)},
-               "train": {"sessions": len(train_set), "labels": sum(len(e.truth) for e in train_set)},
-               "base": base_score, "tuned": tuned_score, "changedParams": changed}
+    metrics = {
+        "holdout": {"sessions": len(holdout), "labels": sum(len(e.truth) for e in holdout)},
+        "train": {"sessions": len(train_set), "labels": sum(len(e.truth) for e in train_set)},
+        "base": base_score,
+        "tuned": tuned_score,
+        "changedParams": changed,
+    }
     if tuned_score["f1"] <= base_score["f1"]:
-        raise FineTuneFailed(f"the tuned parameters did not beat {job.baseModelId} on the holdout "
-                             f"(F1 {tuned_score['f1']} vs {base_score['f1']}); no model was stored", metrics)
+        raise FineTuneFailed(
+            f"the tuned parameters did not beat {job.baseModelId} on the holdout "
+            f"(F1 {tuned_score['f1']} vs {base_score['f1']}); no model was stored",
+            metrics,
+        )
     params = tuned.to_dict()
     s3_path = None
     bucket = get_settings().payload_bucket
     if bucket:
         key = f"models/{organization_id}/{model_id}.json"
-        aws.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(params).encode(),
-                                    ContentType="application/json")
+        aws.client("s3").put_object(
+            Bucket=bucket, Key=key, Body=json.dumps(params).encode(), ContentType="application/json"
+        )
         s3_path = f"s3://{bucket}/{key}"
     version = f"{csar.MODEL_VERSION}-ft.{clock.now().strftime('%Y%m%d%H%M%S')}"
-    description = ("Fine-tuned from " + job.baseModelId + ": " +
-                   (", ".join(f"{name} {old} -> {new}" for name, (old, new) in changed.items()) or "no change"))
+    description = (
+        "Fine-tuned from "
+        + job.baseModelId
+        + ": "
+        + (", ".join(f"{name} {old} -> {new}" for name, (old, new) in changed.items()) or "no change")
+    )
     return Outcome(params, metrics, version, description, s3_path)

@@ -4,6 +4,7 @@ An invitation carries a one-time token (`cwi_…`, only its SHA-256 stored) vali
 invitee signs in with the invited e-mail address and accepts it, which writes their membership and
 marks the invitation accepted in one transaction.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -46,15 +47,27 @@ def _actor(tenant: Tenant) -> str:
 
 
 def list_members(tenant: Tenant) -> MemberList:
-    members = [Member(userId=m.userId, email=m.email, role=m.role, status="active", joinedAt=m.joinedAt)
-               for m in members_dal.list_members(tenant.organization_id) if (m.status or "active") == "active"]
+    members = [
+        Member(userId=m.userId, email=m.email, role=m.role, status="active", joinedAt=m.joinedAt)
+        for m in members_dal.list_members(tenant.organization_id)
+        if (m.status or "active") == "active"
+    ]
     if tenant.is_admin:  # pending invitations are for admins' eyes only
         now = clock.now()
         for invitation in invitations_dal.list_invitations(tenant.organization_id):
             if invitation.status == "pending" and clock.parse_iso(invitation.expiresAt) > now:
-                members.append(Member(userId=None, email=invitation.email, role=invitation.role, status="pending",
-                                      invitedAt=invitation.invitedAt, expiresAt=invitation.expiresAt,
-                                      invitedBy=invitation.invitedBy, invitationId=invitation.invitationId))
+                members.append(
+                    Member(
+                        userId=None,
+                        email=invitation.email,
+                        role=invitation.role,
+                        status="pending",
+                        invitedAt=invitation.invitedAt,
+                        expiresAt=invitation.expiresAt,
+                        invitedBy=invitation.invitedBy,
+                        invitationId=invitation.invitationId,
+                    )
+                )
     return MemberList(members=members)
 
 
@@ -69,14 +82,19 @@ def remove_member(tenant: Tenant, user_id: str) -> MemberRemoved:
     if member.role == "owner":
         if not (tenant.role == "owner" or tenant.super_admin):
             raise PermissionDeniedError("only an owner can remove an owner", code="insufficient_privilege")
-        other_owners = [m.userId for m in members_dal.list_members(tenant.organization_id)
-                        if m.role == "owner" and m.userId != user_id]
+        other_owners = [
+            m.userId
+            for m in members_dal.list_members(tenant.organization_id)
+            if m.role == "owner" and m.userId != user_id
+        ]
         if not other_owners:
             raise ConflictError("the last owner of an organization cannot be removed", code="last_owner")
         keep_owner = other_owners[0]
     if not members_dal.remove_member(tenant.organization_id, user_id, keep_owner=keep_owner):
-        raise ConflictError("the membership changed while removing it (or it was the last owner); retry",
-                            code="last_owner" if keep_owner else "member_not_found")
+        raise ConflictError(
+            "the membership changed while removing it (or it was the last owner); retry",
+            code="last_owner" if keep_owner else "member_not_found",
+        )
     from chargewatch.services import tenant_sessions  # their sessions end with the membership
 
     ended = tenant_sessions.end_member_sessions(tenant.organization_id, user_id)
@@ -92,12 +110,27 @@ def create_invitation(tenant: Tenant, request: CreateInvitationRequest) -> Invit
     now = clock.now()
     expires = now + INVITATION_TTL
     item = invitations_dal.put_new(
-        tenant.organization_id, invitation_id=clock.new_id(), token_hash=api_keys.hash_key(token), email=email,
-        role=request.role, invited_by=_actor(tenant), invited_at=clock.to_iso(now), expires_at=clock.to_iso(expires),
-        ttl=int((expires + INVITATION_RETENTION).timestamp()))
-    return InvitationCreated(invitationId=item.invitationId, organizationId=item.organizationId, email=item.email,
-                             role=item.role, status=item.status, invitedAt=item.invitedAt,
-                             expiresAt=item.expiresAt, invitedBy=item.invitedBy, token=token)
+        tenant.organization_id,
+        invitation_id=clock.new_id(),
+        token_hash=api_keys.hash_key(token),
+        email=email,
+        role=request.role,
+        invited_by=_actor(tenant),
+        invited_at=clock.to_iso(now),
+        expires_at=clock.to_iso(expires),
+        ttl=int((expires + INVITATION_RETENTION).timestamp()),
+    )
+    return InvitationCreated(
+        invitationId=item.invitationId,
+        organizationId=item.organizationId,
+        email=item.email,
+        role=item.role,
+        status=item.status,
+        invitedAt=item.invitedAt,
+        expiresAt=item.expiresAt,
+        invitedBy=item.invitedBy,
+        token=token,
+    )
 
 
 def accept_invitation(tenant: Tenant, token: str) -> InvitationAccepted:
@@ -113,11 +146,17 @@ def accept_invitation(tenant: Tenant, token: str) -> InvitationAccepted:
     if clock.parse_iso(invitation.expiresAt) <= clock.now():
         raise InvitationGoneError("this invitation has expired; ask for a new one")
     if (tenant.email or "").lower() != invitation.email.lower():
-        raise PermissionDeniedError("this invitation was sent to another e-mail address",
-                                    code="invitation_email_mismatch")
+        raise PermissionDeniedError(
+            "this invitation was sent to another e-mail address", code="invitation_email_mismatch"
+        )
     joined_at = clock.iso_now()
-    membership = members_dal.new_member(invitation.organizationId, user_id=tenant.user_id, email=invitation.email,
-                                        role=invitation.role, joined_at=joined_at)
+    membership = members_dal.new_member(
+        invitation.organizationId,
+        user_id=tenant.user_id,
+        email=invitation.email,
+        role=invitation.role,
+        joined_at=joined_at,
+    )
     outcome = invitations_dal.accept(invitation, membership, at=joined_at)
     if outcome == "already_member":
         raise ConflictError("you are already a member of this organization", code="already_member")
@@ -125,7 +164,9 @@ def accept_invitation(tenant: Tenant, token: str) -> InvitationAccepted:
         raise ConflictError("this invitation has already been used", code="invitation_used")
     profile = users_dal.get(tenant.user_id)
     if profile is None or not profile.defaultOrganizationId:
-        users_dal.upsert(tenant.user_id, email=tenant.email, now=joined_at,
-                         default_organization_id=invitation.organizationId)
-    return InvitationAccepted(organizationId=invitation.organizationId, userId=tenant.user_id,
-                              role=invitation.role, joinedAt=joined_at)
+        users_dal.upsert(
+            tenant.user_id, email=tenant.email, now=joined_at, default_organization_id=invitation.organizationId
+        )
+    return InvitationAccepted(
+        organizationId=invitation.organizationId, userId=tenant.user_id, role=invitation.role, joinedAt=joined_at
+    )

@@ -6,6 +6,7 @@ tenant is what every later analysis of that tenant uses — single requests (ser
 PATCH/PUT re-analyses and batch work — through `active_model(org)` / `active_params(org)`.
 Training itself lives in chargewatch.services.fine_tune (loaded by the worker only).
 """
+
 from __future__ import annotations
 
 import json
@@ -35,12 +36,16 @@ CSAR_MODEL_ID = "csar-2"
 SHADE_MODEL_ID = "shade-1"
 BASE_RELEASED_AT = "2026-01-01T00:00:00Z"
 BASE_MODELS: dict[str, dict[str, str]] = {
-    CSAR_MODEL_ID: {"name": "CSAR-2", "type": "csar_2",
-                    "description": "Per-session anomaly engine: twelve categories over a session's meter values "
-                                   "(docs/engine.md)."},
-    SHADE_MODEL_ID: {"name": "SHADE", "type": "shade_1",
-                     "description": "Per-station-day engine: 15-minute buckets against the same weekday of "
-                                    "past weeks."},
+    CSAR_MODEL_ID: {
+        "name": "CSAR-2",
+        "type": "csar_2",
+        "description": "Per-session anomaly engine: twelve categories over a session's meter values (docs/engine.md).",
+    },
+    SHADE_MODEL_ID: {
+        "name": "SHADE",
+        "type": "shade_1",
+        "description": "Per-station-day engine: 15-minute buckets against the same weekday of past weeks.",
+    },
 }
 FINE_TUNABLE_TYPES = ("csar_2",)
 
@@ -52,6 +57,7 @@ ACTIVE, AVAILABLE = "active", "available"
 
 
 # --------------------------------------------------------------------------- the active model
+
 
 @dataclass(frozen=True)
 class ActiveModel:
@@ -95,20 +101,41 @@ def _active_id(organization_id: str) -> str:
 
 # --------------------------------------------------------------------------- listing
 
+
 def _base_model(model_id: str, active_id: str) -> dict[str, Any]:
     info = BASE_MODELS[model_id]
     status = ACTIVE if model_id == active_id else AVAILABLE
     if model_id == SHADE_MODEL_ID:
         status = ACTIVE  # station-day analysis always runs the base SHADE model
-    return {"id": model_id, "name": info["name"], "type": info["type"], "version": _base_version(model_id),
-            "isBase": True, "baseModel": None, "metrics": None, "status": status, "createdAt": BASE_RELEASED_AT,
-            "s3Path": None, "description": info["description"]}
+    return {
+        "id": model_id,
+        "name": info["name"],
+        "type": info["type"],
+        "version": _base_version(model_id),
+        "isBase": True,
+        "baseModel": None,
+        "metrics": None,
+        "status": status,
+        "createdAt": BASE_RELEASED_AT,
+        "s3Path": None,
+        "description": info["description"],
+    }
 
 
 def _tenant_model(item: models_dal.ModelItem, active_id: str) -> dict[str, Any]:
-    return {"id": item.id, "name": item.name, "type": item.type, "version": item.version, "isBase": False,
-            "baseModel": item.baseModel, "metrics": item.metrics, "status": ACTIVE if item.id == active_id else AVAILABLE,
-            "createdAt": item.createdAt, "s3Path": item.s3Path, "description": item.description}
+    return {
+        "id": item.id,
+        "name": item.name,
+        "type": item.type,
+        "version": item.version,
+        "isBase": False,
+        "baseModel": item.baseModel,
+        "metrics": item.metrics,
+        "status": ACTIVE if item.id == active_id else AVAILABLE,
+        "createdAt": item.createdAt,
+        "s3Path": item.s3Path,
+        "description": item.description,
+    }
 
 
 def list_models(organization_id: str) -> ModelList:
@@ -135,8 +162,11 @@ def get_model(organization_id: str, model_id: str) -> ModelDetail:
 def set_model_active(organization_id: str, model_id: str, active: bool) -> ModelDetail:
     """PATCH /v1/models/{id}: activate a model for this tenant only (or fall back to CSAR-2)."""
     if model_id == SHADE_MODEL_ID:
-        raise ValidationError("shade-1 runs per station-day and is always active; it cannot be switched",
-                              code="model_not_activatable", details=[{"field": "model_id", "message": "shade-1"}])
+        raise ValidationError(
+            "shade-1 runs per station-day and is always active; it cannot be switched",
+            code="model_not_activatable",
+            details=[{"field": "model_id", "message": "shade-1"}],
+        )
     now = clock.iso_now()
     if model_id == CSAR_MODEL_ID:
         if active:
@@ -153,6 +183,7 @@ def set_model_active(organization_id: str, model_id: str, active: bool) -> Model
 
 # --------------------------------------------------------------------------- fine-tune jobs
 
+
 def upload_key(organization_id: str, job_id: str) -> str:
     return f"fine-tune/{organization_id}/{job_id}.jsonl"
 
@@ -162,13 +193,18 @@ def base_params_for(organization_id: str, base_model_id: str) -> dict[str, Any] 
     if base_model_id == CSAR_MODEL_ID:
         return None
     if base_model_id in BASE_MODELS:
-        raise ValidationError(f"{base_model_id} cannot be fine-tuned; fine-tune {CSAR_MODEL_ID} or a model derived "
-                              "from it", code="fine_tune_not_supported",
-                              details=[{"field": "baseModelId", "message": "not fine-tunable"}])
+        raise ValidationError(
+            f"{base_model_id} cannot be fine-tuned; fine-tune {CSAR_MODEL_ID} or a model derived from it",
+            code="fine_tune_not_supported",
+            details=[{"field": "baseModelId", "message": "not fine-tunable"}],
+        )
     item = models_dal.get_model(organization_id, base_model_id)
     if item is None or item.type not in FINE_TUNABLE_TYPES:
-        raise ValidationError(f"baseModelId: unknown model {base_model_id!r}", code="unknown_base_model",
-                              details=[{"field": "baseModelId", "message": "unknown model"}])
+        raise ValidationError(
+            f"baseModelId: unknown model {base_model_id!r}",
+            code="unknown_base_model",
+            details=[{"field": "baseModelId", "message": "unknown model"}],
+        )
     return item.params
 
 
@@ -181,20 +217,33 @@ def create_fine_tune(organization_id: str, request: FineTuneRequest) -> FineTune
         raise RuntimeError("FINE_TUNE_QUEUE_URL is not configured")
     job_id = clock.new_sortable_id()
     now = clock.iso_now()
-    config = {"name": request.name,
-              "trainingConfig": (request.trainingConfig or _default_training()).model_dump(),
-              "dataSource": request.dataSource.model_dump(mode="json", exclude_none=True)}
+    config = {
+        "name": request.name,
+        "trainingConfig": (request.trainingConfig or _default_training()).model_dump(),
+        "dataSource": request.dataSource.model_dump(mode="json", exclude_none=True),
+    }
     created = {"jobId": job_id, "status": QUEUED, "baseModelId": request.baseModelId, "createdAt": now}
     key = None
     if request.dataSource.type == "upload":
         key = upload_key(organization_id, job_id)
         created["uploadUrl"] = aws.client("s3").generate_presigned_url(
-            "put_object", Params={"Bucket": settings.payload_bucket, "Key": key}, ExpiresIn=UPLOAD_URL_SECONDS)
+            "put_object", Params={"Bucket": settings.payload_bucket, "Key": key}, ExpiresIn=UPLOAD_URL_SECONDS
+        )
         created["uploadExpiresAt"] = clock.to_iso(clock.now() + timedelta(seconds=UPLOAD_URL_SECONDS))
-    models_dal.put_job(organization_id, job_id, name=request.name, status=QUEUED, baseModelId=request.baseModelId,
-                       config=config, uploadKey=key, createdAt=now)
-    aws.client("sqs").send_message(QueueUrl=settings.fine_tune_queue_url,
-                                   MessageBody=json.dumps({"organizationId": organization_id, "jobId": job_id}))
+    models_dal.put_job(
+        organization_id,
+        job_id,
+        name=request.name,
+        status=QUEUED,
+        baseModelId=request.baseModelId,
+        config=config,
+        uploadKey=key,
+        createdAt=now,
+    )
+    aws.client("sqs").send_message(
+        QueueUrl=settings.fine_tune_queue_url,
+        MessageBody=json.dumps({"organizationId": organization_id, "jobId": job_id}),
+    )
     return FineTuneCreated.model_validate(created)
 
 
@@ -205,9 +254,18 @@ def _default_training():
 
 
 def _job_out(job: models_dal.FineTuneJobItem) -> FineTuneJob:
-    return FineTuneJob(jobId=job.jobId, status=job.status, baseModelId=job.baseModelId, resultModelId=job.resultModelId,
-                       config=job.config, createdAt=job.createdAt, startedAt=job.startedAt,
-                       completedAt=job.completedAt, errorMessage=job.errorMessage, metrics=job.metrics)
+    return FineTuneJob(
+        jobId=job.jobId,
+        status=job.status,
+        baseModelId=job.baseModelId,
+        resultModelId=job.resultModelId,
+        config=job.config,
+        createdAt=job.createdAt,
+        startedAt=job.startedAt,
+        completedAt=job.completedAt,
+        errorMessage=job.errorMessage,
+        metrics=job.metrics,
+    )
 
 
 def get_fine_tune(organization_id: str, job_id: str) -> FineTuneJob:
@@ -219,13 +277,15 @@ def get_fine_tune(organization_id: str, job_id: str) -> FineTuneJob:
 
 # --------------------------------------------------------------------------- the worker
 
+
 class UploadPending(Exception):
     """The job's upload has not arrived yet: leave the message for SQS to redeliver."""
 
 
 def _fail(job: models_dal.FineTuneJobItem, message: str, metrics: dict[str, Any] | None = None) -> None:
-    models_dal.transition_job(job, (RUNNING,), {"status": FAILED, "errorMessage": message, "metrics": metrics,
-                                                "completedAt": clock.iso_now()})
+    models_dal.transition_job(
+        job, (RUNNING,), {"status": FAILED, "errorMessage": message, "metrics": metrics, "completedAt": clock.iso_now()}
+    )
 
 
 def result_model_id(job_id: str) -> str:
@@ -246,14 +306,25 @@ def process_job_message(message: dict[str, Any]) -> None:
     if data_source.get("type") == "upload" and job.status == QUEUED and not fine_tune.upload_exists(job.uploadKey):
         if clock.now() - clock.parse_iso(job.createdAt) < timedelta(seconds=UPLOAD_URL_SECONDS):
             raise UploadPending(job_id)
-        models_dal.transition_job(job, (QUEUED,), {"status": FAILED, "completedAt": clock.iso_now(),
-                                                   "errorMessage": "no upload arrived before the upload URL expired"})
+        models_dal.transition_job(
+            job,
+            (QUEUED,),
+            {
+                "status": FAILED,
+                "completedAt": clock.iso_now(),
+                "errorMessage": "no upload arrived before the upload URL expired",
+            },
+        )
         return
     now = clock.now()
     try:
-        models_dal.transition_job(job, (QUEUED,), {"status": RUNNING, "startedAt": clock.to_iso(now)},
-                                  extra_condition=(models_dal.FineTuneJobItem.status == RUNNING)
-                                  & (models_dal.FineTuneJobItem.startedAt < clock.to_iso(now - STALE_RUN)))
+        models_dal.transition_job(
+            job,
+            (QUEUED,),
+            {"status": RUNNING, "startedAt": clock.to_iso(now)},
+            extra_condition=(models_dal.FineTuneJobItem.status == RUNNING)
+            & (models_dal.FineTuneJobItem.startedAt < clock.to_iso(now - STALE_RUN)),
+        )
     except models_dal.TransitionRefused:
         return  # another worker has it (or finished it)
     model_id = result_model_id(job_id)
@@ -267,8 +338,22 @@ def process_job_message(message: dict[str, Any]) -> None:
         _fail(job, "internal error while training; the job can be submitted again")
         return
     if models_dal.get_model(organization_id, model_id) is None:
-        models_dal.put_model(organization_id, model_id, name=job.name, type="csar_2", version=outcome.version,
-                             baseModel=job.baseModelId, description=outcome.description, metrics=outcome.metrics,
-                             params=outcome.params, s3Path=outcome.s3_path, jobId=job_id, createdAt=clock.iso_now())
-    models_dal.transition_job(job, (RUNNING,), {"status": SUCCEEDED, "resultModelId": model_id,
-                                                "metrics": outcome.metrics, "completedAt": clock.iso_now()})
+        models_dal.put_model(
+            organization_id,
+            model_id,
+            name=job.name,
+            type="csar_2",
+            version=outcome.version,
+            baseModel=job.baseModelId,
+            description=outcome.description,
+            metrics=outcome.metrics,
+            params=outcome.params,
+            s3Path=outcome.s3_path,
+            jobId=job_id,
+            createdAt=clock.iso_now(),
+        )
+    models_dal.transition_job(
+        job,
+        (RUNNING,),
+        {"status": SUCCEEDED, "resultModelId": model_id, "metrics": outcome.metrics, "completedAt": clock.iso_now()},
+    )

@@ -1,4 +1,5 @@
 """Organizations (tenants) and their provisioning."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,20 +27,32 @@ class ProvisionedOrganization:
     key_id: str
 
     def to_dict(self) -> dict[str, str]:
-        return {"organizationId": self.organization_id, "name": self.name, "plan": self.plan,
-                "apiKey": self.api_key, "keyId": self.key_id}
+        return {
+            "organizationId": self.organization_id,
+            "name": self.name,
+            "plan": self.plan,
+            "apiKey": self.api_key,
+            "keyId": self.key_id,
+        }
 
 
-def create_organization(name: str, *, plan: str = "free", organization_id: str | None = None,
-                        key_name: str = "default", api_key: str | None = None) -> ProvisionedOrganization:
+def create_organization(
+    name: str,
+    *,
+    plan: str = "free",
+    organization_id: str | None = None,
+    key_name: str = "default",
+    api_key: str | None = None,
+) -> ProvisionedOrganization:
     """Create an organization and its first API key (admin provisioning)."""
     organization_id = _provision(name, plan, organization_id)
     key, key_item = api_keys.issue_key(organization_id, env=get_settings().api_key_env, name=key_name, key=api_key)
     return ProvisionedOrganization(organization_id, name.strip(), plan, key, key_item.keyId)
 
 
-def _provision(name: str, plan: str, organization_id: str | None, *, owner: Tenant | None = None,
-               profile: dict | None = None) -> str:
+def _provision(
+    name: str, plan: str, organization_id: str | None, *, owner: Tenant | None = None, profile: dict | None = None
+) -> str:
     """The one way an organization comes to exist: profile (and the owner's membership, in the same
     transaction), the tenant registry for scheduled jobs, this month's usage counters."""
     name = (name or "").strip()
@@ -49,10 +62,18 @@ def _provision(name: str, plan: str, organization_id: str | None, *, owner: Tena
         raise ValidationError.for_field("plan", f"must be one of {', '.join(PLANS)}")
     organization_id = organization_id or clock.new_id()
     now = clock.iso_now()
-    owner_membership = [] if owner is None else [members_dal.new_member(
-        organization_id, user_id=owner.user_id, email=owner.email or "", role="owner", joined_at=now)]
-    organizations_dal.put_new(organization_id, name=name, plan=plan, created_at=now, profile=profile,
-                              together_with=owner_membership)
+    owner_membership = (
+        []
+        if owner is None
+        else [
+            members_dal.new_member(
+                organization_id, user_id=owner.user_id, email=owner.email or "", role="owner", joined_at=now
+            )
+        ]
+    )
+    organizations_dal.put_new(
+        organization_id, name=name, plan=plan, created_at=now, profile=profile, together_with=owner_membership
+    )
     tenant_registry.register_tenant(organization_id)  # scheduled jobs (SHADE) list tenants from it
     usage.initialise(organization_id)  # this month's counters at 0 (seed 002)
     return organization_id
@@ -60,19 +81,31 @@ def _provision(name: str, plan: str, organization_id: str | None, *, owner: Tena
 
 # ------------------------------------------------------------------ /v1/organization
 
+
 def _organization_out(item: organizations_dal.OrganizationItem) -> Organization:
-    return Organization(id=item.organizationId, tenantId=item.organizationId, name=item.name, phone=item.phone,
-                        address=item.address, taxIdType=item.taxIdType, taxIdValue=item.taxIdValue,
-                        plan=item.plan, pricePerKwh=float(item.pricePerKwh), currency=item.currency,
-                        createdAt=item.createdAt, updatedAt=item.updatedAt)
+    return Organization(
+        id=item.organizationId,
+        tenantId=item.organizationId,
+        name=item.name,
+        phone=item.phone,
+        address=item.address,
+        taxIdType=item.taxIdType,
+        taxIdValue=item.taxIdValue,
+        plan=item.plan,
+        pricePerKwh=float(item.pricePerKwh),
+        currency=item.currency,
+        createdAt=item.createdAt,
+        updatedAt=item.updatedAt,
+    )
 
 
 def require_organization(tenant: Tenant) -> Tenant:
     """The organization routes that serve signed-in people without one (open signup) answer 404
     `no_organization` where they need an organization."""
     if not tenant.organization_id:
-        raise NotFoundError("you have no organization yet: create one with PUT /v1/organization",
-                            code="no_organization")
+        raise NotFoundError(
+            "you have no organization yet: create one with PUT /v1/organization", code="no_organization"
+        )
     return tenant
 
 
@@ -92,12 +125,14 @@ def put_organization(tenant: Tenant, request: UpdateOrganizationRequest) -> Orga
             del profile[tariff_field]  # the tariff keeps its value unless given
     if tenant.organization_id:
         require_admin(tenant)
-        organizations_dal.update_profile(tenant.organization_id, {"name": request.name.strip(), **profile},
-                                         updated_at=clock.iso_now())
+        organizations_dal.update_profile(
+            tenant.organization_id, {"name": request.name.strip(), **profile}, updated_at=clock.iso_now()
+        )
         return get_organization(tenant)
     require_user(tenant)
-    organization_id = _provision(request.name, "free", None, owner=tenant,
-                                 profile={k: v for k, v in profile.items() if v is not None})
+    organization_id = _provision(
+        request.name, "free", None, owner=tenant, profile={k: v for k, v in profile.items() if v is not None}
+    )
     users_dal.upsert(tenant.user_id, email=tenant.email, now=clock.iso_now(), default_organization_id=organization_id)
     item = organizations_dal.get(organization_id)
     return _organization_out(item)

@@ -8,19 +8,23 @@ anomaly count changes, the station's and connector's counts and `withAnomalies` 
 first and the transaction is conditioned on what was read, so the tenant's "stations / connectors
 with anomalies" move exactly when a count crosses zero (a race cancels it: AnalysisRaced, plan again).
 """
+
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from chargewatch import clock
 from chargewatch.dal import anomalies as anomalies_dal
 from chargewatch.dal import stations as stations_dal
 from chargewatch.dal.sessions import SessionItem
 
-BILLING_RELEVANT = frozenset({"KWH_DECREASE", "ENERGY_SPIKE", "ENERGY_POWER_MISMATCH", "UNIT_MISMATCH", "FROZEN_TELEMETRY"})
+BILLING_RELEVANT = frozenset(
+    {"KWH_DECREASE", "ENERGY_SPIKE", "ENERGY_POWER_MISMATCH", "UNIT_MISMATCH", "FROZEN_TELEMETRY"}
+)
 # Energy the engine believes was delivered but not billed (see docs/statistics.md).
 REVENUE_LEAK_CATEGORIES = frozenset({"KWH_DECREASE", "FROZEN_TELEMETRY", "ENERGY_POWER_MISMATCH"})
 _ANOMALY_NAMESPACE = uuid.UUID("5b0e7d0c-3f7a-4c1e-9f55-6a1f8d2f4a10")
@@ -58,9 +62,16 @@ class AnalysisEffects:
     anomalies: list[dict[str, Any]] = field(default_factory=list)
 
 
-def analysis_effects(organization_id: str, session: SessionItem, new_document: dict[str, Any] | None,
-                     *, old_energy: float, new_energy: float, old_is_anomaly: bool,
-                     has_stored_anomalies: bool = True) -> AnalysisEffects:
+def analysis_effects(
+    organization_id: str,
+    session: SessionItem,
+    new_document: dict[str, Any] | None,
+    *,
+    old_energy: float,
+    new_energy: float,
+    old_is_anomaly: bool,
+    has_stored_anomalies: bool = True,
+) -> AnalysisEffects:
     """The writes that replace the session's stored anomalies by those of `new_document`.
 
     Anomaly items are written and deleted only together with the ANALYSIS item, so a session
@@ -106,20 +117,33 @@ def analysis_effects(organization_id: str, session: SessionItem, new_document: d
         occurred_ms = _moment_ms(time_range.get("startTimestamp"), session_start_ms)
         energy = _energy(anomaly)
         new_items[sk] = anomalies_dal.AnomalyItem(
-            session.PK, sk,
+            session.PK,
+            sk,
             GSI1PK=anomalies_dal.anomalies_index_pk(organization_id),
             GSI1SK=f"{occurred_ms:015d}#{session.sessionId}#{category}#{index:03d}",
             id=anomaly_id(organization_id, session.sessionId, category, index),
-            sessionId=session.sessionId, category=category, score=float(anomaly["score"]),
-            confidence=float(anomaly["confidence"]), chargingStationId=station, connectorId=connector,
-            evseId=session.evseId, occurredAt=clock.to_iso(clock.from_epoch_ms(occurred_ms)), occurredAtMs=occurred_ms,
-            endedAt=time_range.get("endTimestamp"), bucketStart=int(anomaly["bucketRange"]["startUnit"]),
-            bucketEnd=int(anomaly["bucketRange"]["endUnit"]), energyKwh=energy,
-            detectedAt=previous.detectedAt if previous is not None else now, updatedAt=now,
-            issueId=issue_id, details=anomaly.get("details"),
+            sessionId=session.sessionId,
+            category=category,
+            score=float(anomaly["score"]),
+            confidence=float(anomaly["confidence"]),
+            chargingStationId=station,
+            connectorId=connector,
+            evseId=session.evseId,
+            occurredAt=clock.to_iso(clock.from_epoch_ms(occurred_ms)),
+            occurredAtMs=occurred_ms,
+            endedAt=time_range.get("endTimestamp"),
+            bucketStart=int(anomaly["bucketRange"]["startUnit"]),
+            bucketEnd=int(anomaly["bucketRange"]["endUnit"]),
+            energyKwh=energy,
+            detectedAt=previous.detectedAt if previous is not None else now,
+            updatedAt=now,
+            issueId=issue_id,
+            details=anomaly.get("details"),
         )
         category_deltas[category] += 1
-        if category in REVENUE_LEAK_CATEGORIES and not (closed and issue_id in issues and issues[issue_id].status == "DISMISSED"):
+        if category in REVENUE_LEAK_CATEGORIES and not (
+            closed and issue_id in issues and issues[issue_id].status == "DISMISSED"
+        ):
             totals["leakEnergyKwh"] += energy
         if closed:
             continue
@@ -169,23 +193,43 @@ def analysis_effects(organization_id: str, session: SessionItem, new_document: d
             transaction.save(item)
         for issue_id, change in issue_changes.items():
             if change.create:
-                transaction.save(anomalies_dal.new_issue(
-                    organization_id, id=issue_id, status="OPEN", assignedTo=None, chargingStationId=station,
-                    connectorId=connector, category=change.category, anomalyCount=change.count,
-                    incidentEnergyKwh=round(change.incident_energy, 6), createdAt=now, updatedAt=now,
-                    history=[{"at": now, "by": "csar", "to": "OPEN", "reason": "anomaly detected"}]))
-                pointer = anomalies_dal.OpenIssueItem(*anomalies_dal.open_issue_key(organization_id, station, connector, change.category),
-                                                      issueId=issue_id)
+                transaction.save(
+                    anomalies_dal.new_issue(
+                        organization_id,
+                        id=issue_id,
+                        status="OPEN",
+                        assignedTo=None,
+                        chargingStationId=station,
+                        connectorId=connector,
+                        category=change.category,
+                        anomalyCount=change.count,
+                        incidentEnergyKwh=round(change.incident_energy, 6),
+                        createdAt=now,
+                        updatedAt=now,
+                        history=[{"at": now, "by": "csar", "to": "OPEN", "reason": "anomaly detected"}],
+                    )
+                )
+                pointer = anomalies_dal.OpenIssueItem(
+                    *anomalies_dal.open_issue_key(organization_id, station, connector, change.category),
+                    issueId=issue_id,
+                )
                 transaction.save(pointer, condition=anomalies_dal.OpenIssueItem.PK.does_not_exist())
             elif change.count or change.incident_energy:
                 Issue = anomalies_dal.IssueItem
-                transaction.update(Issue(*anomalies_dal.issue_key(organization_id, issue_id)),
-                                   actions=[Issue.anomalyCount.add(change.count),
-                                            Issue.incidentEnergyKwh.add(round(change.incident_energy, 6)),
-                                            Issue.updatedAt.set(now)],
-                                   condition=Issue.status.is_in(*anomalies_dal.OPEN_STATUSES))
+                transaction.update(
+                    Issue(*anomalies_dal.issue_key(organization_id, issue_id)),
+                    actions=[
+                        Issue.anomalyCount.add(change.count),
+                        Issue.incidentEnergyKwh.add(round(change.incident_energy, 6)),
+                        Issue.updatedAt.set(now),
+                    ],
+                    condition=Issue.status.is_in(*anomalies_dal.OPEN_STATUSES),
+                )
         stations_dal.move_counts(
-            transaction, organization_id, station, connector,
+            transaction,
+            organization_id,
+            station,
+            connector,
             anomalous_delta=int(new_is_anomaly) - int(old_is_anomaly),
             anomalies_delta=anomalies_delta,
             category_deltas={k: v for k, v in category_deltas.items() if v},
@@ -194,5 +238,6 @@ def analysis_effects(organization_id: str, session: SessionItem, new_document: d
             flags=flags,
         )
 
-    return AnalysisEffects(apply=apply, new_issue_ids=[i for i, c in issue_changes.items() if c.create],
-                           anomalies=new_anomalies)
+    return AnalysisEffects(
+        apply=apply, new_issue_ids=[i for i, c in issue_changes.items() if c.create], anomalies=new_anomalies
+    )

@@ -3,13 +3,14 @@
 Analysis runs whenever a mutation leaves the session with at least MIN_READINGS_FOR_ANALYSIS meter
 values. The stored analysis is "current" when it was computed from the session's present version.
 """
+
 from __future__ import annotations
 
 import hashlib
 import random
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -17,7 +18,6 @@ from aws_lambda_powertools import Logger
 from chargewatch import clock
 from chargewatch.dal import sessions as sessions_dal
 from chargewatch.dal import stations as stations_dal
-from chargewatch.services import read_model, usage, webhooks
 from chargewatch.errors import ConcurrencyError, ConflictError, NotFoundError, ValidationError
 from chargewatch.meter_values import normalise
 from chargewatch.pagination import paginate
@@ -32,6 +32,7 @@ from chargewatch.schemas.sessions import (
     SessionPage,
     SessionResult,
 )
+from chargewatch.services import read_model, usage, webhooks
 
 logger = Logger(service="chargewatch")
 
@@ -43,27 +44,35 @@ STATION_METADATA_KEYS = ("address", "operator", "stationName", "city", "country"
 _WRITE_ATTEMPTS = 12
 
 _NO_ANALYSIS = {
-    "analyzedVersion": None, "lastAnalyzedAt": None, "isAnomaly": False, "anomalyScore": None,
-    "anomalyConfidence": None, "anomalyCount": 0, "anomalyCategories": [],
+    "analyzedVersion": None,
+    "lastAnalyzedAt": None,
+    "isAnomaly": False,
+    "anomalyScore": None,
+    "anomalyConfidence": None,
+    "anomalyCount": 0,
+    "anomalyCategories": [],
 }
 
 
 # --------------------------------------------------------------------------- readings
+
 
 def normalise_readings(meter_values: list[MeterValueRequest]) -> list[dict[str, Any]]:
     """Validated request readings -> stored readings (epoch ms, kWh/kW), arrival order kept."""
     readings = []
     for reading in meter_values:
         value, unit = normalise(reading.value, reading.unit)
-        readings.append({
-            "timestamp": clock.to_epoch_ms(reading.timestamp),
-            "value": value,
-            "measurand": reading.measurand,
-            "unit": unit,
-            "phase": reading.phase,
-            "location": reading.location,
-            "reconstructed": reading.reconstructed,
-        })
+        readings.append(
+            {
+                "timestamp": clock.to_epoch_ms(reading.timestamp),
+                "value": value,
+                "measurand": reading.measurand,
+                "unit": unit,
+                "phase": reading.phase,
+                "location": reading.location,
+                "reconstructed": reading.reconstructed,
+            }
+        )
     return readings
 
 
@@ -101,10 +110,13 @@ def _encoded_size(readings: list[dict[str, Any]]) -> int:
 
 def _check_chunk_budget(reading_count: int) -> None:
     if sessions_dal.chunk_count_for(reading_count) > sessions_dal.MAX_CHUNKS_PER_WRITE:
-        raise ValidationError.for_field("meterValues", "too many meter values in one request", code="too_many_meter_values")
+        raise ValidationError.for_field(
+            "meterValues", "too many meter values in one request", code="too_many_meter_values"
+        )
 
 
 # --------------------------------------------------------------------------- analysis
+
 
 def _engine_input(readings: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [_reading_out(reading) for reading in readings]
@@ -119,8 +131,11 @@ def _recurrence_history(organization_id: str, item: sessions_dal.SessionItem) ->
         condition &= sessions_dal.SessionItem.connectorId == item.connectorId
     history = []
     for earlier in sessions_dal.query_sessions(
-        organization_id, charging_station_id=item.chargingStationId,
-        started_from_ms=start - window_ms, started_to_ms=start, filter_condition=condition,
+        organization_id,
+        charging_station_id=item.chargingStationId,
+        started_from_ms=start - window_ms,
+        started_to_ms=start,
+        filter_condition=condition,
     ):
         if earlier.sessionId == item.sessionId:
             continue
@@ -129,23 +144,34 @@ def _recurrence_history(organization_id: str, item: sessions_dal.SessionItem) ->
     return history
 
 
-def engine_input(organization_id: str, item: sessions_dal.SessionItem, readings: list[dict[str, Any]]) -> dict[str, Any]:
+def engine_input(
+    organization_id: str, item: sessions_dal.SessionItem, readings: list[dict[str, Any]]
+) -> dict[str, Any]:
     """One session as `csar.analyze_batch` takes it: readings, metadata and recurrence history."""
-    metadata = {**(item.metadata or {}), "chargingStationId": item.chargingStationId,
-                "connectorId": item.connectorId, "evseId": item.evseId}
-    return {"meterValues": _engine_input(readings), "metadata": metadata,
-            "history": _recurrence_history(organization_id, item)}
+    metadata = {
+        **(item.metadata or {}),
+        "chargingStationId": item.chargingStationId,
+        "connectorId": item.connectorId,
+        "evseId": item.evseId,
+    }
+    return {
+        "meterValues": _engine_input(readings),
+        "metadata": metadata,
+        "history": _recurrence_history(organization_id, item),
+    }
 
 
-def _analyze(organization_id: str, item: sessions_dal.SessionItem, readings: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
+def _analyze(
+    organization_id: str, item: sessions_dal.SessionItem, readings: list[dict[str, Any]]
+) -> tuple[dict[str, Any], str]:
     import csar  # numpy is loaded only by requests that analyse
-
     from chargewatch.services import models  # the tenant's active (possibly fine-tuned) model
 
     model = models.active_model(organization_id)
     session = engine_input(organization_id, item, readings)
-    result = csar.analyze_session(session["meterValues"], metadata=session["metadata"], history=session["history"],
-                                  params=model.params)
+    result = csar.analyze_session(
+        session["meterValues"], metadata=session["metadata"], history=session["history"], params=model.params
+    )
     return record_analysis(organization_id, item, model.stamp(result))
 
 
@@ -166,8 +192,12 @@ def record_analysis(organization_id: str, item: sessions_dal.SessionItem, result
         "energyKwh": round(float(result.energy_kwh), 6),
     }
     analysis = sessions_dal.new_analysis_item(
-        sessionVersion=int(item.version), modelId=result.model_id, modelVersion=str(result.model_version),
-        analyzedAt=analyzed_at, energyKwh=summary["energyKwh"], result=document,
+        sessionVersion=int(item.version),
+        modelId=result.model_id,
+        modelVersion=str(result.model_version),
+        analyzedAt=analyzed_at,
+        energyKwh=summary["energyKwh"],
+        result=document,
     )
     _store_with_effects(organization_id, item, analysis, document, summary)
     return document, analyzed_at
@@ -180,15 +210,22 @@ def _store_with_effects(organization_id: str, item: sessions_dal.SessionItem, an
     for _ in range(_WRITE_ATTEMPTS):
         previous = None if assume_unanalysed else sessions_dal.get_analysis(item)
         effects = read_model.analysis_effects(
-            organization_id, item, document,
+            organization_id,
+            item,
+            document,
             old_energy=float(previous.energyKwh or 0.0) if previous else 0.0,
             new_energy=float(summary.get("energyKwh") or 0.0),
             old_is_anomaly=bool(previous and previous.result.get("isAnomaly")),
             has_stored_anomalies=previous is not None,
         )
         try:
-            sessions_dal.save_analysis(item, analysis, summary, effects=effects.apply,
-                                       replaces_analyzed_at=previous.analyzedAt if previous else None)
+            sessions_dal.save_analysis(
+                item,
+                analysis,
+                summary,
+                effects=effects.apply,
+                replaces_analyzed_at=previous.analyzedAt if previous else None,
+            )
             webhooks.publish_session_analysis(organization_id, item, document, summary.get("lastAnalyzedAt"))
             return
         except sessions_dal.VersionConflict:
@@ -217,8 +254,9 @@ def current_analysis(item: sessions_dal.SessionItem) -> tuple[dict[str, Any], st
     return None
 
 
-def _analysis_if_due(organization_id: str, item: sessions_dal.SessionItem,
-                     readings: list[dict[str, Any]] | None = None) -> tuple[dict[str, Any] | None, str | None]:
+def _analysis_if_due(
+    organization_id: str, item: sessions_dal.SessionItem, readings: list[dict[str, Any]] | None = None
+) -> tuple[dict[str, Any] | None, str | None]:
     if int(item.readingCount) < MIN_READINGS_FOR_ANALYSIS:
         return None, None
     current = current_analysis(item)
@@ -229,27 +267,46 @@ def _analysis_if_due(organization_id: str, item: sessions_dal.SessionItem,
     return _analyze(organization_id, item, readings)
 
 
-def analysis_for(organization_id: str, item: sessions_dal.SessionItem,
-                 readings: list[dict[str, Any]] | None = None) -> tuple[dict[str, Any] | None, str | None]:
+def analysis_for(
+    organization_id: str, item: sessions_dal.SessionItem, readings: list[dict[str, Any]] | None = None
+) -> tuple[dict[str, Any] | None, str | None]:
     """The session's current analysis, computed now if it is due (ask/explain read it)."""
     return _analysis_if_due(organization_id, item, readings)
 
 
 # --------------------------------------------------------------------------- responses
 
+
 def _result(item: sessions_dal.SessionItem, analysis: dict[str, Any] | None, analyzed_at: str | None) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "sessionId": item.sessionId, "status": item.status, "chargingStationId": item.chargingStationId,
-        "connectorId": item.connectorId, "evseId": item.evseId, "meterValueCount": int(item.readingCount),
+        "sessionId": item.sessionId,
+        "status": item.status,
+        "chargingStationId": item.chargingStationId,
+        "connectorId": item.connectorId,
+        "evseId": item.evseId,
+        "meterValueCount": int(item.readingCount),
         "createdAt": item.createdAt,
     }
     if analysis is None:
-        body["message"] = (f"analysis runs when a session has at least {MIN_READINGS_FOR_ANALYSIS} "
-                           f"meter values; this one has {int(item.readingCount)}")
+        body["message"] = (
+            f"analysis runs when a session has at least {MIN_READINGS_FOR_ANALYSIS} "
+            f"meter values; this one has {int(item.readingCount)}"
+        )
         return body
-    body.update({key: analysis.get(key) for key in (
-        "isAnomaly", "anomalyScore", "anomalyConfidence", "isIncident", "isRecurring",
-        "socReconstructed", "message")})
+    body.update(
+        {
+            key: analysis.get(key)
+            for key in (
+                "isAnomaly",
+                "anomalyScore",
+                "anomalyConfidence",
+                "isIncident",
+                "isRecurring",
+                "socReconstructed",
+                "message",
+            )
+        }
+    )
     body["anomalies"] = analysis.get("anomalies") or []
     body["analyzedAt"] = analyzed_at
     return body
@@ -268,14 +325,16 @@ def _require(organization_id: str, session_id: str) -> sessions_dal.SessionItem:
 
 # --------------------------------------------------------------------------- operations
 
+
 def create_session(organization_id: str, request: CreateSessionRequest) -> SessionResult:
     item, readings = store_session(organization_id, request)
     analysis, analyzed_at = _analysis_if_due(organization_id, item, readings)
     return session_result(item, analysis, analyzed_at)
 
 
-def store_session(organization_id: str, request: CreateSessionRequest, *,
-                  meter: bool = True) -> tuple[sessions_dal.SessionItem, list[dict[str, Any]] | None]:
+def store_session(
+    organization_id: str, request: CreateSessionRequest, *, meter: bool = True
+) -> tuple[sessions_dal.SessionItem, list[dict[str, Any]] | None]:
     """Store a new session with its counters, without analysing it (batch work analyses many at once).
 
     Idempotent on sessionId: the same body again returns the stored session (readings None: read
@@ -288,20 +347,36 @@ def store_session(organization_id: str, request: CreateSessionRequest, *,
     now = clock.iso_now()
     first_ms, last_ms = _time_span(readings)
     item = sessions_dal.new_session_item(
-        organization_id, request.sessionId, request.chargingStationId,
+        organization_id,
+        request.sessionId,
+        request.chargingStationId,
         first_ms if first_ms is not None else clock.to_epoch_ms(clock.now()),
-        connectorId=request.connectorId, evseId=request.evseId,
+        connectorId=request.connectorId,
+        evseId=request.evseId,
         status=request.status or DEFAULT_STATUS,
         metadata=request.metadata.model_dump(exclude_none=True) if request.metadata else None,
-        requestHash=request_hash, createdAt=now, updatedAt=now, endedAtMs=last_ms,
-        generation=clock.new_id(), storedBytes=_encoded_size(readings), version=1,
+        requestHash=request_hash,
+        createdAt=now,
+        updatedAt=now,
+        endedAtMs=last_ms,
+        generation=clock.new_id(),
+        storedBytes=_encoded_size(readings),
+        version=1,
     )
     station_metadata = {key: value for key, value in (item.metadata or {}).items() if key in STATION_METADATA_KEYS}
 
     def count_session(transaction) -> None:
-        stations_dal.add_session(transaction, organization_id, item.chargingStationId, item.connectorId, item.evseId,
-                                 station_uuid=clock.new_id(), connector_uuid=clock.new_id(), now=now,
-                                 station_metadata=station_metadata or None)
+        stations_dal.add_session(
+            transaction,
+            organization_id,
+            item.chargingStationId,
+            item.connectorId,
+            item.evseId,
+            station_uuid=clock.new_id(),
+            connector_uuid=clock.new_id(),
+            now=now,
+            station_metadata=station_metadata or None,
+        )
 
     try:
         sessions_dal.create_session(item, readings, effects=count_session)
@@ -312,9 +387,11 @@ def store_session(organization_id: str, request: CreateSessionRequest, *,
             _meter_storage(organization_id, request.sessionId, int(item.storedBytes), "session.create")
         return item, readings
     if existing.requestHash != request_hash:
-        raise ConflictError(f"session {request.sessionId} already exists with a different body",
-                            code="session_exists",
-                            details=[{"field": "sessionId", "message": "already exists with a different body"}])
+        raise ConflictError(
+            f"session {request.sessionId} already exists with a different body",
+            code="session_exists",
+            details=[{"field": "sessionId", "message": "already exists with a different body"}],
+        )
     return existing, None
 
 
@@ -392,8 +469,12 @@ def replace_session(organization_id: str, session_id: str, request: ReplaceSessi
     def mutate(item):
         first_ms, last_ms = _time_span(readings)
         replaced_bytes = int(item.storedBytes or 0)  # as of the version the write is conditioned on
-        changes = {**_metadata_changes(item, request.metadata, merge=False), **_span_changes(item, first_ms, last_ms),
-                   "updatedAt": clock.iso_now(), "storedBytes": stored_bytes}
+        changes = {
+            **_metadata_changes(item, request.metadata, merge=False),
+            **_span_changes(item, first_ms, last_ms),
+            "updatedAt": clock.iso_now(),
+            "storedBytes": stored_bytes,
+        }
         if request.status:
             changes["status"] = request.status
         if len(readings) < MIN_READINGS_FOR_ANALYSIS:
@@ -418,6 +499,7 @@ def get_session(organization_id: str, session_id: str) -> SessionDetail:
 
 # --------------------------------------------------------------------------- listing
 
+
 @dataclass(frozen=True)
 class SessionFilters:
     page: int = 0
@@ -433,11 +515,18 @@ class SessionFilters:
 
 def _list_item(item: sessions_dal.SessionItem) -> SessionListItem:
     return SessionListItem(
-        sessionId=item.sessionId, chargingStationId=item.chargingStationId, connectorId=item.connectorId,
-        evseId=item.evseId, isAnomaly=bool(item.isAnomaly), anomalyScore=float(item.anomalyScore or 0.0),
+        sessionId=item.sessionId,
+        chargingStationId=item.chargingStationId,
+        connectorId=item.connectorId,
+        evseId=item.evseId,
+        isAnomaly=bool(item.isAnomaly),
+        anomalyScore=float(item.anomalyScore or 0.0),
         anomalyConfidence=None if item.anomalyConfidence is None else float(item.anomalyConfidence),
-        anomalyCount=int(item.anomalyCount or 0), status=item.status, createdAt=item.createdAt,
-        startedAt=clock.to_iso(clock.from_epoch_ms(int(item.startedAtMs))), lastAnalyzedAt=item.lastAnalyzedAt,
+        anomalyCount=int(item.anomalyCount or 0),
+        status=item.status,
+        createdAt=item.createdAt,
+        startedAt=clock.to_iso(clock.from_epoch_ms(int(item.startedAtMs))),
+        lastAnalyzedAt=item.lastAnalyzedAt,
     )
 
 
@@ -476,9 +565,9 @@ def parse_date_bound(value: str | None, field: str, *, end_of_day: bool) -> date
     text = value.strip()
     try:
         if len(text) == 10:
-            day = datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+            day = datetime.fromisoformat(text).replace(tzinfo=UTC)
             return day + timedelta(days=1, milliseconds=-1) if end_of_day else day
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ValidationError.for_field(field, f"not an ISO-8601 date or date-time: {value!r}") from None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

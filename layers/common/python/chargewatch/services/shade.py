@@ -9,11 +9,12 @@ days of the window that have none (first runs, backfills) are computed from sess
 numpy and csar are imported only where a station-day is computed (worker), so the read side
 (stations, statistics) stays light and runs without the engine layer.
 """
+
 from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from chargewatch import aws, clock
@@ -52,11 +53,11 @@ _LIST_ATTRIBUTES = ["PK", "SK", "inferenceId", "isAnomaly", "dayScore", "detecti
 
 
 def _midnight_ms(day: date) -> int:
-    return clock.to_epoch_ms(datetime(day.year, day.month, day.day, tzinfo=timezone.utc))
+    return clock.to_epoch_ms(datetime(day.year, day.month, day.day, tzinfo=UTC))
 
 
 def _stamp(day: date, minute: int) -> str:
-    return clock.to_iso(datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(minutes=minute))
+    return clock.to_iso(datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(minutes=minute))
 
 
 def inference_id(organization_id: str, station_id: str, day: str) -> str:
@@ -65,6 +66,7 @@ def inference_id(organization_id: str, station_id: str, day: str) -> str:
 
 
 # ------------------------------------------------------------------ energy from sessions
+
 
 def _register_deltas(readings: list[dict[str, Any]]):
     """(interval midpoints ms, kWh deltas) of a session's import register, phases summed."""
@@ -99,8 +101,9 @@ def _register_deltas(readings: list[dict[str, Any]]):
     return np.concatenate(mids), np.concatenate(deltas)
 
 
-def station_energy_by_day(organization_id: str, station_id: str, first_day: date, last_day: date,
-                          skip_days: set[date] = frozenset()) -> dict[date, dict[str, Any]]:
+def station_energy_by_day(
+    organization_id: str, station_id: str, first_day: date, last_day: date, skip_days: set[date] = frozenset()
+) -> dict[date, dict[str, Any]]:
     """{day: {connectorId: 96 kWh}} for days in [first_day, last_day] not in `skip_days`."""
     import numpy as np
 
@@ -109,11 +112,18 @@ def station_energy_by_day(organization_id: str, station_id: str, first_day: date
     result: dict[date, dict[str, Any]] = {}
     if not wanted:
         return result
-    for item in sessions_dal.query_sessions(organization_id, charging_station_id=station_id,
-                                            started_from_ms=start_ms - DAY_MS, started_to_ms=end_ms - 1, newest_first=False):
+    for item in sessions_dal.query_sessions(
+        organization_id,
+        charging_station_id=station_id,
+        started_from_ms=start_ms - DAY_MS,
+        started_to_ms=end_ms - 1,
+        newest_first=False,
+    ):
         began = int(item.startedAtMs)
         ended = int(item.endedAtMs) if item.endedAtMs is not None else began + DAY_MS
-        touched = {clock.from_epoch_ms(ms).date() for ms in range(began - began % DAY_MS, max(began, ended) + 1, DAY_MS)}
+        touched = {
+            clock.from_epoch_ms(ms).date() for ms in range(began - began % DAY_MS, max(began, ended) + 1, DAY_MS)
+        }
         if not touched & wanted:
             continue
         mids, deltas = _register_deltas(sessions_dal.read_readings(item))
@@ -135,16 +145,32 @@ def station_energy_by_day(organization_id: str, station_id: str, first_day: date
 
 # ------------------------------------------------------------------ compute and store
 
+
 def _detection_details(analysis) -> dict[str, Any]:
     if not analysis.detections:
         return {}
-    detections = [{"anomaly_type": d.type, "connector_id": d.connectorId, "start_minute": d.startMinute,
-                   "end_minute": d.endMinute, "score": d.score, "expected_energy_kwh": d.expectedKwh,
-                   "actual_energy_kwh": d.actualKwh} for d in analysis.detections]
+    detections = [
+        {
+            "anomaly_type": d.type,
+            "connector_id": d.connectorId,
+            "start_minute": d.startMinute,
+            "end_minute": d.endMinute,
+            "score": d.score,
+            "expected_energy_kwh": d.expectedKwh,
+            "actual_energy_kwh": d.actualKwh,
+        }
+        for d in analysis.detections
+    ]
     top = analysis.detections[0]
-    return {"anomaly_type": top.type, "affected_period": analysis.day, "expected_energy_kwh": top.expectedKwh,
-            "actual_energy_kwh": top.actualKwh, "start_minute": top.startMinute, "connector_id": top.connectorId,
-            "detections": detections}
+    return {
+        "anomaly_type": top.type,
+        "affected_period": analysis.day,
+        "expected_energy_kwh": top.expectedKwh,
+        "actual_energy_kwh": top.actualKwh,
+        "start_minute": top.startMinute,
+        "connector_id": top.connectorId,
+        "detections": detections,
+    }
 
 
 def analyze_station_day(organization_id: str, station_id: str, day: date):
@@ -154,8 +180,12 @@ def analyze_station_day(organization_id: str, station_id: str, day: date):
     params = shade.DEFAULT_PARAMS
     first_day = day - timedelta(weeks=params.window_weeks)
     for attempt in range(SAVE_ATTEMPTS):
-        stored = {date.fromisoformat(item.day): item
-                  for item in station_days_dal.days_between(organization_id, station_id, first_day.isoformat(), day.isoformat())}
+        stored = {
+            date.fromisoformat(item.day): item
+            for item in station_days_dal.days_between(
+                organization_id, station_id, first_day.isoformat(), day.isoformat()
+            )
+        }
         previous = stored.pop(day, None)
         computed = station_energy_by_day(organization_id, station_id, first_day, day, skip_days=set(stored))
         history: dict[date, dict[str, Any]] = {d: item.energy or {} for d, item in stored.items()}
@@ -164,7 +194,10 @@ def analyze_station_day(organization_id: str, station_id: str, day: date):
         active = [d for d, energy in history.items() if any(sum(v) > 0 for v in energy.values())]
         if active:
             first_active = min(active)
-            history = {d: history.get(d, {}) for d in (first_active + timedelta(days=i) for i in range((day - first_active).days))}
+            history = {
+                d: history.get(d, {})
+                for d in (first_active + timedelta(days=i) for i in range((day - first_active).days))
+            }
         else:
             history = {}
         analysis = shade.analyze_station_day(day, computed.get(day, {}), history, params)
@@ -187,29 +220,53 @@ def _announce(organization_id: str, station_id: str, analysis, analyzed_at: str)
     from chargewatch.schemas.webhooks import StationAnomalyDetectedData
     from chargewatch.services import webhooks
 
-    markers = [{"type": d.type, "startMinute": d.startMinute, "endMinute": d.endMinute,
-                "connectorId": d.connectorId, "score": d.score} for d in analysis.detections]
-    webhooks.publish_station_anomaly_detected(organization_id, StationAnomalyDetectedData(
-        chargingStationId=station_id, date=analysis.day, dayScore=analysis.dayScore, anomalyMarkers=markers,
-        analyzedAt=analyzed_at))
+    markers = [
+        {
+            "type": d.type,
+            "startMinute": d.startMinute,
+            "endMinute": d.endMinute,
+            "connectorId": d.connectorId,
+            "score": d.score,
+        }
+        for d in analysis.detections
+    ]
+    webhooks.publish_station_anomaly_detected(
+        organization_id,
+        StationAnomalyDetectedData(
+            chargingStationId=station_id,
+            date=analysis.day,
+            dayScore=analysis.dayScore,
+            anomalyMarkers=markers,
+            analyzedAt=analyzed_at,
+        ),
+    )
 
 
 def _station_day_item(organization_id: str, station_id: str, analysis) -> station_days_dal.StationDayItem:
     uptime = {c.connectorId: c.uptime for c in analysis.connectors}
     return station_days_dal.StationDayItem(
         *station_days_dal.day_key(organization_id, station_id, analysis.day),
-        organizationId=organization_id, chargingStationId=station_id, day=analysis.day,
-        inferenceId=inference_id(organization_id, station_id, analysis.day), analyzedAt=clock.iso_now(),
-        modelVersion=f"{analysis.modelId}-{analysis.modelVersion}", isAnomaly=analysis.isAnomaly,
-        dayScore=analysis.dayScore, totalKwh=analysis.totalKwh, expectedKwh=analysis.expectedKwh,
+        organizationId=organization_id,
+        chargingStationId=station_id,
+        day=analysis.day,
+        inferenceId=inference_id(organization_id, station_id, analysis.day),
+        analyzedAt=clock.iso_now(),
+        modelVersion=f"{analysis.modelId}-{analysis.modelVersion}",
+        isAnomaly=analysis.isAnomaly,
+        dayScore=analysis.dayScore,
+        totalKwh=analysis.totalKwh,
+        expectedKwh=analysis.expectedKwh,
         detectionDetails=_detection_details(analysis),
         detections=[{k: v for k, v in vars(d).items()} for d in analysis.detections],
         energy={c.connectorId: c.buckets for c in analysis.connectors},
-        uptime=uptime, uptimeSum=round(sum(uptime.values()), 6), connectorCount=len(uptime),
+        uptime=uptime,
+        uptimeSum=round(sum(uptime.values()), 6),
+        connectorCount=len(uptime),
     )
 
 
 # ------------------------------------------------------------------ fan-out
+
 
 def default_day() -> date:
     """The scheduled run analyses yesterday (UTC): a complete day."""
@@ -223,8 +280,10 @@ def _send(messages: list[ShadeWorkMessage]) -> int:
     sqs = aws.client("sqs")
     for i in range(0, len(messages), 10):
         chunk = messages[i : i + 10]
-        response = sqs.send_message_batch(QueueUrl=queue_url, Entries=[
-            {"Id": str(n), "MessageBody": m.model_dump_json()} for n, m in enumerate(chunk)])
+        response = sqs.send_message_batch(
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(n), "MessageBody": m.model_dump_json()} for n, m in enumerate(chunk)],
+        )
         if response.get("Failed"):
             raise RuntimeError(f"could not enqueue {len(response['Failed'])} SHADE messages")
     return len(messages)
@@ -232,8 +291,12 @@ def _send(messages: list[ShadeWorkMessage]) -> int:
 
 def schedule_day(day: date) -> int:
     """Scheduler: one message per tenant; the worker expands each into station groups."""
-    return _send([ShadeWorkMessage(kind="tenant", organizationId=org, day=day.isoformat())
-                  for org in tenant_registry.list_tenant_ids()])
+    return _send(
+        [
+            ShadeWorkMessage(kind="tenant", organizationId=org, day=day.isoformat())
+            for org in tenant_registry.list_tenant_ids()
+        ]
+    )
 
 
 def process_message(body: str | dict) -> int:
@@ -241,9 +304,17 @@ def process_message(body: str | dict) -> int:
     message = ShadeWorkMessage.model_validate(json.loads(body) if isinstance(body, str) else body)
     if message.kind == "tenant":
         station_ids = [s.chargingStationId for s in stations_dal.list_stations(message.organizationId)]
-        return _send([ShadeWorkMessage(kind="stations", organizationId=message.organizationId, day=message.day,
-                                       stationIds=station_ids[i : i + STATIONS_PER_MESSAGE])
-                      for i in range(0, len(station_ids), STATIONS_PER_MESSAGE)])
+        return _send(
+            [
+                ShadeWorkMessage(
+                    kind="stations",
+                    organizationId=message.organizationId,
+                    day=message.day,
+                    stationIds=station_ids[i : i + STATIONS_PER_MESSAGE],
+                )
+                for i in range(0, len(station_ids), STATIONS_PER_MESSAGE)
+            ]
+        )
     day = date.fromisoformat(message.day)
     for station_id in message.stationIds:
         if stations_dal.get_station(message.organizationId, station_id) is not None:
@@ -252,6 +323,7 @@ def process_message(body: str | dict) -> int:
 
 
 # ------------------------------------------------------------------ read side
+
 
 def _not_analysed(station_id: str) -> NotFoundError:
     return NotFoundError(f"station {station_id} has no SHADE inference yet", code="shade_inference_not_found")
@@ -264,8 +336,11 @@ def _day_item(organization_id: str, station_id: str, day: str | None) -> station
         except ValueError:
             raise ValidationError.for_field("date", "must be a calendar date, YYYY-MM-DD") from None
     stations_service._require(organization_id, station_id)
-    item = (station_days_dal.get_day(organization_id, station_id, day) if day
-            else station_days_dal.latest_day(organization_id, station_id))
+    item = (
+        station_days_dal.get_day(organization_id, station_id, day)
+        if day
+        else station_days_dal.latest_day(organization_id, station_id)
+    )
     if item is None:
         raise _not_analysed(station_id)
     return item
@@ -274,18 +349,27 @@ def _day_item(organization_id: str, station_id: str, day: str | None) -> station
 def list_station_anomalies(organization_id: str, station_id: str, page: int, page_size: int) -> StationAnomalyPage:
     stations_service._require(organization_id, station_id)
     render = lambda item: StationAnomaly(  # noqa: E731
-        inferenceId=item.inferenceId, isAnomaly=bool(item.isAnomaly), anomalyScore=float(item.dayScore or 0),
-        detectionDetails=item.detectionDetails or {}, analyzedAt=item.analyzedAt)
-    content, pagination = paginate(station_days_dal.list_days(organization_id, station_id, _LIST_ATTRIBUTES),
-                                   page, page_size, render)
+        inferenceId=item.inferenceId,
+        isAnomaly=bool(item.isAnomaly),
+        anomalyScore=float(item.dayScore or 0),
+        detectionDetails=item.detectionDetails or {},
+        analyzedAt=item.analyzedAt,
+    )
+    content, pagination = paginate(
+        station_days_dal.list_days(organization_id, station_id, _LIST_ATTRIBUTES), page, page_size, render
+    )
     return StationAnomalyPage(content=content, pagination=pagination)
 
 
 def get_station_inference(organization_id: str, station_id: str) -> StationInference:
     item = _day_item(organization_id, station_id, None)
-    return StationInference(chargingStationId=station_id, isAnomaly=bool(item.isAnomaly),
-                            anomalyScore=float(item.dayScore or 0), detectionDetails=item.detectionDetails or {},
-                            analyzedAt=item.analyzedAt)
+    return StationInference(
+        chargingStationId=station_id,
+        isAnomaly=bool(item.isAnomaly),
+        anomalyScore=float(item.dayScore or 0),
+        detectionDetails=item.detectionDetails or {},
+        analyzedAt=item.analyzedAt,
+    )
 
 
 def _hourly(buckets: list[float]) -> list[float]:
@@ -301,11 +385,18 @@ def get_station_energy(organization_id: str, station_id: str, day: str | None = 
     for connector_id in sorted(energy):
         hourly = _hourly(energy[connector_id])
         station = [a + b for a, b in zip(station, hourly)]
-        connectors.append(ConnectorEnergy(connectorId=connector_id, energy=[
-            EnergyPoint(timestamp=_stamp(when, h * 60), energy=v) for h, v in enumerate(hourly)]))
+        connectors.append(
+            ConnectorEnergy(
+                connectorId=connector_id,
+                energy=[EnergyPoint(timestamp=_stamp(when, h * 60), energy=v) for h, v in enumerate(hourly)],
+            )
+        )
     return StationEnergy(
-        chargingStationId=station_id, energyDelivered=round(float(item.totalKwh or 0), 3),
-        energyConsumptionStation=[EnergyPoint(timestamp=_stamp(when, h * 60), energy=round(v, 4)) for h, v in enumerate(station)],
+        chargingStationId=station_id,
+        energyDelivered=round(float(item.totalKwh or 0), 3),
+        energyConsumptionStation=[
+            EnergyPoint(timestamp=_stamp(when, h * 60), energy=round(v, 4)) for h, v in enumerate(station)
+        ],
         energyConsumptionConnectors=connectors,
         anomalyOccurrences=[_stamp(when, int(d["startMinute"])) for d in (item.detections or [])],
     )
@@ -319,10 +410,20 @@ def get_shade_overview(organization_id: str, station_id: str, day: str | None = 
     for index, value in enumerate(totals):
         running += value
         timeline.append(CumulativePoint(timestamp=_stamp(when, (index + 1) * 15), cumulativeKwh=round(running, 4)))
-    markers = [AnomalyMarker(startMinute=int(d["startMinute"]), timestamp=_stamp(when, int(d["startMinute"])),
-                             score=float(d["score"])) for d in (item.detections or [])]
-    return ShadeOverview(chargingStationId=station_id, dayScore=float(item.dayScore or 0), isAnomaly=bool(item.isAnomaly),
-                         energyTimeline=timeline, anomalyMarkers=markers, analyzedAt=item.analyzedAt)
+    markers = [
+        AnomalyMarker(
+            startMinute=int(d["startMinute"]), timestamp=_stamp(when, int(d["startMinute"])), score=float(d["score"])
+        )
+        for d in (item.detections or [])
+    ]
+    return ShadeOverview(
+        chargingStationId=station_id,
+        dayScore=float(item.dayScore or 0),
+        isAnomaly=bool(item.isAnomaly),
+        energyTimeline=timeline,
+        anomalyMarkers=markers,
+        analyzedAt=item.analyzedAt,
+    )
 
 
 def uptime_statistics(organization_id: str, today: date | None = None) -> tuple[float, float]:
@@ -337,7 +438,7 @@ def uptime_statistics(organization_id: str, today: date | None = None) -> tuple[
     previous_from = current_from - timedelta(days=UPTIME_WINDOW_DAYS)
     sums = {"current": [0.0, 0], "previous": [0.0, 0]}
     for item in station_days_dal.uptime_days(organization_id, previous_from.isoformat(), today.isoformat()):
-        window = "current" if item.SK[len(station_days_dal.UPTIME_PREFIX):] >= current_from.isoformat() else "previous"
+        window = "current" if item.SK[len(station_days_dal.UPTIME_PREFIX) :] >= current_from.isoformat() else "previous"
         sums[window][0] += float(item.uptimeSum or 0)
         sums[window][1] += int(item.connectorDays or 0)
     percentage = lambda total, count: 100.0 * total / count if count > 0 else None  # noqa: E731

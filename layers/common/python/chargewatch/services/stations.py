@@ -1,4 +1,5 @@
 """/v1/stations read side: everything comes from maintained aggregates (dal.stations)."""
+
 from __future__ import annotations
 
 from chargewatch.dal import stations as stations_dal
@@ -24,10 +25,14 @@ def _require(organization_id: str, station_id: str) -> stations_dal.StationItem:
 
 def _list_item(station: stations_dal.StationItem) -> StationListItem:
     return StationListItem(
-        id=station.id, ocppChargingStationId=station.chargingStationId, chargingStationId=station.chargingStationId,
+        id=station.id,
+        ocppChargingStationId=station.chargingStationId,
+        chargingStationId=station.chargingStationId,
         aiScore=None if station.lastAnomalyScore is None else round(float(station.lastAnomalyScore), 4),
-        totalAnomalies=int(station.totalAnomalies or 0), lastAnomalyDate=station.lastAnomalyDate,
-        totalSessions=int(station.totalSessions or 0), anomalousSessions=int(station.anomalousSessions or 0),
+        totalAnomalies=int(station.totalAnomalies or 0),
+        lastAnomalyDate=station.lastAnomalyDate,
+        totalSessions=int(station.totalSessions or 0),
+        anomalousSessions=int(station.anomalousSessions or 0),
     )
 
 
@@ -52,17 +57,27 @@ def backfill_tenant_counts(organization_id: str) -> dict[str, int]:
 
 
 def _connector_summary(connector: stations_dal.ConnectorItem) -> dict:
-    return {"connectorId": connector.connectorId, "totalSessions": int(connector.totalSessions or 0),
-            "anomalousSessions": int(connector.anomalousSessions or 0), "evseId": connector.evseId}
+    return {
+        "connectorId": connector.connectorId,
+        "totalSessions": int(connector.totalSessions or 0),
+        "anomalousSessions": int(connector.anomalousSessions or 0),
+        "evseId": connector.evseId,
+    }
 
 
 def get_station(organization_id: str, station_id: str) -> StationDetail:
     station = _require(organization_id, station_id)
-    connectors = [ConnectorSummary(**_connector_summary(c)) for c in stations_dal.connectors_of(organization_id, station_id)]
+    connectors = [
+        ConnectorSummary(**_connector_summary(c)) for c in stations_dal.connectors_of(organization_id, station_id)
+    ]
     return StationDetail(
-        chargingStationId=station.chargingStationId, id=station.id, connectors=connectors,
-        totalSessions=int(station.totalSessions or 0), anomalousSessions=int(station.anomalousSessions or 0),
-        totalAnomalies=int(station.totalAnomalies or 0), lastAnomalyDate=station.lastAnomalyDate,
+        chargingStationId=station.chargingStationId,
+        id=station.id,
+        connectors=connectors,
+        totalSessions=int(station.totalSessions or 0),
+        anomalousSessions=int(station.anomalousSessions or 0),
+        totalAnomalies=int(station.totalAnomalies or 0),
+        lastAnomalyDate=station.lastAnomalyDate,
         metadata=station.metadata or {},
     )
 
@@ -70,6 +85,8 @@ def get_station(organization_id: str, station_id: str) -> StationDetail:
 def get_station_connectors(organization_id: str, station_id: str) -> StationConnectors:
     station = _require(organization_id, station_id)
     categories = stations_dal.connector_categories_of(organization_id, station_id)
-    connectors = [ConnectorBreakdown(**_connector_summary(c), anomalyCategories=categories.get(c.connectorId, {}))
-                  for c in stations_dal.connectors_of(organization_id, station_id)]
+    connectors = [
+        ConnectorBreakdown(**_connector_summary(c), anomalyCategories=categories.get(c.connectorId, {}))
+        for c in stations_dal.connectors_of(organization_id, station_id)
+    ]
     return StationConnectors(chargingStationId=station.chargingStationId, connectors=connectors)

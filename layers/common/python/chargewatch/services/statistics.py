@@ -1,4 +1,5 @@
 """GET /v1/statistics: tenant totals from maintained counters (see docs/statistics.md)."""
+
 from __future__ import annotations
 
 from chargewatch.dal import organizations as organizations_dal

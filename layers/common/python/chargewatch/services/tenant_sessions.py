@@ -8,11 +8,12 @@ released (DELETE, tenant switch, member removal), 24 h after creation (absolute)
 last activity (idle: GET or PUT of the session by its owner, and tenant switches). Ended sessions
 stay readable (inactive, `releasedAt` set) until DynamoDB's TTL deletes them a week later.
 """
+
 from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from chargewatch import clock
 from chargewatch.dal import login_sessions as sessions_dal
@@ -53,6 +54,7 @@ UNKNOWN = "unknown"
 
 # --------------------------------------------------------------------------- rules
 
+
 def ended_at(item: sessions_dal.LoginSessionItem, now: datetime) -> datetime | None:
     """When the session ended (released, expired or idle), or None while it is active."""
     if item.releasedAt:
@@ -85,21 +87,32 @@ def membership_role(organization_id: str, user_id: str, super_admin: bool) -> st
 def _checked_context(requested: TenantContextRequest | None, organization_id: str, allowed_role: str) -> dict:
     requested = requested or TenantContextRequest()
     if requested.org_id is not None and requested.org_id != organization_id:
-        raise ValidationError.for_field("tenant_context.org_id", "must be the organization of the session",
-                                        code="org_mismatch")
+        raise ValidationError.for_field(
+            "tenant_context.org_id", "must be the organization of the session", code="org_mismatch"
+        )
     role = requested.role or allowed_role
     if ROLE_RANK[role] > ROLE_RANK[allowed_role]:
-        raise PermissionDeniedError(f"your role in this organization is {allowed_role}; a session cannot claim {role}",
-                                    code="role_not_permitted")
-    return {"org_id": organization_id, "role": role, "terminology": dict(requested.terminology),
-            "feature_flags": dict(requested.feature_flags)}
+        raise PermissionDeniedError(
+            f"your role in this organization is {allowed_role}; a session cannot claim {role}",
+            code="role_not_permitted",
+        )
+    return {
+        "org_id": organization_id,
+        "role": role,
+        "terminology": dict(requested.terminology),
+        "feature_flags": dict(requested.feature_flags),
+    }
 
 
 # --------------------------------------------------------------------------- devices
 
-_BROWSERS = (("Edge", re.compile(r"\bEdg(?:e|A|iOS)?/")), ("Opera", re.compile(r"\bOPR/")),
-             ("Firefox", re.compile(r"\b(?:Firefox|FxiOS)/")), ("Chrome", re.compile(r"\b(?:Chrome|CriOS)/")),
-             ("Safari", re.compile(r"\bVersion/[\d.]+.*\bSafari/")))
+_BROWSERS = (
+    ("Edge", re.compile(r"\bEdg(?:e|A|iOS)?/")),
+    ("Opera", re.compile(r"\bOPR/")),
+    ("Firefox", re.compile(r"\b(?:Firefox|FxiOS)/")),
+    ("Chrome", re.compile(r"\b(?:Chrome|CriOS)/")),
+    ("Safari", re.compile(r"\bVersion/[\d.]+.*\bSafari/")),
+)
 _WINDOWS_VERSIONS = {"10.0": "10", "6.3": "8.1", "6.2": "8", "6.1": "7"}
 
 
@@ -143,20 +156,31 @@ def describe_device(user_id: str, requested: DeviceRequest | None, user_agent: s
     """The body's device fields, the rest parsed from the User-Agent."""
     parsed = parse_user_agent(user_agent)
     given = requested.model_dump(exclude_none=True) if requested else {}
-    return {"id": given.get("id") or derived_device_id(user_id, user_agent),
-            **{field: given.get(field) or parsed[field] for field in ("platform", "type", "name", "osVersion")}}
+    return {
+        "id": given.get("id") or derived_device_id(user_id, user_agent),
+        **{field: given.get(field) or parsed[field] for field in ("platform", "type", "name", "osVersion")},
+    }
 
 
 # --------------------------------------------------------------------------- storage helpers
 
-def _open(organization_id: str, user_id: str, context: dict, device: dict, user_agent: str | None,
-          now: datetime) -> sessions_dal.LoginSessionItem:
+
+def _open(
+    organization_id: str, user_id: str, context: dict, device: dict, user_agent: str | None, now: datetime
+) -> sessions_dal.LoginSessionItem:
     expires = now + ABSOLUTE_LIFETIME
-    return sessions_dal.put_new(organization_id, session_id=clock.new_sortable_id(), user_id=user_id, created=now,
-                                created_at=clock.to_iso(now), expires_at=clock.to_iso(expires),
-                                tenant_context=context, device=device,
-                                user_agent=(user_agent or "")[:512] or None,
-                                ttl=int((expires + RETENTION_AFTER_EXPIRY).timestamp()))
+    return sessions_dal.put_new(
+        organization_id,
+        session_id=clock.new_sortable_id(),
+        user_id=user_id,
+        created=now,
+        created_at=clock.to_iso(now),
+        expires_at=clock.to_iso(expires),
+        tenant_context=context,
+        device=device,
+        user_agent=(user_agent or "")[:512] or None,
+        ttl=int((expires + RETENTION_AFTER_EXPIRY).timestamp()),
+    )
 
 
 def _end(item: sessions_dal.LoginSessionItem, now: datetime, reason: str) -> bool:
@@ -194,25 +218,37 @@ class _OrganizationNames:
 
 
 def _summary_fields(item: sessions_dal.LoginSessionItem, now: datetime, org_name: str | None) -> dict:
-    return {"session_id": item.sessionId, "user_id": item.userId, "org_id": item.organizationId,
-            "org_name": org_name, "is_active": ended_at(item, now) is None, "created_at": item.createdAt,
-            "expires_at": item.expiresAt}
+    return {
+        "session_id": item.sessionId,
+        "user_id": item.userId,
+        "org_id": item.organizationId,
+        "org_name": org_name,
+        "is_active": ended_at(item, now) is None,
+        "created_at": item.createdAt,
+        "expires_at": item.expiresAt,
+    }
 
 
 def _tenant_context(item: sessions_dal.LoginSessionItem) -> TenantContext:
     stored = item.tenantContext or {}
-    return TenantContext(org_id=item.organizationId, role=stored.get("role", "member"),
-                         terminology=stored.get("terminology") or {}, feature_flags=stored.get("feature_flags") or {})
+    return TenantContext(
+        org_id=item.organizationId,
+        role=stored.get("role", "member"),
+        terminology=stored.get("terminology") or {},
+        feature_flags=stored.get("feature_flags") or {},
+    )
 
 
 # --------------------------------------------------------------------------- seed 000
+
 
 def list_own_sessions(user_id: str, *, page: int, limit: int, organization_id: str | None = None) -> TenantSessionPage:
     """The caller's active sessions, newest first; `page` is 1-based."""
     now, names = clock.now(), _OrganizationNames()
     active = (item for item in sessions_dal.list_for_user(user_id, organization_id) if ended_at(item, now) is None)
-    data, counted = paginate(active, page - 1, limit,
-                             lambda item: TenantSession(**_summary_fields(item, now, names(item.organizationId))))
+    data, counted = paginate(
+        active, page - 1, limit, lambda item: TenantSession(**_summary_fields(item, now, names(item.organizationId)))
+    )
     return TenantSessionPage(data=data, pagination=PagePagination(page=page, limit=limit, total=counted.totalCount))
 
 
@@ -224,17 +260,21 @@ def get_own_session(user_id: str, session_id: str) -> TenantSessionDetail:
     return TenantSessionDetail(**_summary_fields(item, now, org_name), tenant_context=_tenant_context(item))
 
 
-def create_session(user_id: str, super_admin: bool, request: CreateTenantSessionRequest, *,
-                   user_agent: str | None) -> TenantSession:
+def create_session(
+    user_id: str, super_admin: bool, request: CreateTenantSessionRequest, *, user_agent: str | None
+) -> TenantSession:
     role = membership_role(request.org_id, user_id, super_admin)
     context = _checked_context(request.tenant_context, request.org_id, role)
     now = clock.now()
-    item = _open(request.org_id, user_id, context, describe_device(user_id, request.device, user_agent), user_agent, now)
+    item = _open(
+        request.org_id, user_id, context, describe_device(user_id, request.device, user_agent), user_agent, now
+    )
     return TenantSession(**_summary_fields(item, now, _OrganizationNames()(request.org_id)))
 
 
-def update_session(user_id: str, super_admin: bool, session_id: str,
-                   request: UpdateTenantSessionRequest) -> TenantSessionUpdated:
+def update_session(
+    user_id: str, super_admin: bool, session_id: str, request: UpdateTenantSessionRequest
+) -> TenantSessionUpdated:
     item, now = _own(user_id, session_id), clock.now()
     if ended_at(item, now) is not None:
         raise ConflictError(f"tenant session {session_id} has ended", code="tenant_session_inactive")
@@ -242,8 +282,14 @@ def update_session(user_id: str, super_admin: bool, session_id: str,
     context = _checked_context(request.tenant_context, item.organizationId, role)
     if not sessions_dal.touch(item, at=clock.to_iso(now), tenant_context=context):
         raise ConflictError(f"tenant session {session_id} has ended", code="tenant_session_inactive")
-    return TenantSessionUpdated(session_id=item.sessionId, user_id=item.userId, org_id=item.organizationId,
-                                is_active=True, updated_at=clock.to_iso(now), expires_at=item.expiresAt)
+    return TenantSessionUpdated(
+        session_id=item.sessionId,
+        user_id=item.userId,
+        org_id=item.organizationId,
+        is_active=True,
+        updated_at=clock.to_iso(now),
+        expires_at=item.expiresAt,
+    )
 
 
 def delete_session(user_id: str, session_id: str) -> TenantSessionCleared:
@@ -259,11 +305,13 @@ def end_member_sessions(organization_id: str, user_id: str) -> int:
     """A member left or was removed: end their sessions in that organization; returns how many
     were active."""
     now = clock.now()
-    return sum(1 for item in list(sessions_dal.list_for_user(user_id, organization_id))
-               if _end(item, now, "member_removed"))
+    return sum(
+        1 for item in list(sessions_dal.list_for_user(user_id, organization_id)) if _end(item, now, "member_removed")
+    )
 
 
 # --------------------------------------------------------------------------- seed 002 switch
+
 
 def checked_tenant_id(tenant_id: str | None) -> str:
     if not is_uuid(tenant_id or ""):
@@ -285,14 +333,18 @@ def _on_device(item: sessions_dal.LoginSessionItem, device_id: str, user_agent: 
     return (item.device or {}).get("id") == device_id or (item.userAgent or "") == (user_agent or "")[:512]
 
 
-def rotate_device_session(user_id: str, organization_id: str, role: str, *,
-                          user_agent: str | None) -> sessions_dal.LoginSessionItem:
+def rotate_device_session(
+    user_id: str, organization_id: str, role: str, *, user_agent: str | None
+) -> sessions_dal.LoginSessionItem:
     """The user's active sessions on this browser end (reason `switched`) and one bound to the
     new organization takes over their device; one already bound to it is kept."""
     now = clock.now()
     device_id = derived_device_id(user_id, user_agent)
-    current = [item for item in sessions_dal.list_for_user(user_id)
-               if ended_at(item, now) is None and _on_device(item, device_id, user_agent)]
+    current = [
+        item
+        for item in sessions_dal.list_for_user(user_id)
+        if ended_at(item, now) is None and _on_device(item, device_id, user_agent)
+    ]
     kept = next((item for item in current if item.organizationId == organization_id), None)
     for item in current:
         if item is not kept:
@@ -307,6 +359,7 @@ def rotate_device_session(user_id: str, organization_id: str, role: str, *,
 
 # --------------------------------------------------------------------------- seed 004
 
+
 def parse_before(before: str | None) -> datetime | None:
     if before is None:
         return None
@@ -317,7 +370,7 @@ def parse_before(before: str | None) -> datetime | None:
     fraction = f".{(fraction or '0')[:6]:0<6}"
     offset = "+00:00" if offset in ("Z", "z") else offset
     try:
-        return datetime.fromisoformat(f"{day}T{time_of_day}{fraction}{offset}").astimezone(timezone.utc)
+        return datetime.fromisoformat(f"{day}T{time_of_day}{fraction}{offset}").astimezone(UTC)
     except ValueError as error:
         raise ValidationError.for_field("before", f"not a valid date-time ({error})") from error
 
@@ -325,10 +378,16 @@ def parse_before(before: str | None) -> datetime | None:
 def _organization_session(item: sessions_dal.LoginSessionItem, now: datetime) -> OrganizationSession:
     device = item.device or {}
     end = ended_at(item, now)
-    return OrganizationSession(id=item.sessionId, organization=item.organizationId, user=item.userId,
-                               device=Device(**{field: device.get(field) or UNKNOWN
-                                                for field in ("id", "platform", "type", "name", "osVersion")}),
-                               createdAt=item.createdAt, releasedAt=None if end is None else clock.to_iso(end))
+    return OrganizationSession(
+        id=item.sessionId,
+        organization=item.organizationId,
+        user=item.userId,
+        device=Device(
+            **{field: device.get(field) or UNKNOWN for field in ("id", "platform", "type", "name", "osVersion")}
+        ),
+        createdAt=item.createdAt,
+        releasedAt=None if end is None else clock.to_iso(end),
+    )
 
 
 def _cursor_of(item: sessions_dal.LoginSessionItem) -> str:
@@ -340,8 +399,10 @@ def list_organization_sessions(organization_id: str, *, limit: int, before: str 
     cursor = parse_before(before)
     items = sessions_dal.list_for_organization(organization_id, before=cursor, limit=limit + 1)
     now, page = clock.now(), items[:limit]
-    return OrganizationSessionPage(data=[_organization_session(item, now) for item in page],
-                                   nextCursor=_cursor_of(page[-1]) if len(items) > limit else None)
+    return OrganizationSessionPage(
+        data=[_organization_session(item, now) for item in page],
+        nextCursor=_cursor_of(page[-1]) if len(items) > limit else None,
+    )
 
 
 def get_organization_session(organization_id: str, session_id: str) -> OrganizationSession:

@@ -10,11 +10,12 @@ pass a limit changes nothing and raises 402 (`storage_limit_exceeded`, `ai_limit
 Callers: POST /api/tenant-usage, charging-session storage (services.sessions), ask/explain
 (`ensure_ai_allowance` + `consume_ai_tokens`, unchanged since issue 8).
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -24,7 +25,14 @@ from chargewatch import clock
 from chargewatch.dal import organizations as organizations_dal
 from chargewatch.dal import usage as usage_dal
 from chargewatch.errors import ConcurrencyError, QuotaExceededError, ValidationError
-from chargewatch.schemas.usage import Plan, PlanLimits, TenantUsage, TenantUsageUpdated, UsageCounters, UsageIncrementRequest
+from chargewatch.schemas.usage import (
+    Plan,
+    PlanLimits,
+    TenantUsage,
+    TenantUsageUpdated,
+    UsageCounters,
+    UsageIncrementRequest,
+)
 from chargewatch.settings import get_settings
 from chargewatch.tenancy import Tenant
 
@@ -52,7 +60,7 @@ def current_month() -> str:
 
 
 def _period(month: str) -> tuple[str, str]:
-    start = datetime.strptime(month + "-01", "%Y-%m-%d").replace(tzinfo=timezone.utc)
+    start = datetime.strptime(month + "-01", "%Y-%m-%d").replace(tzinfo=UTC)
     end = (start + timedelta(days=32)).replace(day=1)
     return clock.to_iso(start), clock.to_iso(end)
 
@@ -83,42 +91,65 @@ def _counters(organization_id: str, month: str) -> dict[str, int]:
     """The month's counters; a month nobody wrote yet starts at 0 with last month's storage."""
     item = usage_dal.get_month(organization_id, month)
     if item is None:
-        return {"storageBytes": usage_dal.latest_storage_before(organization_id, month), "aiTokens": 0,
-                "whatsappMessages": 0, "aiRequests": 0}
+        return {
+            "storageBytes": usage_dal.latest_storage_before(organization_id, month),
+            "aiTokens": 0,
+            "whatsappMessages": 0,
+            "aiRequests": 0,
+        }
     return {name: int(getattr(item, name) or 0) for name in (*usage_dal.COUNTERS, "aiRequests")}
 
 
 def _usage_out(counters: dict[str, int], month: str) -> UsageCounters:
     start, end = _period(month)
-    return UsageCounters(storageBytes=counters["storageBytes"], aiTokens=counters["aiTokens"],
-                         whatsappMessages=counters["whatsappMessages"], periodStart=start, periodEnd=end)
+    return UsageCounters(
+        storageBytes=counters["storageBytes"],
+        aiTokens=counters["aiTokens"],
+        whatsappMessages=counters["whatsappMessages"],
+        periodStart=start,
+        periodEnd=end,
+    )
 
 
 def initialise(organization_id: str, month: str | None = None) -> None:
     """Create a billing month's counters (new organizations; the first write of each month):
     storage carried over, the monthly counters at 0."""
     month = month or current_month()
-    usage_dal.initialise_month(organization_id, month,
-                               storage_bytes=usage_dal.latest_storage_before(organization_id, month))
+    usage_dal.initialise_month(
+        organization_id, month, storage_bytes=usage_dal.latest_storage_before(organization_id, month)
+    )
 
 
 def get_usage(organization_id: str) -> TenantUsage:
     month = current_month()
-    return TenantUsage(tenantId=organization_id, plan=_plan(plan_of(organization_id)),
-                       usage=_usage_out(_counters(organization_id, month), month))
+    return TenantUsage(
+        tenantId=organization_id,
+        plan=_plan(plan_of(organization_id)),
+        usage=_usage_out(_counters(organization_id, month), month),
+    )
 
 
 def _exceeded(counter: str, limit: int | None, used: int) -> QuotaExceededError:
     _, code = _LIMIT_KEYS[counter]
-    return QuotaExceededError(f"the {counter} limit of this plan ({limit}) would be exceeded ({used} used); "
-                              "nothing was changed", code=code,
-                              details=[{"field": counter, "message": f"limit {limit}, used {used}"}])
+    return QuotaExceededError(
+        f"the {counter} limit of this plan ({limit}) would be exceeded ({used} used); nothing was changed",
+        code=code,
+        details=[{"field": counter, "message": f"limit {limit}, used {used}"}],
+    )
 
 
-def apply_usage(organization_id: str, deltas: dict[str, int], *, reason: str | None = None,
-                metadata: dict[str, Any] | None = None, principal: dict[str, Any] | None = None,
-                idempotency_key: str | None = None, enforce_limits: bool = True,
-                ai_requests: int = 0, limits: dict[str, int | None] | None = None) -> None:
+def apply_usage(
+    organization_id: str,
+    deltas: dict[str, int],
+    *,
+    reason: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    principal: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    enforce_limits: bool = True,
+    ai_requests: int = 0,
+    limits: dict[str, int | None] | None = None,
+) -> None:
     """Apply counter deltas atomically (402 and nothing changed when a limit would be passed).
 
     Negative storage deltas floor at 0. With `idempotency_key`, a retry applies nothing again.
@@ -132,15 +163,35 @@ def apply_usage(organization_id: str, deltas: dict[str, int], *, reason: str | N
     key_hash = hashlib.sha256(idempotency_key.encode()).hexdigest() if idempotency_key else None
     for _attempt in range(8):
         at, event_id = clock.to_iso(now), clock.new_id()
-        event = usage_dal.new_event(organization_id, month, event_id=event_id, at=at, deltas=adds, reason=reason,
-                                    metadata=metadata, principal=principal,
-                                    ttl=int((now + EVENT_RETENTION).timestamp()))
-        marker = None if key_hash is None else usage_dal.idempotency_item(
-            organization_id, key_hash, event_id=event_id, at=at, ttl=int((now + IDEMPOTENCY_RETENTION).timestamp()))
+        event = usage_dal.new_event(
+            organization_id,
+            month,
+            event_id=event_id,
+            at=at,
+            deltas=adds,
+            reason=reason,
+            metadata=metadata,
+            principal=principal,
+            ttl=int((now + EVENT_RETENTION).timestamp()),
+        )
+        marker = (
+            None
+            if key_hash is None
+            else usage_dal.idempotency_item(
+                organization_id, key_hash, event_id=event_id, at=at, ttl=int((now + IDEMPOTENCY_RETENTION).timestamp())
+            )
+        )
         try:
-            usage_dal.apply(organization_id, month, adds=adds, limits=limits, storage_to_zero=storage_to_zero,
-                            event=event, idempotency=marker,
-                            extra_adds={"aiRequests": ai_requests} if ai_requests else None)
+            usage_dal.apply(
+                organization_id,
+                month,
+                adds=adds,
+                limits=limits,
+                storage_to_zero=storage_to_zero,
+                event=event,
+                idempotency=marker,
+                extra_adds={"aiRequests": ai_requests} if ai_requests else None,
+            )
             return
         except usage_dal.AlreadyApplied:
             return
@@ -163,24 +214,40 @@ def apply_usage(organization_id: str, deltas: dict[str, int], *, reason: str | N
 
 def principal_of(tenant: Tenant) -> dict[str, Any]:
     """Who applied a delta, for the usage event."""
-    return {"type": tenant.principal_type, "userId": tenant.user_id, "keyId": tenant.key_id,
-            "applicationId": tenant.application_id}
+    return {
+        "type": tenant.principal_type,
+        "userId": tenant.user_id,
+        "keyId": tenant.key_id,
+        "applicationId": tenant.application_id,
+    }
 
 
 def increment(tenant: Tenant, request: UsageIncrementRequest, idempotency_key: str | None) -> TenantUsageUpdated:
     """POST /api/tenant-usage (admin only; the caller checks the role)."""
-    deltas = {"storageBytes": int(request.storageBytesDelta or 0), "aiTokens": int(request.aiTokensDelta or 0),
-              "whatsappMessages": int(request.whatsappMessagesDelta or 0)}
+    deltas = {
+        "storageBytes": int(request.storageBytesDelta or 0),
+        "aiTokens": int(request.aiTokensDelta or 0),
+        "whatsappMessages": int(request.whatsappMessagesDelta or 0),
+    }
     if not any(deltas.values()):
         fields = ("storageBytesDelta", "aiTokensDelta", "whatsappMessagesDelta")
-        raise ValidationError("at least one of storageBytesDelta, aiTokensDelta, whatsappMessagesDelta must be a "
-                              "non-zero number", details=[{"field": field, "message": "missing or 0"} for field in fields])
+        raise ValidationError(
+            "at least one of storageBytesDelta, aiTokensDelta, whatsappMessagesDelta must be a non-zero number",
+            details=[{"field": field, "message": "missing or 0"} for field in fields],
+        )
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
         raise ValidationError.for_field("Idempotency-Key", "must be 1-255 characters")
     organization_id = tenant.organization_id
     plan = plan_of(organization_id)
-    apply_usage(organization_id, deltas, reason=request.reason, metadata=request.metadata,
-                principal=principal_of(tenant), idempotency_key=idempotency_key, limits=limits_for(plan))
+    apply_usage(
+        organization_id,
+        deltas,
+        reason=request.reason,
+        metadata=request.metadata,
+        principal=principal_of(tenant),
+        idempotency_key=idempotency_key,
+        limits=limits_for(plan),
+    )
     month = current_month()
     return TenantUsageUpdated(ok=True, plan=_plan(plan), usage=_usage_out(_counters(organization_id, month), month))
 
@@ -193,14 +260,23 @@ def meter_storage(organization_id: str, delta_bytes: int, reason: str, metadata:
     if not delta_bytes:
         return
     try:
-        apply_usage(organization_id, {"storageBytes": int(delta_bytes)}, reason=reason, metadata=metadata,
-                    principal={"type": "system"}, enforce_limits=False)
+        apply_usage(
+            organization_id,
+            {"storageBytes": int(delta_bytes)},
+            reason=reason,
+            metadata=metadata,
+            principal={"type": "system"},
+            enforce_limits=False,
+        )
     except Exception:
-        logger.exception("storage metering failed", extra={"organizationId": organization_id,
-                                                           "deltaBytes": delta_bytes, "reason": reason})
+        logger.exception(
+            "storage metering failed",
+            extra={"organizationId": organization_id, "deltaBytes": delta_bytes, "reason": reason},
+        )
 
 
 # ------------------------------------------------------------------ AI tokens (issue 8 callers)
+
 
 def ai_token_limit(organization_id: str) -> int | None:
     return limits_for(plan_of(organization_id))["aiTokens"]
@@ -222,8 +298,9 @@ def consume_ai_tokens(organization_id: str, tokens: int, reason: str, *, limit: 
     tokens = max(0, int(tokens))
     # a caller that read the limit before generating (ensure_ai_allowance) passes it: enforce that one
     limits = None if limit is False else {"aiTokens": limit}
-    apply_usage(organization_id, {"aiTokens": tokens}, reason=reason, principal={"type": "system"},
-                ai_requests=1, limits=limits)
+    apply_usage(
+        organization_id, {"aiTokens": tokens}, reason=reason, principal={"type": "system"}, ai_requests=1, limits=limits
+    )
     return ai_tokens_used(organization_id)
 
 

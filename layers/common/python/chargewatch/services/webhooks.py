@@ -18,6 +18,7 @@ first attempt. The delivery consumer (functions/webhook_delivery) runs one attem
 Bodies are signed per Standard Webhooks (webhook-id / webhook-timestamp / webhook-signature); for
 SECRET_GRACE after a rotation, every attempt carries a signature with the old secret too.
 """
+
 from __future__ import annotations
 
 import base64
@@ -35,6 +36,7 @@ from pydantic import BaseModel
 from chargewatch import clock, outbound
 from chargewatch.dal import webhooks as webhooks_dal
 from chargewatch.errors import ChargewatchError, ConflictError, NotFoundError
+from chargewatch.pagination import paginate
 from chargewatch.schemas.webhooks import (
     ANOMALY_DETECTED,
     EVENT_TYPES,
@@ -58,7 +60,6 @@ from chargewatch.schemas.webhooks import (
     WebhookTestResult,
     WebhookWithSecret,
 )
-from chargewatch.pagination import paginate
 from chargewatch.settings import get_settings
 
 logger = Logger(service="chargewatch-webhooks")
@@ -93,6 +94,7 @@ class AttemptInProgress(Exception):
 
 # --------------------------------------------------------------------------- signing
 
+
 def generate_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets_module.token_bytes(32)).decode()
 
@@ -107,8 +109,11 @@ def sign(secret: str, message_id: str, timestamp: int, body: str) -> str:
 def signing_secrets(webhook: webhooks_dal.WebhookItem, moment: datetime) -> list[str]:
     """The current secret, plus the previous one inside its grace window."""
     found = [webhook.secret]
-    if webhook.previousSecret and webhook.previousSecretExpiresAt and \
-            clock.parse_iso(webhook.previousSecretExpiresAt) > moment:
+    if (
+        webhook.previousSecret
+        and webhook.previousSecretExpiresAt
+        and clock.parse_iso(webhook.previousSecretExpiresAt) > moment
+    ):
         found.append(webhook.previousSecret)
     return found
 
@@ -116,25 +121,46 @@ def signing_secrets(webhook: webhooks_dal.WebhookItem, moment: datetime) -> list
 def signed_headers(webhook: webhooks_dal.WebhookItem, message_id: str, body: str, moment: datetime) -> dict[str, str]:
     timestamp = int(moment.timestamp())
     signature = " ".join(sign(secret, message_id, timestamp, body) for secret in signing_secrets(webhook, moment))
-    return {"Content-Type": "application/json", "User-Agent": USER_AGENT, "webhook-id": message_id,
-            "webhook-timestamp": str(timestamp), "webhook-signature": signature}
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature,
+    }
 
 
 # --------------------------------------------------------------------------- /v1/webhooks
 
+
 def _webhook_fields(item: webhooks_dal.WebhookItem) -> dict[str, Any]:
-    return {"id": item.webhookId, "url": item.url, "events": list(item.events or []),
-            "description": item.description, "enabled": bool(item.enabled), "failureCount": int(item.failureCount or 0),
-            "disabledAt": item.disabledAt, "disabledReason": item.disabledReason,
-            "createdAt": item.createdAt, "updatedAt": item.updatedAt}
+    return {
+        "id": item.webhookId,
+        "url": item.url,
+        "events": list(item.events or []),
+        "description": item.description,
+        "enabled": bool(item.enabled),
+        "failureCount": int(item.failureCount or 0),
+        "disabledAt": item.disabledAt,
+        "disabledReason": item.disabledReason,
+        "createdAt": item.createdAt,
+        "updatedAt": item.updatedAt,
+    }
 
 
 def _delivery_out(item: webhooks_dal.DeliveryItem) -> WebhookDelivery:
-    return WebhookDelivery(id=item.deliveryId, eventType=item.eventType, status=item.status,
-                           httpStatus=None if item.httpStatus is None else int(item.httpStatus),
-                           attemptCount=int(item.attemptCount or 0), createdAt=item.createdAt,
-                           completedAt=item.completedAt, nextAttemptAt=item.nextAttemptAt, error=item.error,
-                           responseBody=item.responseBody)
+    return WebhookDelivery(
+        id=item.deliveryId,
+        eventType=item.eventType,
+        status=item.status,
+        httpStatus=None if item.httpStatus is None else int(item.httpStatus),
+        attemptCount=int(item.attemptCount or 0),
+        createdAt=item.createdAt,
+        completedAt=item.completedAt,
+        nextAttemptAt=item.nextAttemptAt,
+        error=item.error,
+        responseBody=item.responseBody,
+    )
 
 
 def _require(organization_id: str, webhook_id: str) -> webhooks_dal.WebhookItem:
@@ -149,20 +175,30 @@ def _checked_url(url: str) -> str:
 
 
 def list_webhooks(organization_id: str, page: int, page_size: int) -> WebhookPage:
-    content, pagination = paginate(webhooks_dal.list_webhooks(organization_id), page, page_size,
-                                   lambda item: Webhook(**_webhook_fields(item)))
+    content, pagination = paginate(
+        webhooks_dal.list_webhooks(organization_id), page, page_size, lambda item: Webhook(**_webhook_fields(item))
+    )
     return WebhookPage(content=content, pagination=pagination)
 
 
 def create_webhook(organization_id: str, request: CreateWebhookRequest) -> WebhookWithSecret:
     url = _checked_url(request.url)
     if sum(1 for _ in webhooks_dal.list_webhooks(organization_id)) >= MAX_WEBHOOKS_PER_ORGANIZATION:
-        raise ConflictError(f"an organization can have at most {MAX_WEBHOOKS_PER_ORGANIZATION} webhooks",
-                            code="webhook_limit_reached")
+        raise ConflictError(
+            f"an organization can have at most {MAX_WEBHOOKS_PER_ORGANIZATION} webhooks", code="webhook_limit_reached"
+        )
     now = clock.iso_now()
     item = webhooks_dal.put_new_webhook(
-        organization_id, clock.new_id(), url=url, events=request.events, description=request.description or None,
-        enabled=True, failureCount=0, secret=generate_secret(), createdAt=now, updatedAt=now,
+        organization_id,
+        clock.new_id(),
+        url=url,
+        events=request.events,
+        description=request.description or None,
+        enabled=True,
+        failureCount=0,
+        secret=generate_secret(),
+        createdAt=now,
+        updatedAt=now,
     )
     return WebhookWithSecret(**_webhook_fields(item), secret=item.secret)
 
@@ -185,11 +221,19 @@ def update_webhook(organization_id: str, webhook_id: str, request: UpdateWebhook
         actions.append(Item.description.set(request.description) if request.description else Item.description.remove())
     if request.enabled is True and not item.enabled:
         # re-enabling starts over: no failure history, nothing disabled
-        actions += [Item.enabled.set(True), Item.failureCount.set(0), Item.failingSince.remove(),
-                    Item.disabledAt.remove(), Item.disabledReason.remove()]
+        actions += [
+            Item.enabled.set(True),
+            Item.failureCount.set(0),
+            Item.failingSince.remove(),
+            Item.disabledAt.remove(),
+            Item.disabledReason.remove(),
+        ]
     elif request.enabled is False and item.enabled:
-        actions += [Item.enabled.set(False), Item.disabledAt.set(clock.iso_now()),
-                    Item.disabledReason.set("disabled through the API")]
+        actions += [
+            Item.enabled.set(False),
+            Item.disabledAt.set(clock.iso_now()),
+            Item.disabledReason.set("disabled through the API"),
+        ]
     if webhooks_dal.update_webhook(item, actions) is None:
         raise NotFoundError(f"webhook {webhook_id} not found", code="webhook_not_found")
     return Webhook(**_webhook_fields(item))
@@ -207,8 +251,12 @@ def rotate_secret(organization_id: str, webhook_id: str) -> WebhookWithSecret:
     Item = webhooks_dal.WebhookItem
     now = clock.now()
     new_secret = generate_secret()
-    actions = [Item.secret.set(new_secret), Item.previousSecret.set(item.secret),
-               Item.previousSecretExpiresAt.set(clock.to_iso(now + SECRET_GRACE)), Item.updatedAt.set(clock.to_iso(now))]
+    actions = [
+        Item.secret.set(new_secret),
+        Item.previousSecret.set(item.secret),
+        Item.previousSecretExpiresAt.set(clock.to_iso(now + SECRET_GRACE)),
+        Item.updatedAt.set(clock.to_iso(now)),
+    ]
     # conditioned on the secret read, so two concurrent rotations cannot lose a secret in between
     if webhooks_dal.update_webhook(item, actions, condition=Item.secret == item.secret) is None:
         raise ConflictError("the webhook changed while rotating its secret; retry", code="concurrent_modification")
@@ -225,35 +273,58 @@ def send_test(organization_id: str, webhook_id: str) -> WebhookTestResult:
     webhooks_dal.claim_attempt(delivery, 1, clock.iso_now())
     outcome = _post(webhook, delivery)
     _record_outcome(webhook, delivery, 1, outcome, bookkeeping=False)
-    return WebhookTestResult(success=delivery.status == "succeeded", deliveryId=delivery.deliveryId,
-                             eventType=WEBHOOK_TEST, status=delivery.status, httpStatus=outcome.http_status,
-                             durationMs=outcome.duration_ms, error=outcome.error,
-                             responseBody=delivery.responseBody)
+    return WebhookTestResult(
+        success=delivery.status == "succeeded",
+        deliveryId=delivery.deliveryId,
+        eventType=WEBHOOK_TEST,
+        status=delivery.status,
+        httpStatus=outcome.http_status,
+        durationMs=outcome.duration_ms,
+        error=outcome.error,
+        responseBody=delivery.responseBody,
+    )
 
 
 # --------------------------------------------------------------------------- publishing
 
+
 def _envelope(organization_id: str, event_type: str, data: BaseModel | dict[str, Any]) -> tuple[str, str]:
     event_id = clock.new_id()
     payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
-    envelope = EventEnvelope(id=event_id, type=event_type, timestamp=clock.iso_now(),
-                             organizationId=organization_id, data=payload)
+    envelope = EventEnvelope(
+        id=event_id, type=event_type, timestamp=clock.iso_now(), organizationId=organization_id, data=payload
+    )
     return envelope.model_dump_json(), event_id
 
 
-def _new_delivery(webhook: webhooks_dal.WebhookItem, event_type: str, event_id: str, body: str, *,
-                  sweepable: bool = True) -> webhooks_dal.DeliveryItem:
+def _new_delivery(
+    webhook: webhooks_dal.WebhookItem, event_type: str, event_id: str, body: str, *, sweepable: bool = True
+) -> webhooks_dal.DeliveryItem:
     now = clock.now()
     return webhooks_dal.put_new_delivery(
-        webhook.organizationId, webhook.webhookId, clock.new_sortable_id(), sweepable=sweepable,
-        eventType=event_type, eventId=event_id,
-        payload=body, status="pending", attemptCount=0, completedAttempts=0, createdAt=clock.to_iso(now),
-        nextAttemptAt=clock.to_iso(now), ttl=int((now + DELIVERY_RETENTION).timestamp()),
+        webhook.organizationId,
+        webhook.webhookId,
+        clock.new_sortable_id(),
+        sweepable=sweepable,
+        eventType=event_type,
+        eventId=event_id,
+        payload=body,
+        status="pending",
+        attemptCount=0,
+        completedAttempts=0,
+        createdAt=clock.to_iso(now),
+        nextAttemptAt=clock.to_iso(now),
+        ttl=int((now + DELIVERY_RETENTION).timestamp()),
     )
 
 
-def publish(organization_id: str, event_type: str, data: BaseModel | dict[str, Any], *,
-            webhooks: list[webhooks_dal.WebhookItem] | None = None) -> list[str]:
+def publish(
+    organization_id: str,
+    event_type: str,
+    data: BaseModel | dict[str, Any],
+    *,
+    webhooks: list[webhooks_dal.WebhookItem] | None = None,
+) -> list[str]:
     """Queue `event_type` for every enabled webhook of the organization subscribed to it.
 
     Returns the delivery ids. The payload goes only to the organization's own webhooks. A caller
@@ -275,40 +346,72 @@ def publish(organization_id: str, event_type: str, data: BaseModel | dict[str, A
     return delivery_ids
 
 
-def _publish_safely(organization_id: str, event_type: str, data: BaseModel, *,
-                    webhooks: list[webhooks_dal.WebhookItem] | None = None) -> list[str]:
+def _publish_safely(
+    organization_id: str, event_type: str, data: BaseModel, *, webhooks: list[webhooks_dal.WebhookItem] | None = None
+) -> list[str]:
     """Publishing never fails the request that caused the event (the event is logged instead)."""
     try:
         return publish(organization_id, event_type, data, webhooks=webhooks)
     except Exception:
-        logger.exception("could not publish webhook event", extra={"eventType": event_type,
-                                                                   "organizationId": organization_id})
+        logger.exception(
+            "could not publish webhook event", extra={"eventType": event_type, "organizationId": organization_id}
+        )
         return []
 
 
-def publish_session_analysis(organization_id: str, session: Any, result: dict[str, Any] | None,
-                             analyzed_at: str | None) -> list[str]:
+def publish_session_analysis(
+    organization_id: str, session: Any, result: dict[str, Any] | None, analyzed_at: str | None
+) -> list[str]:
     """session.analyzed for every stored analysis, and anomaly.detected when it found anomalies
     (nothing when the analysis was cleared)."""
     if result is None or analyzed_at is None:
         return []
     anomalies = result.get("anomalies") or []
-    ids = {"sessionId": session.sessionId, "chargingStationId": session.chargingStationId,
-           "connectorId": session.connectorId, "evseId": session.evseId}
+    ids = {
+        "sessionId": session.sessionId,
+        "chargingStationId": session.chargingStationId,
+        "connectorId": session.connectorId,
+        "evseId": session.evseId,
+    }
     scores = {key: result.get(key) for key in ("anomalyScore", "anomalyConfidence", "isIncident", "isRecurring")}
     try:  # one read of the organization's webhooks for both events
         webhooks = list(webhooks_dal.list_webhooks(organization_id))
     except Exception:
         logger.exception("could not list webhooks", extra={"organizationId": organization_id})
         return []
-    delivered = _publish_safely(organization_id, SESSION_ANALYZED, webhooks=webhooks, data=SessionAnalyzedData(
-        **ids, **scores, isAnomaly=bool(result.get("isAnomaly")), anomalyCount=len(anomalies),
-        categories=sorted({anomaly["category"] for anomaly in anomalies}), analyzedAt=analyzed_at))
+    delivered = _publish_safely(
+        organization_id,
+        SESSION_ANALYZED,
+        webhooks=webhooks,
+        data=SessionAnalyzedData(
+            **ids,
+            **scores,
+            isAnomaly=bool(result.get("isAnomaly")),
+            anomalyCount=len(anomalies),
+            categories=sorted({anomaly["category"] for anomaly in anomalies}),
+            analyzedAt=analyzed_at,
+        ),
+    )
     if anomalies:
-        delivered += _publish_safely(organization_id, ANOMALY_DETECTED, webhooks=webhooks, data=AnomalyDetectedData(
-            **ids, **scores, analyzedAt=analyzed_at,
-            anomalies=[AnomalySummary(category=a["category"], score=a.get("score"), confidence=a.get("confidence"),
-                                      timeRange=a.get("timeRange")) for a in anomalies]))
+        delivered += _publish_safely(
+            organization_id,
+            ANOMALY_DETECTED,
+            webhooks=webhooks,
+            data=AnomalyDetectedData(
+                **ids,
+                **scores,
+                analyzedAt=analyzed_at,
+                anomalies=[
+                    AnomalySummary(
+                        category=a["category"],
+                        score=a.get("score"),
+                        confidence=a.get("confidence"),
+                        timeRange=a.get("timeRange"),
+                    )
+                    for a in anomalies
+                ],
+            ),
+        )
     return delivered
 
 
@@ -340,8 +443,13 @@ def _sqs_client():
 
 
 def _message(delivery: webhooks_dal.DeliveryItem, attempt: int, not_before: datetime) -> dict[str, Any]:
-    return {"organizationId": delivery.organizationId, "webhookId": delivery.webhookId,
-            "deliveryId": delivery.deliveryId, "attempt": attempt, "notBefore": math.ceil(not_before.timestamp())}
+    return {
+        "organizationId": delivery.organizationId,
+        "webhookId": delivery.webhookId,
+        "deliveryId": delivery.deliveryId,
+        "attempt": attempt,
+        "notBefore": math.ceil(not_before.timestamp()),
+    }
 
 
 def _enqueue(message: dict[str, Any], wait_seconds: float) -> None:
@@ -349,8 +457,7 @@ def _enqueue(message: dict[str, Any], wait_seconds: float) -> None:
     if not settings.webhook_queue_url:
         raise ChargewatchError("WEBHOOK_QUEUE_URL is not configured")
     delay = min(math.ceil(max(wait_seconds, 0)), SQS_MAX_DELAY_SECONDS, settings.webhook_max_delay_seconds)
-    _sqs_client().send_message(QueueUrl=settings.webhook_queue_url, MessageBody=json.dumps(message),
-                               DelaySeconds=delay)
+    _sqs_client().send_message(QueueUrl=settings.webhook_queue_url, MessageBody=json.dumps(message), DelaySeconds=delay)
 
 
 def _enqueue_or_leave_to_sweeper(message: dict[str, Any], wait_seconds: float) -> None:
@@ -359,8 +466,10 @@ def _enqueue_or_leave_to_sweeper(message: dict[str, Any], wait_seconds: float) -
     try:
         _enqueue(message, wait_seconds)
     except Exception:
-        logger.exception("could not queue a webhook delivery attempt; the sweeper will re-queue it",
-                         extra={key: message[key] for key in ("organizationId", "webhookId", "deliveryId", "attempt")})
+        logger.exception(
+            "could not queue a webhook delivery attempt; the sweeper will re-queue it",
+            extra={key: message[key] for key in ("organizationId", "webhookId", "deliveryId", "attempt")},
+        )
 
 
 def _dead_letter(message: dict[str, Any], reason: str) -> None:
@@ -372,6 +481,7 @@ def _dead_letter(message: dict[str, Any], reason: str) -> None:
 
 
 # --------------------------------------------------------------------------- delivery
+
 
 def process_delivery_message(message: dict[str, Any]) -> None:
     """One SQS message: wait more (chain), or run attempt `message["attempt"]` at most once."""
@@ -396,15 +506,20 @@ def process_delivery_message(message: dict[str, Any]) -> None:
             raise AttemptInProgress(delivery.deliveryId)
         webhook = webhooks_dal.get_webhook(organization_id, webhook_id)
         if webhook is not None:  # the invocation that claimed it died: the attempt failed
-            _record_outcome(webhook, delivery, attempt, outbound.HttpOutcome(
-                None, None, "attempt interrupted before its outcome was recorded", 0))
+            _record_outcome(
+                webhook,
+                delivery,
+                attempt,
+                outbound.HttpOutcome(None, None, "attempt interrupted before its outcome was recorded", 0),
+            )
         return
     if int(delivery.attemptCount or 0) != attempt - 1:
         return  # an out-of-date message
     webhook = webhooks_dal.get_webhook(organization_id, webhook_id)
     if webhook is None or not webhook.enabled:
-        webhooks_dal.finish_without_attempt(delivery, error="webhook disabled" if webhook else "webhook deleted",
-                                            completed_at=clock.iso_now())
+        webhooks_dal.finish_without_attempt(
+            delivery, error="webhook disabled" if webhook else "webhook deleted", completed_at=clock.iso_now()
+        )
         return
     try:
         webhooks_dal.claim_attempt(delivery, attempt, clock.iso_now())
@@ -415,12 +530,23 @@ def process_delivery_message(message: dict[str, Any]) -> None:
 
 def _post(webhook: webhooks_dal.WebhookItem, delivery: webhooks_dal.DeliveryItem) -> outbound.HttpOutcome:
     headers = signed_headers(webhook, delivery.deliveryId, delivery.payload, clock.now())
-    return outbound.post(webhook.url, delivery.payload.encode(), headers, timeout_seconds=HTTP_TIMEOUT_SECONDS,
-                         allow_local_http=get_settings().webhook_allow_local_http)
+    return outbound.post(
+        webhook.url,
+        delivery.payload.encode(),
+        headers,
+        timeout_seconds=HTTP_TIMEOUT_SECONDS,
+        allow_local_http=get_settings().webhook_allow_local_http,
+    )
 
 
-def _record_outcome(webhook: webhooks_dal.WebhookItem, delivery: webhooks_dal.DeliveryItem, attempt: int,
-                    outcome: outbound.HttpOutcome, *, bookkeeping: bool = True) -> None:
+def _record_outcome(
+    webhook: webhooks_dal.WebhookItem,
+    delivery: webhooks_dal.DeliveryItem,
+    attempt: int,
+    outcome: outbound.HttpOutcome,
+    *,
+    bookkeeping: bool = True,
+) -> None:
     now = clock.now()
     now_iso = clock.to_iso(now)
     succeeded = outcome.http_status is not None and 200 <= outcome.http_status < 300
@@ -431,15 +557,25 @@ def _record_outcome(webhook: webhooks_dal.WebhookItem, delivery: webhooks_dal.De
     if succeeded:
         changes.update(status="succeeded", completedAt=now_iso, nextAttemptAt=None)
     elif gone and bookkeeping:
-        changes.update(status="failed", completedAt=now_iso, nextAttemptAt=None,
-                       error="endpoint answered 410 Gone: webhook disabled")
+        changes.update(
+            status="failed",
+            completedAt=now_iso,
+            nextAttemptAt=None,
+            error="endpoint answered 410 Gone: webhook disabled",
+        )
     elif attempt >= MAX_ATTEMPTS or not bookkeeping:
         changes.update(status="failed", completedAt=now_iso, nextAttemptAt=None)
     else:
         next_at = now + timedelta(seconds=RETRY_DELAYS[attempt - 1])
         changes["nextAttemptAt"] = clock.to_iso(next_at)
-    record = {"attempt": attempt, "at": delivery.attemptStartedAt or now_iso, "completedAt": now_iso,
-              "httpStatus": outcome.http_status, "error": outcome.error, "durationMs": outcome.duration_ms}
+    record = {
+        "attempt": attempt,
+        "at": delivery.attemptStartedAt or now_iso,
+        "completedAt": now_iso,
+        "httpStatus": outcome.http_status,
+        "error": outcome.error,
+        "durationMs": outcome.duration_ms,
+    }
     try:
         webhooks_dal.record_attempt(delivery, attempt, record, changes)
     except webhooks_dal.ClaimLost:
@@ -452,8 +588,9 @@ def _record_outcome(webhook: webhooks_dal.WebhookItem, delivery: webhooks_dal.De
         _dead_letter(_message(delivery, attempt, now), delivery.error or f"HTTP {outcome.http_status}")
 
 
-def _update_health(webhook: webhooks_dal.WebhookItem, now: datetime, *, succeeded: bool, gone: bool,
-                   first_failure: bool) -> None:
+def _update_health(
+    webhook: webhooks_dal.WebhookItem, now: datetime, *, succeeded: bool, gone: bool, first_failure: bool
+) -> None:
     """failureCount counts consecutive failed deliveries (each once, at its first failed attempt);
     any success resets it. 410 disables at once; AUTO_DISABLE_AFTER of only failures disables too."""
     Item = webhooks_dal.WebhookItem
@@ -473,12 +610,20 @@ def _update_health(webhook: webhooks_dal.WebhookItem, now: datetime, *, succeede
     elif now - clock.parse_iso(webhook.failingSince) >= AUTO_DISABLE_AFTER:
         reason = f"every delivery attempt failed for {AUTO_DISABLE_AFTER.days} days"
     if reason:
-        webhooks_dal.update_webhook(webhook, [Item.enabled.set(False), Item.disabledAt.set(now_iso),
-                                              Item.disabledReason.set(reason), Item.updatedAt.set(now_iso)],
-                                    condition=Item.enabled == True)  # noqa: E712 (a DynamoDB condition)
+        webhooks_dal.update_webhook(
+            webhook,
+            [
+                Item.enabled.set(False),
+                Item.disabledAt.set(now_iso),
+                Item.disabledReason.set(reason),
+                Item.updatedAt.set(now_iso),
+            ],
+            condition=Item.enabled == True,
+        )  # noqa: E712 (a DynamoDB condition)
 
 
 # --------------------------------------------------------------------------- the sweeper
+
 
 def sweep_pending_deliveries(*, limit: int = SWEEP_BATCH) -> dict[str, int]:
     """Re-queue the current attempt of every pending delivery overdue by more than SWEEP_GRACE.
@@ -494,8 +639,10 @@ def sweep_pending_deliveries(*, limit: int = SWEEP_BATCH) -> dict[str, int]:
             counts["requeued" if _requeue(ref, now) else "skipped"] += 1
         except Exception:  # one bad delivery must not stop the sweep; it is found again next run
             counts["errors"] += 1
-            logger.exception("could not re-queue a webhook delivery", extra={
-                "organizationId": ref.organizationId, "webhookId": ref.webhookId, "deliveryId": ref.deliveryId})
+            logger.exception(
+                "could not re-queue a webhook delivery",
+                extra={"organizationId": ref.organizationId, "webhookId": ref.webhookId, "deliveryId": ref.deliveryId},
+            )
     return counts
 
 
@@ -511,8 +658,15 @@ def _requeue(ref: webhooks_dal.PendingRef, now: datetime) -> bool:
     attempt = int(delivery.completedAttempts or 0) + 1
     due = clock.parse_iso(delivery.nextAttemptAt) if delivery.nextAttemptAt else now
     _enqueue(_message(delivery, attempt, due), 0)
-    logger.warning("re-queued an overdue webhook delivery", extra={
-        "organizationId": delivery.organizationId, "webhookId": delivery.webhookId,
-        "deliveryId": delivery.deliveryId, "attempt": attempt, "nextAttemptAt": delivery.nextAttemptAt,
-        "sweepCount": sweeps + 1})
+    logger.warning(
+        "re-queued an overdue webhook delivery",
+        extra={
+            "organizationId": delivery.organizationId,
+            "webhookId": delivery.webhookId,
+            "deliveryId": delivery.deliveryId,
+            "attempt": attempt,
+            "nextAttemptAt": delivery.nextAttemptAt,
+            "sweepCount": sweeps + 1,
+        },
+    )
     return True
