@@ -23,4 +23,5 @@ __all__ = [
     "SessionAnalysis",
     "analyze_batch",
     "analyze_session",
+    "shade",
 ]

@@ -65,8 +65,8 @@ class BatchContext:
     unit_corrected_rows: np.ndarray  # per session count of rescaled energy readings
     # Register excursions of 1-3 readings that return to the trend (removed from `energy`):
     # direction +1 = jumped up (a transient ENERGY_SPIKE), -1 = dipped (a transient KWH_DECREASE).
-    excursions: Excursions | None = None
-    unit_runs: UnitRuns | None = None  # readings rescaled by UNIT_MISMATCH
+    excursions: Excursions
+    unit_runs: UnitRuns  # readings rescaled by UNIT_MISMATCH
 
     def interval_rated_energy(self, series: Series) -> np.ndarray:
         """Most energy the rating allows over each interval of `series`, with clock slack."""
@@ -159,7 +159,9 @@ def _unit_mismatch_factors(energy: Series, params: CsarParams) -> tuple[np.ndarr
     used[:-1] |= too_big
     used[1:] |= too_big
     too_small = ~is_up[:-1] & is_up[1:] & same_session & ~used[:-1] & ~used[1:]
-    firsts, lasts, run_factors = [], [], []
+    firsts: list[np.ndarray] = []
+    lasts: list[np.ndarray] = []
+    run_factors: list[np.ndarray] = []
     for pair_mask, factor in ((too_big, 1e-3), (too_small, 1e3)):
         pair = np.flatnonzero(pair_mask)
         first = jumps[pair] + 1
@@ -170,16 +172,16 @@ def _unit_mismatch_factors(energy: Series, params: CsarParams) -> tuple[np.ndarr
         firsts.append(first[fits])
         lasts.append(last[fits])
         run_factors.append(np.full(int(fits.sum()), factor))
-    first, last, factor = np.concatenate(firsts), np.concatenate(lasts), np.concatenate(run_factors)
+    first, last, run_factor = np.concatenate(firsts), np.concatenate(lasts), np.concatenate(run_factors)
     if not len(first):
         return factors, UnitRuns.empty()
     run_of_row = run_ids(first, last, len(v))
-    factors = np.where(run_of_row >= 0, factor[np.maximum(run_of_row, 0)], 1.0)
+    factors = np.where(run_of_row >= 0, run_factor[np.maximum(run_of_row, 0)], 1.0)
     runs = UnitRuns(
         session=energy.session[first],
         time_first=energy.time[first],
         time_last=energy.time[last],
-        factor=factor,
+        factor=run_factor,
         delivered_kwh=np.maximum(v[last + 1] - v[first - 1], 0.0),
     )
     return factors, runs
@@ -297,26 +299,8 @@ def build_context(table: ReadingTable, metadatas: Sequence[Any], params: CsarPar
     soc_flagged = np.bincount(session[(kind == SOC) & table.reconstructed], minlength=n) > 0
 
     metadata = read_metadata(metadatas)
-    factors, unit_runs = _unit_mismatch_factors(energy, params)
-    unit_corrected_rows = np.zeros(n, dtype=np.int64)
-    if len(unit_runs.session):
-        energy = Series(energy.session, energy.time, energy.value * factors, energy.offsets)
-        unit_corrected_rows = np.bincount(energy.session[factors != 1.0], minlength=n)
-
-    # Rating from what the session actually drew while charging: idle samples after the
-    # battery is full would otherwise drag the percentile down to nothing.
-    # Only sessions without a rated power in their metadata need the estimate.
-    active = (power.value >= IDLE_POWER_KW) & ~np.isfinite(metadata.max_power_kw[power.session])
-    charging_power = Series(
-        power.session[active], power.time[active], power.value[active], offsets_from_sessions(power.session[active], n)
-    )
-    p95 = percentile_per_session(charging_power, 0.95)
-    from_power = charging_power.counts >= 2
-    rated = np.where(
-        np.isfinite(metadata.max_power_kw),
-        metadata.max_power_kw,
-        np.where(from_power, params.spike_p95_factor * np.nan_to_num(p95), params.spike_default_rated_kw),
-    )
+    energy, unit_runs, unit_corrected_rows = _correct_unit_mismatch(energy, params, n)
+    rated = _rated_kw(power, metadata, params, n)
     resolution = register_resolution(energy)
     keep, excursions = _register_excursions(energy, rated, resolution, params)
     if not keep.all():
@@ -356,6 +340,35 @@ def build_context(table: ReadingTable, metadatas: Sequence[Any], params: CsarPar
     return ctx
 
 
+def _correct_unit_mismatch(energy: Series, params: CsarParams, n: int) -> tuple[Series, UnitRuns, np.ndarray]:
+    """The energy series with readings sent in the wrong unit rescaled, the runs found and
+    how many rows of each session were rescaled."""
+    factors, unit_runs = _unit_mismatch_factors(energy, params)
+    unit_corrected_rows = np.zeros(n, dtype=np.int64)
+    if len(unit_runs.session):
+        energy = Series(energy.session, energy.time, energy.value * factors, energy.offsets)
+        unit_corrected_rows = np.bincount(energy.session[factors != 1.0], minlength=n)
+    return energy, unit_runs, unit_corrected_rows
+
+
+def _rated_kw(power: Series, metadata: SessionMetadata, params: CsarParams, n: int) -> np.ndarray:
+    """Rated power per session: from the metadata, else estimated from the power series."""
+    # Rating from what the session actually drew while charging: idle samples after the
+    # battery is full would otherwise drag the percentile down to nothing.
+    # Only sessions without a rated power in their metadata need the estimate.
+    active = (power.value >= IDLE_POWER_KW) & ~np.isfinite(metadata.max_power_kw[power.session])
+    charging_power = Series(
+        power.session[active], power.time[active], power.value[active], offsets_from_sessions(power.session[active], n)
+    )
+    p95 = percentile_per_session(charging_power, 0.95)
+    from_power = charging_power.counts >= 2
+    return np.where(
+        np.isfinite(metadata.max_power_kw),
+        metadata.max_power_kw,
+        np.where(from_power, params.spike_p95_factor * np.nan_to_num(p95), params.spike_default_rated_kw),
+    )
+
+
 def set_delivered(ctx: BatchContext, increments: np.ndarray) -> None:
     """Cumulative delivered energy per energy row from per-interval increments."""
     energy = ctx.energy
@@ -366,7 +379,9 @@ def set_delivered(ctx: BatchContext, increments: np.ndarray) -> None:
     ctx.delivered_total = np.nan_to_num(last_per_session(ctx.delivered, energy.offsets, 0.0))
 
 
-def _outlet_totals(is_kind: np.ndarray, table: ReadingTable, t_rel: np.ndarray, n: int):
+def _outlet_totals(
+    is_kind: np.ndarray, table: ReadingTable, t_rel: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(session, time, value) rows of one measurand in arrival order: Outlet readings
     (another location only where a session has no Outlet one) and totals; per-phase
     readings only for sessions without a total, summed over L1..L3 per timestamp."""

@@ -15,7 +15,7 @@ import numpy as np
 
 from .context import BatchContext, build_context
 from .params import DEFAULT_PARAMS, CsarParams
-from .parsing import build_reading_table
+from .parsing import ReadingTable, build_reading_table
 from .result import (
     BILLING_RELEVANT,
     CATEGORIES,
@@ -94,6 +94,7 @@ def _collect_anomalies(ctx: BatchContext, columns: tuple[np.ndarray, ...]) -> di
         energy[order].tolist(),
         code[order].tolist(),
         value[order].tolist(),
+        strict=True,
     )
     result: dict[int, list[Anomaly]] = {}
     current: dict[str, Any] | None = None
@@ -174,7 +175,7 @@ class _SessionSummary:
     """Per-session scalars of a batch as plain Python lists, so building thousands of
     results costs no numpy call per session."""
 
-    def __init__(self, ctx: BatchContext, table):
+    def __init__(self, ctx: BatchContext, table: ReadingTable):
         self.ctx = ctx
         self.params = ctx.params
         self.reading_count = ctx.reading_count.tolist()

@@ -95,7 +95,7 @@ def parse_values(raw: list[Any]) -> np.ndarray:
         return np.array([_safe_float(x) for x in raw], dtype=np.float64)
 
 
-def _lookup(mapping: dict, keys: list[Any], default: int) -> list[int]:
+def _lookup(mapping: dict[Any, int], keys: list[Any], default: int) -> list[int]:
     try:
         return [mapping.get(k, default) for k in keys]
     except TypeError:  # an unhashable garbage value somewhere
@@ -213,7 +213,7 @@ def _as_reading_list(meter_values: Any) -> list[Any]:
         return []
 
 
-def _kinds_and_units(flat: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+def _kinds_and_units(flat: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
     """Measurand kind and unit code per reading; dict lookups mapped in C."""
     measurands = list(map(dict.get, flat, repeat("measurand")))
     units = list(map(dict.get, flat, repeat("unit")))

@@ -40,7 +40,7 @@ _BINARY_WRAPS_KWH = (4294967.296, 2147483.648)
 @dataclass
 class EventLog:
     ctx: BatchContext
-    parts: list = field(default_factory=list)
+    parts: list[tuple[np.ndarray, ...]] = field(default_factory=list)
 
     def add(
         self,
@@ -109,7 +109,7 @@ class EventLog:
     def columns(self) -> tuple[np.ndarray, ...]:
         if not self.parts:
             return tuple(np.empty(0) for _ in range(9))
-        return tuple(np.concatenate(column) for column in zip(*self.parts))
+        return tuple(np.concatenate(column) for column in zip(*self.parts, strict=True))
 
 
 def _window_sums(values: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:

@@ -35,6 +35,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 
@@ -109,16 +110,16 @@ class StationDayAnalysis:
     modelId: str = MODEL_ID
     modelVersion: str = MODEL_VERSION
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable Python (camelCase, as the API)."""
         return asdict(self)
 
 
-def _as_day(value) -> date:
+def _as_day(value: object) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
-def _vector(values) -> np.ndarray:
+def _vector(values: Sequence[float] | None) -> np.ndarray:
     array = np.zeros(BUCKETS_PER_DAY) if values is None else np.asarray(values, dtype=float).reshape(-1)
     if array.shape[0] != BUCKETS_PER_DAY:
         raise ValueError(f"expected {BUCKETS_PER_DAY} buckets, got {array.shape[0]}")
@@ -174,7 +175,7 @@ def _silent_runs(silent: np.ndarray) -> list[tuple[int, int]]:
     """(start, end) bucket spans of consecutive silent buckets."""
     padded = np.concatenate(([0], silent.astype(np.int8), [0]))
     edges = np.flatnonzero(np.diff(padded))
-    return list(zip(edges[0::2].tolist(), edges[1::2].tolist()))
+    return list(zip(edges[0::2].tolist(), edges[1::2].tolist(), strict=True))
 
 
 def _missed_sessions(silent: np.ndarray, rates: np.ndarray) -> np.ndarray:
@@ -214,13 +215,77 @@ def _tail_sessions(tails: list[int], rates: np.ndarray) -> float:
 
 
 def analyze_station_day(
-    day,
+    day: date | str,
     connector_energy: Mapping[str, Sequence[float]],
     history: Mapping[object, Mapping[str, Sequence[float]]] | None = None,
     params: ShadeParams | None = None,
 ) -> StationDayAnalysis:
     params = params or DEFAULT_PARAMS
-    day = _as_day(day)
+    station = _station_window(_as_day(day), connector_energy, history, params)
+    baseline = _baseline(station)
+    actual_per_connector = station.today.sum(axis=1)
+    expected_total = float(baseline.per_connector.sum())
+    actual_total = float(actual_per_connector.sum())
+    enough_history = len(station.days) >= params.min_history_days and station.n_type > 0
+    uptime = np.ones(len(station.connectors))
+    detections: list[Detection] = []
+    if enough_history:
+        detections = _detections(station, baseline, actual_total, expected_total, uptime, params)
+
+    if detections:
+        day_score = max(d.score for d in detections)
+    elif enough_history and expected_total > 0:
+        # below every threshold: a continuous "how far under baseline" in [0, 0.5)
+        day_score = (
+            0.49 * min(1.0, max(0.0, 1.0 - actual_total / expected_total) / params.min_relative_drop) * station.weight
+        )
+    else:
+        day_score = 0.0
+    detections.sort(key=lambda d: (-d.score, d.startMinute))
+    return StationDayAnalysis(
+        day=station.day.isoformat(),
+        dayScore=round(float(day_score), 4),
+        isAnomaly=bool(detections),
+        totalKwh=round(actual_total, 4),
+        expectedKwh=round(expected_total, 4),
+        historyDays=len(station.days),
+        sameWeekdayDays=station.n_same,
+        detections=detections,
+        connectors=[
+            ConnectorDay(
+                c,
+                round(float(actual_per_connector[i]), 4),
+                round(float(uptime[i]), 4),
+                round(float(baseline.per_connector[i]), 4),
+                [round(float(v), 4) for v in station.today[i]],
+            )
+            for i, c in enumerate(station.connectors)
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class _StationWindow:
+    """The day to judge and its history window as arrays over the same connectors."""
+
+    day: date
+    days: list[date]  # history days in the window, oldest first
+    connectors: list[str]
+    today: np.ndarray  # connectors x buckets
+    cube: np.ndarray  # history days x connectors x buckets
+    same_weekday: np.ndarray  # per history day
+    same_type: np.ndarray  # per history day: same day type (all days when none is)
+    n_same: int
+    n_type: int
+    weight: float  # of the same-weekday baseline against the day-type one
+
+
+def _station_window(
+    day: date,
+    connector_energy: Mapping[str, Sequence[float]],
+    history: Mapping[object, Mapping[str, Sequence[float]]] | None,
+    params: ShadeParams,
+) -> _StationWindow:
     first_day = day - timedelta(weeks=params.window_weeks)
     window = {}
     for when, energy in (history or {}).items():
@@ -231,8 +296,6 @@ def analyze_station_day(
     connectors = sorted(set(connector_energy) | {c for d in history_days for c in window[d]})
     count = len(connectors)
     today = np.array([_vector(connector_energy.get(c)) for c in connectors]).reshape(count, BUCKETS_PER_DAY)
-
-    # history cube: days x connectors x buckets
     cube = np.array([[_vector(window[d].get(c)) for c in connectors] for d in history_days]).reshape(
         len(history_days), count, BUCKETS_PER_DAY
     )
@@ -241,175 +304,204 @@ def analyze_station_day(
     if not same_type.any():
         same_type = np.ones(len(history_days), dtype=bool)
     n_same = int(same_weekday.sum())
-    n_type = int(same_type.sum())
-    weight = n_same / (n_same + params.prior_days)
-
-    if history_days:
-        # Medians of sparse buckets are ~0, so energy *levels* come from robust day totals per
-        # connector (same weekday shrunk toward the day type), spread over the day by the
-        # day-type mean profile.
-        connector_totals = cube.sum(axis=2)  # days x connectors
-        type_totals = np.median(connector_totals[same_type], axis=0)
-        weekday_totals = np.median(connector_totals[same_weekday], axis=0) if n_same else type_totals
-        expected_per_connector = weight * weekday_totals + (1 - weight) * type_totals
-        mean_profile = cube[same_type].mean(axis=0)
-        mass = mean_profile.sum(axis=1, keepdims=True)
-        shape = np.divide(mean_profile, mass, out=np.full_like(mean_profile, 1.0 / BUCKETS_PER_DAY), where=mass > 0)
-        expected_buckets = shape * expected_per_connector[:, None]
-    else:
-        expected_per_connector = np.zeros(count)
-        expected_buckets = np.zeros_like(today)
-        connector_totals = np.zeros((0, count))
-
-    actual_per_connector = today.sum(axis=1)
-    expected_total = float(expected_per_connector.sum())
-    actual_total = float(actual_per_connector.sum())
-    enough_history = len(history_days) >= params.min_history_days and n_type > 0
-    detections: list[Detection] = []
-    uptime = np.ones(len(connectors))
-    offline = np.zeros(count, dtype=bool)
-
-    if enough_history:
-        history_active = cube >= params.silence_kwh
-        history_starts = _starts(history_active)
-        type_starts = history_starts[same_type]
-        today_active = today >= params.silence_kwh
-        today_starts = _starts(today_active)
-        # Session starts per connector and bucket on this day type, as a hazard: starts per day on
-        # which the connector was idle just before (a car can only start on a free connector, so
-        # a busy connector's few runs hide a much higher arrival rate; during a silence the
-        # connector is idle throughout and exposed to all of it). Each connector's counts are
-        # shrunk toward the station's per-connector mean (count-aware: a sparse connector with a
-        # short history borrows from its neighbours rather than trusting 2 sessions in 6 days).
-        idle_before = np.ones(type_starts.shape, dtype=bool)
-        idle_before[..., 1:] = ~history_active[same_type][..., :-1]
-        start_counts = type_starts.sum(axis=0).astype(float)  # connectors x buckets
-        exposure = idle_before.sum(axis=0).astype(float)
-        prior_scale = params.rate_prior_days / n_type
-        start_counts = start_counts + prior_scale * start_counts.mean(axis=0)
-        exposure = exposure + prior_scale * exposure.mean(axis=0)
-        hazard = start_counts / np.maximum(exposure, 1e-9)
-        runs_per_day = start_counts / (n_type + params.rate_prior_days)
-        all_idle = np.ones(history_starts.shape, dtype=bool)
-        all_idle[..., 1:] = ~history_active[..., :-1]
-        all_hazard = history_starts.sum(axis=(0, 1)) / np.maximum(
-            all_idle.sum(axis=(0, 1)), 1e-9
-        )  # per connector, any day type
-        model = _SilenceModel(
-            hazard=np.concatenate((np.zeros((count, 1)), np.cumsum(hazard, axis=1)), axis=1),
-            counts=np.concatenate((np.zeros((count, 1)), np.cumsum(start_counts, axis=1)), axis=1),
-            runs=np.concatenate((np.zeros((count, 1)), np.cumsum(runs_per_day, axis=1)), axis=1),
-            bucket_hazard=hazard,
-            night_hazard=all_hazard,
-        )
-        previous = [
-            k
-            for k in range(1, min(params.max_streak_days, len(history_days)) + 1)
-            if history_days[-k] == day - timedelta(days=k)
-        ]
-
-        # ---- zero_energy_day: no session at all, against the predictive chance of that
-        if actual_total < params.silence_kwh and expected_total >= params.min_expected_kwh:
-            tails, streak_days = _streak([cube[-k].sum(axis=0) for k in previous], params.silence_kwh)
-            station_day_silent = cube[same_type].sum(axis=(1, 2)) < params.silence_kwh
-            # silent days of the current outage are the same event, not evidence that silence is usual
-            earlier_silent = int(station_day_silent.sum()) - min(
-                streak_days, int(station_day_silent[::-1].cumprod().sum())
-            )
-            probability = model.silence(
-                float(model.hazard[:, -1].sum()),
-                float(model.counts[:, -1].sum()),
-                count * _tail_sessions(tails, all_hazard),
-            )
-            if (
-                probability <= params.zero_day_alpha
-                and _smoothed_frequency(earlier_silent, n_type) <= params.history_alpha
-            ):
-                detections.append(
-                    Detection(
-                        "zero_energy_day",
-                        0,
-                        24 * 60,
-                        round(_surprise_score(probability, params.zero_day_alpha), 4),
-                        round(expected_total, 3),
-                        round(actual_total, 3),
-                    )
-                )
-                uptime[expected_per_connector > 0] = 0.0
-
-        # ---- connector_offline (a zero-energy day already says every connector was down)
-        if not detections:
-            today_runs = np.concatenate((np.zeros((count, 1)), np.cumsum(today_starts, axis=1)), axis=1)
-            for index, connector in enumerate(connectors):
-                found = _offline_run(
-                    index, today[index], cube, same_type, model, today_runs, previous, expected_buckets[index], params
-                )
-                if found is not None:
-                    probability, start, end, expected_span, threshold = found
-                    offline[index] = True
-                    uptime[index] = 1.0 - (end - start) / BUCKETS_PER_DAY
-                    detections.append(
-                        Detection(
-                            "connector_offline",
-                            start * BUCKET_MINUTES,
-                            end * BUCKET_MINUTES,
-                            round(_surprise_score(probability, threshold), 4),
-                            round(expected_span, 3),
-                            0.0,
-                            connector,
-                        )
-                    )
-
-        # ---- energy_drop on the connectors that were available
-        if not any(d.type == "zero_energy_day" for d in detections):
-            drop = _energy_drop(
-                today,
-                cube,
-                history_active,
-                history_starts,
-                today_active,
-                today_starts,
-                ~offline,
-                expected_per_connector,
-                expected_buckets,
-                connector_totals,
-                same_type,
-                same_weekday,
-                n_same,
-                weight,
-                params,
-            )
-            if drop is not None:
-                detections.append(drop)
-
-    if detections:
-        day_score = max(d.score for d in detections)
-    elif enough_history and expected_total > 0:
-        # below every threshold: a continuous "how far under baseline" in [0, 0.5)
-        day_score = 0.49 * min(1.0, max(0.0, 1.0 - actual_total / expected_total) / params.min_relative_drop) * weight
-    else:
-        day_score = 0.0
-    detections.sort(key=lambda d: (-d.score, d.startMinute))
-    return StationDayAnalysis(
-        day=day.isoformat(),
-        dayScore=round(float(day_score), 4),
-        isAnomaly=bool(detections),
-        totalKwh=round(actual_total, 4),
-        expectedKwh=round(expected_total, 4),
-        historyDays=len(history_days),
-        sameWeekdayDays=n_same,
-        detections=detections,
-        connectors=[
-            ConnectorDay(
-                c,
-                round(float(actual_per_connector[i]), 4),
-                round(float(uptime[i]), 4),
-                round(float(expected_per_connector[i]), 4),
-                [round(float(v), 4) for v in today[i]],
-            )
-            for i, c in enumerate(connectors)
-        ],
+    return _StationWindow(
+        day=day,
+        days=history_days,
+        connectors=connectors,
+        today=today,
+        cube=cube,
+        same_weekday=same_weekday,
+        same_type=same_type,
+        n_same=n_same,
+        n_type=int(same_type.sum()),
+        weight=n_same / (n_same + params.prior_days),
     )
+
+
+@dataclass(frozen=True)
+class _Baseline:
+    per_connector: np.ndarray  # expected kWh of the day per connector
+    buckets: np.ndarray  # expected kWh per connector and bucket
+    connector_totals: np.ndarray  # history days x connectors
+
+
+def _baseline(station: _StationWindow) -> _Baseline:
+    count = len(station.connectors)
+    if not station.days:
+        return _Baseline(np.zeros(count), np.zeros_like(station.today), np.zeros((0, count)))
+    # Medians of sparse buckets are ~0, so energy *levels* come from robust day totals per
+    # connector (same weekday shrunk toward the day type), spread over the day by the
+    # day-type mean profile.
+    cube, same_type, weight = station.cube, station.same_type, station.weight
+    connector_totals = cube.sum(axis=2)  # days x connectors
+    type_totals = np.median(connector_totals[same_type], axis=0)
+    weekday_totals = np.median(connector_totals[station.same_weekday], axis=0) if station.n_same else type_totals
+    expected_per_connector = weight * weekday_totals + (1 - weight) * type_totals
+    mean_profile = cube[same_type].mean(axis=0)
+    mass = mean_profile.sum(axis=1, keepdims=True)
+    shape = np.divide(mean_profile, mass, out=np.full_like(mean_profile, 1.0 / BUCKETS_PER_DAY), where=mass > 0)
+    return _Baseline(expected_per_connector, shape * expected_per_connector[:, None], connector_totals)
+
+
+def _detections(
+    station: _StationWindow,
+    baseline: _Baseline,
+    actual_total: float,
+    expected_total: float,
+    uptime: np.ndarray,
+    params: ShadeParams,
+) -> list[Detection]:
+    """zero_energy_day; otherwise connector_offline per connector, then energy_drop on the
+    connectors that were available. Lowers `uptime` of the connectors found down."""
+    history_active = station.cube >= params.silence_kwh
+    history_starts = _starts(history_active)
+    model = _silence_model(station, history_active, history_starts, params)
+    previous = [
+        k
+        for k in range(1, min(params.max_streak_days, len(station.days)) + 1)
+        if station.days[-k] == station.day - timedelta(days=k)
+    ]
+    if actual_total < params.silence_kwh and expected_total >= params.min_expected_kwh:
+        zero_day = _zero_energy_day(station, model, previous, actual_total, expected_total, params)
+        if zero_day is not None:
+            # a zero-energy day already says every connector was down
+            uptime[baseline.per_connector > 0] = 0.0
+            return [zero_day]
+    today_active = station.today >= params.silence_kwh
+    today_starts = _starts(today_active)
+    detections, offline = _offline_detections(station, baseline, model, today_starts, previous, uptime, params)
+    drop = _energy_drop(
+        station.today,
+        station.cube,
+        history_active,
+        history_starts,
+        today_active,
+        today_starts,
+        ~offline,
+        baseline.per_connector,
+        baseline.buckets,
+        baseline.connector_totals,
+        station.same_type,
+        station.same_weekday,
+        station.n_same,
+        station.weight,
+        params,
+    )
+    if drop is not None:
+        detections.append(drop)
+    return detections
+
+
+def _silence_model(
+    station: _StationWindow, history_active: np.ndarray, history_starts: np.ndarray, params: ShadeParams
+) -> _SilenceModel:
+    """Session starts per connector and bucket on this day type, as a hazard: starts per day on
+    which the connector was idle just before (a car can only start on a free connector, so
+    a busy connector's few runs hide a much higher arrival rate; during a silence the
+    connector is idle throughout and exposed to all of it). Each connector's counts are
+    shrunk toward the station's per-connector mean (count-aware: a sparse connector with a
+    short history borrows from its neighbours rather than trusting 2 sessions in 6 days)."""
+    count, n_type = len(station.connectors), station.n_type
+    type_starts = history_starts[station.same_type]
+    idle_before = np.ones(type_starts.shape, dtype=bool)
+    idle_before[..., 1:] = ~history_active[station.same_type][..., :-1]
+    start_counts = type_starts.sum(axis=0).astype(float)  # connectors x buckets
+    exposure = idle_before.sum(axis=0).astype(float)
+    prior_scale = params.rate_prior_days / n_type
+    start_counts = start_counts + prior_scale * start_counts.mean(axis=0)
+    exposure = exposure + prior_scale * exposure.mean(axis=0)
+    hazard = start_counts / np.maximum(exposure, 1e-9)
+    runs_per_day = start_counts / (n_type + params.rate_prior_days)
+    all_idle = np.ones(history_starts.shape, dtype=bool)
+    all_idle[..., 1:] = ~history_active[..., :-1]
+    all_hazard = history_starts.sum(axis=(0, 1)) / np.maximum(all_idle.sum(axis=(0, 1)), 1e-9)  # any day type
+    return _SilenceModel(
+        hazard=np.concatenate((np.zeros((count, 1)), np.cumsum(hazard, axis=1)), axis=1),
+        counts=np.concatenate((np.zeros((count, 1)), np.cumsum(start_counts, axis=1)), axis=1),
+        runs=np.concatenate((np.zeros((count, 1)), np.cumsum(runs_per_day, axis=1)), axis=1),
+        bucket_hazard=hazard,
+        night_hazard=all_hazard,
+    )
+
+
+def _zero_energy_day(
+    station: _StationWindow,
+    model: _SilenceModel,
+    previous: list[int],
+    actual_total: float,
+    expected_total: float,
+    params: ShadeParams,
+) -> Detection | None:
+    """No session at all, against the predictive chance of that."""
+    cube, same_type = station.cube, station.same_type
+    tails, streak_days = _streak([cube[-k].sum(axis=0) for k in previous], params.silence_kwh)
+    station_day_silent = cube[same_type].sum(axis=(1, 2)) < params.silence_kwh
+    # silent days of the current outage are the same event, not evidence that silence is usual
+    earlier_silent = int(station_day_silent.sum()) - min(streak_days, int(station_day_silent[::-1].cumprod().sum()))
+    probability = model.silence(
+        float(model.hazard[:, -1].sum()),
+        float(model.counts[:, -1].sum()),
+        len(station.connectors) * _tail_sessions(tails, model.night_hazard),
+    )
+    # written as "not (plausible)" so a NaN probability is never a detection
+    if not (
+        probability <= params.zero_day_alpha
+        and _smoothed_frequency(earlier_silent, station.n_type) <= params.history_alpha
+    ):
+        return None
+    return Detection(
+        "zero_energy_day",
+        0,
+        24 * 60,
+        round(_surprise_score(probability, params.zero_day_alpha), 4),
+        round(expected_total, 3),
+        round(actual_total, 3),
+    )
+
+
+def _offline_detections(
+    station: _StationWindow,
+    baseline: _Baseline,
+    model: _SilenceModel,
+    today_starts: np.ndarray,
+    previous: list[int],
+    uptime: np.ndarray,
+    params: ShadeParams,
+) -> tuple[list[Detection], np.ndarray]:
+    """connector_offline per connector, and which connectors were offline; lowers their `uptime`."""
+    count = len(station.connectors)
+    detections: list[Detection] = []
+    offline = np.zeros(count, dtype=bool)
+    today_runs = np.concatenate((np.zeros((count, 1)), np.cumsum(today_starts, axis=1)), axis=1)
+    for index, connector in enumerate(station.connectors):
+        found = _offline_run(
+            index,
+            station.today[index],
+            station.cube,
+            station.same_type,
+            model,
+            today_runs,
+            previous,
+            baseline.buckets[index],
+            params,
+        )
+        if found is None:
+            continue
+        probability, start, end, expected_span, threshold = found
+        offline[index] = True
+        uptime[index] = 1.0 - (end - start) / BUCKETS_PER_DAY
+        detections.append(
+            Detection(
+                "connector_offline",
+                start * BUCKET_MINUTES,
+                end * BUCKET_MINUTES,
+                round(_surprise_score(probability, threshold), 4),
+                round(expected_span, 3),
+                0.0,
+                connector,
+            )
+        )
+    return detections, offline
 
 
 @dataclass(frozen=True)
@@ -444,8 +536,8 @@ def _offline_run(
     previous: list[int],
     expected: np.ndarray,
     params: ShadeParams,
-):
-    """(probability, start, end, expected kWh) of the connector's most implausible silent run, or None.
+) -> tuple[float, int, int, float, float] | None:
+    """(probability, start, end, expected kWh, threshold) of the connector's most implausible silent run, or None.
 
     Probability = predictive chance that no session started during the run (the connector's idle
     start hazard over the run, `_SilenceModel.silence`), scaled by how busy the station is today:
@@ -459,7 +551,7 @@ def _offline_run(
     others = np.arange(cube.shape[1]) != index
     observed_elsewhere = float(today_runs[others, -1].sum())
     usual_elsewhere = float(model.runs[others, -1].sum())
-    best = None
+    best: tuple[float, int, int, list[int], float] | None = None
     for start, end in _silent_runs(silent):
         if end - start < params.min_offline_buckets:
             continue
@@ -532,10 +624,10 @@ def _energy_drop(
     available_totals = connector_totals[:, available].sum(axis=1)
     type_mad = _robust(available_totals[same_type])[1]
     weekday_mad = _robust(available_totals[same_weekday])[1] if n_same else type_mad
-    sigma = max(
+    sigma = np.maximum(
         _MAD_TO_SIGMA * (weight * weekday_mad + (1 - weight) * type_mad), params.min_sigma_fraction * expected_available
     )
-    total_z = (expected_available - actual_available) / sigma
+    total_z = float((expected_available - actual_available) / sigma)
 
     history_peaks = _run_peaks(cube[:, available], history_active[:, available], history_starts[:, available])
     today_peaks = _run_peaks(today[available], today_active[available], today_starts[available])
