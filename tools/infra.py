@@ -82,7 +82,7 @@ class Stack:
             if key == "Fn::Sub":
                 text = argument if isinstance(argument, str) else argument[0]
                 for name in list(self.refs) + list(self.parameters) + ["AWS::Region", "AWS::URLSuffix"]:
-                    text = text.replace("${%s}" % name, str(self._ref(name)))
+                    text = text.replace(f"${{{name}}}", str(self._ref(name)))
                 return text
         return {k: self.resolve(v) for k, v in value.items()}
 

@@ -86,7 +86,10 @@ _ERROR_SCHEMA = {
 _ERROR_STATUSES = {
     "400": "Invalid input; `details` names each field",
     "401": "Missing, invalid, revoked or expired credentials (API key, user token or application token)",
-    "403": "X-Organization-Id names an organization the caller does not belong to, or the caller's role does not allow the operation (`insufficient_privilege`)",
+    "403": (
+        "X-Organization-Id names an organization the caller does not belong to, "
+        "or the caller's role does not allow the operation (`insufficient_privilege`)"
+    ),
     "404": "Not found (or another tenant's)",
     "409": "Conflicts with the stored state",
     "413": "Body over the size limit",

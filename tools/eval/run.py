@@ -45,7 +45,7 @@ def evaluate(sessions: list[dict], train: list[dict], min_iou: float, batch_size
     engine_seconds = time.perf_counter() - started
 
     counts = {c: CategoryCounts() for c in CATEGORIES}
-    for session, analysis in zip(sessions, analyses):
+    for session, analysis in zip(sessions, analyses, strict=True):
         detections = [
             (a.category, parse_timestamp(a.start_timestamp), parse_timestamp(a.end_timestamp))
             for a in analysis.anomalies
@@ -139,9 +139,8 @@ def print_report(results: dict, command: str) -> None:
     print("|---|---|---|---|---|")
     rows = {"CSAR-2": results["csar"], **results["baselines"]}
     for name, row in rows.items():
-        print(
-            f"| {name} | {_fmt(row['auprc'])} | {_fmt(row['recall'])} | {_fmt(row['fpr_clean'])} | {_fmt(row['fpr_hard'])} |"
-        )
+        cells = (row["auprc"], row["recall"], row["fpr_clean"], row["fpr_hard"])
+        print(f"| {name} | " + " | ".join(_fmt(cell) for cell in cells) + " |")
     print()
     print("| hard negative (alone or paired) | CSAR-2 FPR | sessions |")
     print("|---|---|---|")

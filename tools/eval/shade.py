@@ -166,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         negatives = ", ".join(f"{k} {v['falseAlarms']}/{v['days']}" for k, v in report["hardNegatives"].items())
         print(
-            f"     station-days {report['stationDays']}, clean-day false-alarm rate {report['cleanDayFalseAlarmRate']}, "
+            f"     station-days {report['stationDays']}, "
+            f"clean-day false-alarm rate {report['cleanDayFalseAlarmRate']}, "
             f"hard-negative false alarms: {negatives}; {report['stationDaysPerSecond']} station-days/s"
         )
     return 0

@@ -25,7 +25,10 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         "--hard-negatives-fraction",
         type=float,
         default=0.3,
-        help="share of sessions with hard negatives (DC taper, pauses, curtailment, coarse meters, jitter, sparse sampling)",
+        help=(
+            "share of sessions with hard negatives "
+            "(DC taper, pauses, curtailment, coarse meters, jitter, sparse sampling)"
+        ),
     )
     parser.add_argument(
         "--anomaly-fraction", type=float, default=0.45, help="share of sessions with one injected anomaly"

@@ -144,6 +144,7 @@ def generate_fleet(
         dead_connector = rng.choice(connectors)
         dead_from = float(rng.uniform(6 * 60, 14 * 60))
         dead_days = int(rng.integers(1, 4))
+        previous_factor = 1.0  # the day before's demand factor (a dead day looks back across midnight)
         for day in days:
             if day < first:
                 continue
@@ -230,5 +231,5 @@ def session_meter_values(day: date, session: SyntheticSession, step_minutes: flo
             "value": round(float(v), 4),
             "timestamp": (midnight + timedelta(minutes=float(m))).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
-        for m, v in zip(minutes, register)
+        for m, v in zip(minutes, register, strict=True)
     ]

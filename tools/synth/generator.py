@@ -330,17 +330,10 @@ class SessionBuilder:
             increments = np.diff(energy)
             increments[a:b] *= factor
             energy = np.concatenate(([energy[0]], energy[0] + np.cumsum(increments)))
-            if (
-                abs(
-                    energy[b]
-                    - energy[a]
-                    - (
-                        delivered_between := np.interp(sample_times[b], times, delivered)
-                        - np.interp(sample_times[a], times, delivered)
-                    )
-                )
-                < 1.0
-            ):
+            delivered_between = np.interp(sample_times[b], times, delivered) - np.interp(
+                sample_times[a], times, delivered
+            )
+            if abs(energy[b] - energy[a] - delivered_between) < 1.0:
                 # too little energy to be a measurable mismatch: make the drift larger
                 increments[a:b] *= 1.5 if factor > 1 else 0.5
                 energy = np.concatenate(([energy[0]], energy[0] + np.cumsum(increments)))
