@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from chargewatch import observability
 from chargewatch.api import create_app, current_tenant, handle
 from chargewatch.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from chargewatch.schemas.anomalies import (
@@ -24,7 +23,6 @@ from chargewatch.schemas.anomalies import (
 from chargewatch.services import anomalies, statistics
 from chargewatch.services.sessions import parse_date_bound
 
-logger = Logger(service="chargewatch-anomalies")
 app = create_app()
 
 Page = Annotated[int, Query(ge=0, le=100_000)]
@@ -133,6 +131,6 @@ def get_statistics() -> Statistics:
     return statistics.get_statistics(current_tenant(app).organization_id)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@observability.http_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return handle(app, event, context)

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from chargewatch import observability
 from chargewatch.api import create_app, current_tenant, handle
 from chargewatch.schemas.applications import (
     ApplicationList,
@@ -25,7 +24,6 @@ from chargewatch.schemas.applications import (
 )
 from chargewatch.services import applications
 
-logger = Logger(service="chargewatch-applications")
 app = create_app()
 
 ApplicationId = Annotated[UUID, Path(description="Application UUID")]
@@ -139,6 +137,6 @@ def _admit_application_secret(event: dict[str, Any]) -> dict[str, Any]:
     return {**event, "requestContext": request_context}
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@observability.http_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return handle(app, _admit_application_secret(event), context)

@@ -7,9 +7,12 @@ the gateway's own 401/403 bodies, and every handler enforces the verdict in one 
 
 from __future__ import annotations
 
+from chargewatch import observability
 from chargewatch.services.auth import authorize
 
 
+@observability.http_handler
 def lambda_handler(event: dict, context: object) -> dict:
     verdict = authorize(event.get("headers") or {}, cookies=event.get("cookies"))
+    observability.bind_tenant(verdict.organization_id, principal_type=verdict.principal_type)
     return {"isAuthorized": True, "context": verdict.to_context()}

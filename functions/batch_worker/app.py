@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from chargewatch import observability
 from chargewatch.services import batches
 
-logger = Logger(service="chargewatch-batch-worker")
 processor = BatchProcessor(event_type=EventType.SQS)
 # a part (<= 100 sessions) takes a few seconds; never start one with less than this left
 _MIN_REMAINING_MS = 30_000
@@ -29,6 +28,6 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
     batches.process_part(json.loads(record.body), receive_count=receive_count)
 
 
-@logger.inject_lambda_context
+@observability.handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

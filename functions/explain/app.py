@@ -6,16 +6,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from chargewatch import observability
 from chargewatch.api import create_app, current_tenant, handle
 from chargewatch.schemas.explain import AskRequest, AskResponse, ExplainRequest, ExplainResponse
 from chargewatch.services import explain
 
-logger = Logger(service="chargewatch-explain")
 app = create_app()
 
 SessionId = Annotated[str, Path(min_length=1, max_length=128)]
@@ -54,6 +52,6 @@ def explain_session(session_id: SessionId, body: Annotated[ExplainRequest, Body(
     return explain.explain(current_tenant(app).organization_id, session_id, body or ExplainRequest())
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@observability.http_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return handle(app, event, context)

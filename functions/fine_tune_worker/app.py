@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from chargewatch import observability
 from chargewatch.services import models
 
-logger = Logger(service="chargewatch-fine-tune")
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
@@ -22,6 +21,6 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
     models.process_job_message(json.loads(record.body))
 
 
-@logger.inject_lambda_context
+@observability.handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

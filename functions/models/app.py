@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from chargewatch import observability
 from chargewatch.api import create_app, current_tenant, handle
 from chargewatch.schemas.models import (
     FineTuneCreated,
@@ -20,7 +19,6 @@ from chargewatch.schemas.models import (
 )
 from chargewatch.services import models
 
-logger = Logger(service="chargewatch-models")
 app = create_app()
 
 ModelId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -79,6 +77,6 @@ def update_model(model_id: ModelId, body: Annotated[UpdateModelRequest, Body()])
     return models.set_model_active(current_tenant(app).organization_id, model_id, body.active)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@observability.http_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return handle(app, event, context)

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from chargewatch import observability
 from chargewatch.api import create_app, current_tenant, handle
 from chargewatch.schemas.organization import (
     CreateInvitationRequest,
@@ -22,7 +21,6 @@ from chargewatch.schemas.organization import (
 )
 from chargewatch.services import members, organizations
 
-logger = Logger(service="chargewatch-organization")
 app = create_app()
 
 UserId = Annotated[str, Path(min_length=1, max_length=128)]
@@ -59,7 +57,7 @@ def accept_invitation(token: InvitationToken) -> InvitationAccepted:
     return members.accept_invitation(current_tenant(app), token)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@observability.http_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     # open signup and invitation acceptance serve signed-in users who have no organization yet
     return handle(app, event, context, organization_required=False)

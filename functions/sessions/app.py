@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from chargewatch import observability
 from chargewatch.api import create_app, current_tenant, handle
 from chargewatch.schemas.batches import BatchStatusResponse, BatchSubmitted, SubmitBatchRequest
 from chargewatch.schemas.sessions import (
@@ -21,7 +20,6 @@ from chargewatch.schemas.sessions import (
 )
 from chargewatch.services import batches, sessions
 
-logger = Logger(service="chargewatch-sessions")
 app = create_app()
 
 SessionId = Annotated[str, Path(min_length=1, max_length=128)]
@@ -96,6 +94,6 @@ def append_session(session_id: SessionId, body: Annotated[AppendSessionRequest, 
     return sessions.append_session(current_tenant(app).organization_id, session_id, body)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@observability.http_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return handle(app, event, context)

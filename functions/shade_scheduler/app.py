@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from datetime import date
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from chargewatch import observability
 from chargewatch.services import shade
 
-logger = Logger(service="chargewatch-shade-scheduler")
+logger = observability.logger
 
 
-@logger.inject_lambda_context
+@observability.handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     requested = ((event or {}).get("detail") or {}).get("date")
     day = date.fromisoformat(requested) if requested else shade.default_day()

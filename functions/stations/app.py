@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from chargewatch import observability
 from chargewatch.api import create_app, current_tenant, handle
 from chargewatch.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from chargewatch.schemas.shade import ShadeOverview, StationAnomalyPage, StationEnergy, StationInference
 from chargewatch.schemas.stations import StationConnectors, StationDetail, StationLookup, StationPage
 from chargewatch.services import shade, stations
 
-logger = Logger(service="chargewatch-stations")
 app = create_app()
 
 StationId = Annotated[str, Path(min_length=1, max_length=128)]
@@ -71,6 +69,6 @@ def get_shade_overview(charging_station_id: StationId, date: Day = None) -> Shad
     return shade.get_shade_overview(current_tenant(app).organization_id, charging_station_id, date)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@observability.http_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return handle(app, event, context)

@@ -9,13 +9,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from chargewatch import observability
 from chargewatch.api import create_app, current_tenant, handle
 from chargewatch.errors import AuthenticationError, ChargewatchError
 from chargewatch.schemas.tenant_sessions import (
@@ -34,7 +33,6 @@ from chargewatch.services import tenant_sessions
 from chargewatch.settings import get_settings
 from chargewatch.tenancy import ACTIVE_TENANT_COOKIE, Tenant, require_user, tenant_from_event
 
-logger = Logger(service="chargewatch-tenants")
 app = create_app()
 
 TenantId = Annotated[
@@ -225,7 +223,7 @@ def _redirect_route(event: dict[str, Any], context: LambdaContext) -> dict:
     return app.resolve(event, context)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@observability.http_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     route_key = event.get("routeKey") or ""
     if route_key == REDIRECT_ROUTE_KEY:

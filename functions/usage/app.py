@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from chargewatch import observability
 from chargewatch.api import create_app, current_tenant, handle
 from chargewatch.schemas.usage import TenantUsage, TenantUsageUpdated, UsageIncrementRequest
 from chargewatch.services import usage
 from chargewatch.tenancy import require_admin
 
-logger = Logger(service="chargewatch-usage")
 app = create_app()
 
 _ERROR_BODY = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
@@ -56,6 +54,6 @@ def increment_tenant_usage(
     return usage.increment(tenant, body, idempotency_key)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@observability.http_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return handle(app, event, context)

@@ -8,15 +8,15 @@ next attempt. Logic: chargewatch.services.webhooks.sweep_pending_deliveries. Loc
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from chargewatch import observability
 from chargewatch.services import webhooks
 
-logger = Logger(service="chargewatch-webhook-sweeper")
+logger = observability.logger
 
 
-@logger.inject_lambda_context
+@observability.handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     counts = webhooks.sweep_pending_deliveries()
     logger.info("webhook deliveries swept", extra=counts)

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from chargewatch import observability
 from chargewatch.api import create_app, current_tenant, handle
 from chargewatch.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from chargewatch.schemas.api_keys import ApiKeyCreated, ApiKeyPage, ApiKeyRevoked, CreateApiKeyRequest
@@ -26,7 +25,6 @@ from chargewatch.schemas.webhooks import (
 from chargewatch.services import api_keys, webhooks
 from chargewatch.tenancy import Tenant, require_admin
 
-logger = Logger(service="chargewatch-webhooks")
 app = create_app()
 
 WebhookId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -123,6 +121,6 @@ def revoke_api_key(key_id: KeyId) -> ApiKeyRevoked:
     return api_keys.revoke_api_key(_admin(), key_id)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@observability.http_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return handle(app, event, context)

@@ -10,16 +10,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFound
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
+from chargewatch import observability
 from chargewatch.errors import ChargewatchError, PayloadTooLargeError, UnsupportedMediaTypeError
 from chargewatch.settings import get_settings
 from chargewatch.tenancy import Tenant, tenant_from_event
 
-logger = Logger(service="chargewatch")
+logger = observability.logger
 
 _ERROR_MESSAGES = {
     "json_invalid": "request body is not valid JSON",
@@ -93,6 +93,7 @@ def handle(
             "headers": {"Content-Type": "application/json"},
             "body": json.dumps(error.to_body()),
         }
+    observability.bind_tenant(tenant.organization_id, principal_type=tenant.principal_type)
     app.append_context(tenant=tenant)
     return app.resolve(event, context)
 
@@ -102,6 +103,8 @@ def create_app() -> APIGatewayHttpResolver:
 
     @app.exception_handler(ChargewatchError)
     def _client_error(error: ChargewatchError) -> Response:
+        if error.status_code == 402:
+            observability.count(observability.PLAN_LIMIT_REFUSALS, dimension=("code", error.code))
         return error_response(error.status_code, error.code, error.message, error.details)
 
     @app.exception_handler(RequestValidationError)

@@ -21,9 +21,7 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
-from aws_lambda_powertools import Logger
-
-from chargewatch import clock
+from chargewatch import clock, observability
 from chargewatch.dal import applications as applications_dal
 from chargewatch.errors import NotFoundError, PermissionDeniedError
 from chargewatch.schemas.applications import (
@@ -44,7 +42,7 @@ from chargewatch.schemas.applications import (
 from chargewatch.services.api_keys import hash_key, hashes_match
 from chargewatch.tenancy import Tenant, require_admin
 
-logger = Logger(service="chargewatch-applications")
+logger = observability.logger
 
 SECRET_PREFIX = "cwas_"
 TOKEN_PREFIX = "cwa_"

@@ -19,9 +19,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from aws_lambda_powertools import Logger
-
-from chargewatch import clock
+from chargewatch import clock, observability
 from chargewatch.dal import api_keys as api_keys_dal
 from chargewatch.dal import members as members_dal
 from chargewatch.dal import organizations as organizations_dal
@@ -72,7 +70,7 @@ class AuthVerdict:
         }
 
 
-logger = Logger(service="chargewatch-auth")
+logger = observability.logger
 
 
 def _deny(code: str, message: str, status: int = 401) -> AuthVerdict:

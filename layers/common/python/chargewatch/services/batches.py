@@ -20,9 +20,7 @@ import os
 from collections import defaultdict
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
-from chargewatch import clock
+from chargewatch import clock, observability
 from chargewatch.dal import batches as batches_dal
 from chargewatch.dal import sessions as sessions_dal
 from chargewatch.errors import ChargewatchError, NotFoundError, ValidationError
@@ -32,7 +30,7 @@ from chargewatch.services import sessions as sessions_service
 from chargewatch.services import usage
 from chargewatch.settings import get_settings
 
-logger = Logger(service="chargewatch")
+logger = observability.logger
 
 PAYLOAD_PREFIX = "batches/"
 # A part is one SQS message and one unit of consumer work: ~100 sessions take a few seconds in
@@ -247,7 +245,9 @@ def process_part(message: dict[str, Any], receive_count: int = 1) -> int:
     done = batches_dal.recorded_positions(organization_id, batch_id, first, first + len(session_ids) - 1)
     recorded = 0
     if len(done) < len(session_ids):
-        batches_dal.mark_processing(organization_id, batch_id, clock.iso_now())
+        now = clock.now()
+        observability.measure(observability.BATCH_LAG, (now - clock.parse_iso(batch.createdAt)).total_seconds())
+        batches_dal.mark_processing(organization_id, batch_id, clock.to_iso(now))
         try:
             outcomes = _process_sessions(organization_id, batch_id, first, _load_part(message["key"]), done)
         except Exception as error:

@@ -15,9 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
-from chargewatch import aws, clock
+from chargewatch import aws, clock, observability
 from chargewatch.dal import models as models_dal
 from chargewatch.errors import NotFoundError, ValidationError
 from chargewatch.schemas.models import (
@@ -30,7 +28,7 @@ from chargewatch.schemas.models import (
 )
 from chargewatch.settings import get_settings
 
-logger = Logger(service="chargewatch")
+logger = observability.logger
 
 CSAR_MODEL_ID = "csar-2"
 SHADE_MODEL_ID = "shade-1"

@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
-from chargewatch import clock
+from chargewatch import clock, observability
 from chargewatch.dal import sessions as sessions_dal
 from chargewatch.dal import stations as stations_dal
 from chargewatch.errors import ConcurrencyError, ConflictError, NotFoundError, ValidationError
@@ -34,7 +32,7 @@ from chargewatch.schemas.sessions import (
 )
 from chargewatch.services import read_model, usage, webhooks
 
-logger = Logger(service="chargewatch")
+logger = observability.logger
 
 MIN_READINGS_FOR_ANALYSIS = 3
 RECURRENCE_WINDOW = timedelta(days=7)
@@ -200,6 +198,9 @@ def record_analysis(organization_id: str, item: sessions_dal.SessionItem, result
         result=document,
     )
     _store_with_effects(organization_id, item, analysis, document, summary)
+    observability.count(observability.SESSIONS_ANALYSED)
+    for anomaly in anomalies:
+        observability.count(observability.ANOMALIES_DETECTED, dimension=("category", str(anomaly["category"])))
     return document, analyzed_at
 
 

@@ -19,9 +19,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
-from chargewatch import clock
+from chargewatch import clock, observability
 from chargewatch.dal import organizations as organizations_dal
 from chargewatch.dal import usage as usage_dal
 from chargewatch.errors import ConcurrencyError, QuotaExceededError, ValidationError
@@ -36,7 +34,7 @@ from chargewatch.schemas.usage import (
 from chargewatch.settings import get_settings
 from chargewatch.tenancy import Tenant
 
-logger = Logger(service="chargewatch")
+logger = observability.logger
 
 # Per plan; None = unlimited. Storage is a level, the others are per billing month.
 PLAN_LIMITS: dict[str, dict[str, int | None]] = {

@@ -30,10 +30,9 @@ import secrets as secrets_module
 from datetime import datetime, timedelta
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from pydantic import BaseModel
 
-from chargewatch import clock, outbound
+from chargewatch import clock, observability, outbound
 from chargewatch.dal import webhooks as webhooks_dal
 from chargewatch.errors import ChargewatchError, ConflictError, NotFoundError
 from chargewatch.pagination import paginate
@@ -62,7 +61,7 @@ from chargewatch.schemas.webhooks import (
 )
 from chargewatch.settings import get_settings
 
-logger = Logger(service="chargewatch-webhooks")
+logger = observability.logger
 
 # Delay before attempt n+1 after attempt n failed; attempt 1 is immediate.
 RETRY_DELAYS = (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
@@ -580,6 +579,8 @@ def _record_outcome(
         webhooks_dal.record_attempt(delivery, attempt, record, changes)
     except webhooks_dal.ClaimLost:
         return  # recorded by another invocation
+    if not succeeded:
+        observability.count(observability.WEBHOOK_DELIVERY_FAILURES)
     if bookkeeping:
         _update_health(webhook, now, succeeded=succeeded, gone=gone, first_failure=attempt == 1)
     if next_at is not None:
