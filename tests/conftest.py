@@ -23,7 +23,7 @@ import boto3  # noqa: E402
 import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from chargewatch import settings  # noqa: E402
+from chargewatch import aws, settings  # noqa: E402
 from chargewatch.dal import table  # noqa: E402
 from chargewatch.services import auth  # noqa: E402
 from chargewatch_tools.emulator import moto_fixes  # noqa: E402
@@ -31,26 +31,212 @@ from chargewatch_tools.infra import create_stack  # noqa: E402
 
 moto_fixes.install()
 
+# Fixtures that live with their helpers (fake clocks, webhook receivers, browsers): registered here,
+# so test files ask for them by name instead of importing them.
+pytest_plugins = ["webhook_support", "login_session_support"]
+
+
+REGION = "eu-west-1"
+
+
+class SharedStack:
+    """The template's resources in one moto account, built once per test process (per xdist worker).
+
+    Building the stack is cheap; what made every test pay ~2 s was everything downstream of a new
+    moto account: pynamodb re-creating a botocore client per model after `table.bind`, the gateway
+    re-importing every function, boto3 re-reading its service models. Here all of that happens once
+    per process, and each test starts from empty data instead: `reset_data()` deletes the table's
+    items, purges the queues, empties the buckets and removes the user pool's users (tens of ms).
+    """
+
+    def __init__(self):
+        # the default boto3 session (and the clients cached from it) survives between tests
+        self.mock = mock_aws(config={"core": {"reset_boto3_session": False}})
+        self.session = boto3.Session(region_name=REGION)
+        self.stack = None
+        self.env: dict[str, str] = {}
+        self._clients: dict[str, object] = {}
+        self._registry = None
+        with self.mock_active():
+            self.build()
+
+    def client(self, service: str):
+        if service not in self._clients:
+            self._clients[service] = self.session.client(service)
+        return self._clients[service]
+
+    def mock_active(self):
+        """moto on for one test only, data kept: tests that do not ask for AWS never see moto."""
+        import contextlib
+
+        @contextlib.contextmanager
+        def _active():
+            self.mock.start(reset=False)
+            try:
+                yield
+            finally:
+                self.mock.stop(remove_data=False)
+
+        return _active()
+
+    def build(self) -> None:
+        created = create_stack(self.session, prefix="test")
+        if self.stack is None:
+            self.stack = created
+        else:  # rebuilt after something reset moto: same Stack object, new physical ids
+            self.stack.refs.update(created.refs)
+            self.stack.arns.update(created.arns)
+        self.env = all_functions_environment(self.stack)
+
+    def ensure_built(self) -> None:
+        """A test that starts its own mock_aws or calls moto's reset API wipes every backend of this
+        process; rebuild then instead of failing every later test."""
+        dynamodb = self.client("dynamodb")
+        for name in self._names("AWS::DynamoDB::Table"):
+            try:
+                dynamodb.describe_table(TableName=name)
+            except dynamodb.exceptions.ResourceNotFoundException:
+                self.build()
+                return
+
+    def _names(self, resource_type: str) -> list[str]:
+        return [self.stack.refs[logical_id] for logical_id in self.stack.resources(resource_type)]
+
+    def reset_data(self) -> None:
+        """Empty every table, queue, bucket and user pool of the stack (the resources stay)."""
+        dynamodb = self.client("dynamodb")
+        for logical_id, resource in self.stack.resources("AWS::DynamoDB::Table").items():
+            name = self.stack.refs[logical_id]
+            key_names = [key["AttributeName"] for key in resource["Properties"]["KeySchema"]]
+            names = {f"#k{i}": key for i, key in enumerate(key_names)}
+            keys = []
+            for page in dynamodb.get_paginator("scan").paginate(
+                TableName=name, ProjectionExpression=", ".join(names), ExpressionAttributeNames=names
+            ):
+                keys.extend(page["Items"])
+            for start in range(0, len(keys), 25):
+                dynamodb.batch_write_item(
+                    RequestItems={name: [{"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]]}
+                )
+        sqs = self.client("sqs")
+        # moto, like SQS, allows one purge a minute per queue unless told otherwise (read per call)
+        os.environ["MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR"] = "false"
+        try:
+            for url in self._names("AWS::SQS::Queue"):
+                sqs.purge_queue(QueueUrl=url)
+        finally:
+            del os.environ["MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR"]
+        s3 = self.client("s3")
+        for bucket in self._names("AWS::S3::Bucket"):
+            for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+                objects = [
+                    {"Key": entry["Key"], "VersionId": entry["VersionId"]}
+                    for entry in page.get("Versions", []) + page.get("DeleteMarkers", [])
+                ]
+                if objects:
+                    s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+        cognito = None
+        for pool_id in self._names("AWS::Cognito::UserPool"):
+            cognito = cognito or self.client("cognito-idp")
+            for page in cognito.get_paginator("list_users").paginate(UserPoolId=pool_id):
+                for user in page["Users"]:
+                    cognito.admin_delete_user(UserPoolId=pool_id, Username=user["Username"])
+
+    def registry(self):
+        """The functions, imported once per process with the stack's environment (a cold start each)."""
+        if self._registry is None:
+            from chargewatch_tools.emulator.gateway import FunctionRegistry
+
+            self._registry = FunctionRegistry(self.stack)
+            # import them all now: each import re-binds the table, which costs every model a new
+            # client; done in one go, before the models connect, it costs nothing
+            for logical_id in self.stack.resources("AWS::Serverless::Function"):
+                self._registry.module(logical_id)
+            sync_settings()
+        return self._registry
+
+
+def all_functions_environment(stack) -> dict[str, str]:
+    """What the functions see, all in one process: Globals plus every function's own variables
+    (the tests call services of several functions in one process, as the emulator does)."""
+    env: dict[str, str] = {}
+    for logical_id in stack.resources("AWS::Serverless::Function"):
+        env.update(stack.function_environment(logical_id))
+    env["COGNITO_JWKS_URL"] = _moto_jwks_url()
+    return env
+
+
+_synced: tuple[dict[str, str], object] | None = None
+
+
+def sync_settings(*, bind: bool = True) -> None:
+    """Settings (and, with `bind`, the table binding) follow os.environ; nothing is rebuilt when
+    nothing changed.
+
+    Re-binding the table drops every model's connection (a botocore client each, ~0.2 s), and a
+    new settings object makes the services rebuild their boto3 clients: both only when needed. After
+    a test the models stay bound to the stack's table (no AWS is reachable outside `stack` anyway),
+    so the next test that uses the stack finds them connected.
+    """
+    global _synced
+    environ = dict(os.environ)
+    if _synced is None or _synced[0] != environ or _synced[1] is not settings.get_settings():
+        current = settings.reload_settings()
+        _synced = (environ, current)
+    current = settings.get_settings()
+    target = (current.table_name, current.aws_region, aws.pynamodb_host(current))
+    if bind and any((model.Meta.table_name, model.Meta.region, model.Meta.host) != target for model in table._MODELS):
+        table.bind(current)
+    auth.clear_cache()
+
+
+@pytest.fixture(scope="session")
+def shared_stack():
+    return SharedStack()
+
 
 @pytest.fixture
-def stack():
-    """A fresh moto account with the template's table, queues and bucket; env as the functions see it."""
-    with mock_aws():
-        session = boto3.Session(region_name="eu-west-1")
-        created = create_stack(session, prefix="test")
+def fresh_stack():
+    """Opt-in: a brand-new moto account for this test alone (about a second more than `stack`).
+
+    For a test that changes the infrastructure itself (deletes or reconfigures a queue, a table, the
+    user pool) or must see an account nothing else ever touched. With it, `stack`, `gateway`,
+    `make_org`, `api` and the rest use this account too. The shared stack is rebuilt afterwards.
+    """
+    with mock_aws(config={"core": {"reset_boto3_session": False}}):
+        created = create_stack(boto3.Session(region_name=REGION), prefix="fresh")
         saved = dict(os.environ)
-        # every function shares the Globals environment; the sessions function is representative
-        os.environ.update(created.function_environment("SessionsFunction"))
-        os.environ["COGNITO_JWKS_URL"] = _moto_jwks_url()
-        table.bind(settings.reload_settings())
-        auth.clear_cache()
+        os.environ.update(all_functions_environment(created))
+        sync_settings()
         try:
             yield created
         finally:
             os.environ.clear()
             os.environ.update(saved)
-            table.bind(settings.reload_settings())
-            auth.clear_cache()
+            sync_settings(bind=False)
+
+
+@pytest.fixture
+def stack(request):
+    """The template's table, queues, bucket and user pool in moto, with the environment as the
+    functions see it; empty at the start of each test (data reset, resources kept: see SharedStack).
+    Isolation between tests does not rely on the reset alone: each test makes its own organization."""
+    if "fresh_stack" in request.fixturenames:
+        yield request.getfixturevalue("fresh_stack")
+        return
+    shared = request.getfixturevalue("shared_stack")
+    with shared.mock_active():
+        shared.ensure_built()
+        shared.reset_data()
+        saved = dict(os.environ)
+        os.environ.update(shared.env)
+        sync_settings()
+        try:
+            yield shared.stack
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+            sync_settings(bind=False)
 
 
 _jwks_server_url: str | None = None
@@ -90,10 +276,14 @@ def _moto_jwks_url() -> str:
 
 
 @pytest.fixture
-def gateway(stack):
-    from chargewatch_tools.emulator.gateway import LocalGateway
+def gateway(request, stack):
+    """The HTTP API in process: routes and the authorizer from template.yaml, the functions imported
+    once per process (a fresh stack gets its own registry: the functions see its resources)."""
+    from chargewatch_tools.emulator.gateway import FunctionRegistry, LocalGateway
 
-    return LocalGateway(stack)
+    if "fresh_stack" in request.fixturenames:
+        return LocalGateway(stack, FunctionRegistry(stack))
+    return LocalGateway(stack, request.getfixturevalue("shared_stack").registry())
 
 
 @pytest.fixture

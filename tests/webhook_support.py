@@ -50,7 +50,6 @@ def fake_clock(monkeypatch):
 def local_mode(stack):
     """Local receivers on http://127.0.0.1 allowed; retry delays not held by SQS (the clock is fake)."""
     from chargewatch import settings
-    from chargewatch.dal import table
 
     os.environ.update(
         {
@@ -59,7 +58,7 @@ def local_mode(stack):
             "WEBHOOK_DLQ_URL": stack.refs["WebhookDeliveryDLQ"],
         }
     )
-    table.bind(settings.reload_settings())
+    settings.reload_settings()  # the table is where it was: no re-bind
     return stack  # the stack fixture restores the environment afterwards
 
 

@@ -3,8 +3,6 @@ once a minute, and tenant isolation."""
 
 from datetime import timedelta
 
-from webhook_support import fake_clock  # noqa: F401 (fixture)
-
 from chargewatch.dal import api_keys as api_keys_dal
 from chargewatch.services import auth
 

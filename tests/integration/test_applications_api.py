@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 from seed_examples import seed_session
-from webhook_support import fake_clock  # noqa: F401 (fixture)
 
 from chargewatch.dal import applications as applications_dal
 from chargewatch.services import applications

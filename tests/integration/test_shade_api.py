@@ -5,7 +5,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import boto3
 import pytest
-from webhook_support import fake_clock, local_mode, receiver_factory  # noqa: F401 (fixtures)
 
 from chargewatch import clock
 from chargewatch.dal import station_days as station_days_dal

@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from login_session_support import LAPTOP, PHONE, UUID_PATTERN, browser, moving_clock  # noqa: F401
+from login_session_support import LAPTOP, PHONE, UUID_PATTERN, browser
 
 from chargewatch import clock
 from chargewatch.dal import login_sessions as sessions_dal

@@ -1,7 +1,7 @@
 """Seed 002 tenant switch: POST and the GET redirect variant, the active-tenant cookie, the
 rotation of the user's tenant session, and isolation between prefix-sharing organizations."""
 
-from login_session_support import LAPTOP, ORG_A, ORG_B, PHONE, browser, cookie_attributes, moving_clock  # noqa: F401
+from login_session_support import LAPTOP, ORG_A, ORG_B, PHONE, browser, cookie_attributes
 
 from chargewatch.dal import login_sessions as sessions_dal
 from chargewatch.services import tenant_sessions

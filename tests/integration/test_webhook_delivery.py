@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 from standardwebhooks import Webhook as ReferenceVerifier
 from standardwebhooks.webhooks import WebhookVerificationError
-from webhook_support import deliveries, fake_clock, local_mode, receiver_factory  # noqa: F401 (fixtures)
 
 from chargewatch import clock
 from chargewatch.dal import webhooks as webhooks_dal

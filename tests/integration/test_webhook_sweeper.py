@@ -7,7 +7,6 @@ import json
 import pytest
 from botocore.exceptions import EndpointConnectionError
 from standardwebhooks import Webhook as ReferenceVerifier
-from webhook_support import deliveries, fake_clock, local_mode, receiver_factory  # noqa: F401 (fixtures)
 
 from chargewatch import clock
 from chargewatch.dal import webhooks as webhooks_dal

@@ -1,7 +1,6 @@
 """/v1/webhooks: seed-003 shapes, validation, secrets shown once, deletion, tenant isolation."""
 
 import pytest
-from webhook_support import deliveries, fake_clock, local_mode, receiver_factory  # noqa: F401 (fixtures)
 
 from chargewatch.dal import webhooks as webhooks_dal
 from chargewatch.services import webhooks
