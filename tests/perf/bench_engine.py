@@ -132,12 +132,18 @@ def main(argv: list[str] | None = None) -> int:
         single_count = max(10, count // 4)
         singles = sessions[:single_count]
         single_values = sum(len(s["meterValues"]) for s in singles)
-        t_single = best_of(REPEATS, lambda: [csar.analyze_session(s["meterValues"], s["metadata"]) for s in singles])
-        t_batch = best_of(REPEATS, lambda: csar.analyze_batch(sessions))
-        t_shared = best_of(REPEATS, lambda: forest.score(session_features(sessions)))
-        t_conventional = best_of(
-            REPEATS, lambda: forest.score(session_features(sessions, table_builder=conventional_reading_table))
+        # best_of runs each lambda before the next iteration rebinds the loop variables
+        t_single = best_of(
+            REPEATS,
+            lambda: [csar.analyze_session(s["meterValues"], s["metadata"]) for s in singles],  # noqa: B023
         )
+        t_batch = best_of(REPEATS, lambda: csar.analyze_batch(sessions))  # noqa: B023
+        t_shared = best_of(REPEATS, lambda: forest.score(session_features(sessions)))  # noqa: B023
+        t_conventional = best_of(
+            REPEATS,
+            lambda: forest.score(session_features(sessions, table_builder=conventional_reading_table)),  # noqa: B023
+        )
+
         print(
             f"| {size:,} | {single_count / t_single:,.0f} | {single_values / t_single:,.0f} "
             f"| {count / t_batch:,.0f} | {values / t_batch:,.0f} "

@@ -43,7 +43,7 @@ def test_register_reset_is_a_kwh_decrease_of_kind_reset():
 
 def test_register_rollover_is_a_kwh_decrease_of_kind_rollover():
     readings, _, registers = session(22.0, minutes=30, register_start_kwh=99995.0)
-    for r, value in zip(energy_readings(readings), registers):
+    for r, value in zip(energy_readings(readings), registers, strict=True):
         r["value"] = round(value % 100000.0, 3)
     assert anomaly(analyze(readings), "KWH_DECREASE").details["kind"] == "rollover"
 

@@ -162,7 +162,7 @@ def test_analyze_batch_equals_analyze_session_per_session():
     ]
     results = csar.analyze_batch(batch)
     assert len(results) == len(batch)
-    for item, result in zip(batch, results):
+    for item, result in zip(batch, results, strict=True):
         item = item if isinstance(item, dict) else {}
         alone = csar.analyze_session(item.get("meterValues"), item.get("metadata"), item.get("history"))
         assert result.to_dict() == alone.to_dict()
@@ -176,8 +176,9 @@ def test_batch_results_do_not_depend_on_the_other_sessions():
     batch = []
     for i in range(60):
         power = rng.choice((3.7, 11.0, 22.0, 50.0, 150.0))
+        dip_at = rng.randint(600, 2400)
         readings, _, _ = session(
-            lambda t, p=power, d=rng.randint(600, 2400): p * (0.5 if d <= t < d + 900 else 1.0),
+            lambda t, p=power, d=dip_at: p * (0.5 if d <= t < d + 900 else 1.0),
             minutes=rng.randint(20, 90),
             interval_s=rng.choice((30, 60, 300)),
             register_start_kwh=rng.choice((0.0, 12345.678, 99990.0)),
@@ -188,7 +189,7 @@ def test_batch_results_do_not_depend_on_the_other_sessions():
             for r in energies[len(energies) // 2 :]:
                 r["value"] = round(r["value"] * 0.7, 3)
         batch.append({"meterValues": readings, "metadata": {"maxPowerKw": power} if i % 2 else None})
-    for item, result in zip(batch, csar.analyze_batch(batch)):
+    for item, result in zip(batch, csar.analyze_batch(batch), strict=True):
         assert result.to_dict() == csar.analyze_session(item["meterValues"], item["metadata"]).to_dict()
 
 

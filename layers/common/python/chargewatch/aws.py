@@ -29,7 +29,7 @@ def mode() -> str:
     return value
 
 
-def _localstack_session(settings: Settings):
+def _localstack_session(settings: Settings) -> Any:  # a boto3 Session (boto3 ships no types)
     from localstack_client.session import Session
 
     # LocalStack (and moto) accept any credentials; real ones from the environment are used when set.
@@ -41,7 +41,7 @@ def _localstack_session(settings: Settings):
     )
 
 
-def client(service_name: str, *, settings: Settings | None = None, **kwargs: Any):
+def client(service_name: str, *, settings: Settings | None = None, **kwargs: Any) -> Any:
     """A boto3 client for `service_name` (sqs, s3, ...), pointed where this process's mode says."""
     settings = settings or get_settings()
     if mode() == LOCALSTACK_MODE:
@@ -60,5 +60,7 @@ def pynamodb_host(settings: Settings | None = None) -> str | None:
     if mode() == LOCALSTACK_MODE:
         from localstack_client.config import get_service_endpoint
 
-        return get_service_endpoint("dynamodb")
+        endpoint: str = get_service_endpoint("dynamodb")
+        return endpoint
+
     return settings.aws_endpoint_url

@@ -80,9 +80,10 @@ def require_admin(tenant: Tenant) -> None:
         )
 
 
-def require_user(tenant: Tenant) -> None:
-    """Operations that only a signed-in person can perform (tenant switch, own sessions)."""
-    if not tenant.is_user:
+def require_user(tenant: Tenant) -> str:
+    """Operations that only a signed-in person can perform (tenant switch, own sessions); their user id."""
+    if not tenant.is_user or not tenant.user_id:
         raise PermissionDeniedError(
             "this operation needs a signed-in user (a Cognito token), not an API key", code="user_required"
         )
+    return tenant.user_id

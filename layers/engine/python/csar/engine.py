@@ -81,7 +81,6 @@ def _collect_anomalies(ctx: BatchContext, columns: tuple[np.ndarray, ...]) -> di
     category, session, t_start, t_end, score, confidence, energy, code, value = columns
     if len(category) == 0:
         return {}
-    bucket = ctx.params.bucket_seconds
     merge_gap = ctx.params.event_merge_seconds
     order = np.lexsort((t_start, category, session))
     rows = zip(
@@ -100,30 +99,7 @@ def _collect_anomalies(ctx: BatchContext, columns: tuple[np.ndarray, ...]) -> di
     current: dict[str, Any] | None = None
 
     def flush(group: dict[str, Any]) -> None:
-        s = group["session"]
-        name = CATEGORIES[group["category"]]
-        start = ctx.start_time[s]
-        details: dict[str, Any] = {"events": group["events"]}
-        detail_name = _DETAIL_NAMES.get(name)
-        if detail_name is not None and group["value"] is not None and math.isfinite(group["value"]):
-            details[detail_name] = round(group["value"], 4)
-        if name == "KWH_DECREASE":
-            details["kind"] = DECREASE_KINDS[group["code"]]
-        if name == "ENERGY_POWER_MISMATCH":
-            details["direction"] = "energy_above_power" if group["value"] > 0 else "energy_below_power"
-        result.setdefault(s, []).append(
-            Anomaly(
-                category=name,
-                score=group["score"],
-                confidence=group["confidence"],
-                bucket_start=int(max(group["t_start"], 0.0) // bucket),
-                bucket_end=int(max(group["t_end"], 0.0) // bucket),
-                start_timestamp=format_timestamp(start + group["t_start"]),
-                end_timestamp=format_timestamp(start + group["t_end"]),
-                energy_kwh=float(group["energy"]),
-                details=details,
-            )
-        )
+        result.setdefault(group["session"], []).append(_group_anomaly(ctx, group))
 
     for s, c, t0, t1, sc, conf, en, cd, val in rows:
         if (
@@ -155,6 +131,32 @@ def _collect_anomalies(ctx: BatchContext, columns: tuple[np.ndarray, ...]) -> di
     if current is not None:
         flush(current)
     return result
+
+
+def _group_anomaly(ctx: BatchContext, group: dict[str, Any]) -> Anomaly:
+    """The Anomaly of one group of merged events (see _collect_anomalies)."""
+    bucket = ctx.params.bucket_seconds
+    name = CATEGORIES[group["category"]]
+    start = ctx.start_time[group["session"]]
+    details: dict[str, Any] = {"events": group["events"]}
+    detail_name = _DETAIL_NAMES.get(name)
+    if detail_name is not None and group["value"] is not None and math.isfinite(group["value"]):
+        details[detail_name] = round(group["value"], 4)
+    if name == "KWH_DECREASE":
+        details["kind"] = DECREASE_KINDS[group["code"]]
+    if name == "ENERGY_POWER_MISMATCH":
+        details["direction"] = "energy_above_power" if group["value"] > 0 else "energy_below_power"
+    return Anomaly(
+        category=name,
+        score=group["score"],
+        confidence=group["confidence"],
+        bucket_start=int(max(group["t_start"], 0.0) // bucket),
+        bucket_end=int(max(group["t_end"], 0.0) // bucket),
+        start_timestamp=format_timestamp(start + group["t_start"]),
+        end_timestamp=format_timestamp(start + group["t_end"]),
+        energy_kwh=float(group["energy"]),
+        details=details,
+    )
 
 
 def _is_recurring(anomalies: list[Anomaly], history: Any, session_start: float, window_days: float) -> bool:

@@ -75,6 +75,10 @@ class ShadeParams:
 
 DEFAULT_PARAMS = ShadeParams()
 
+# kWh per bucket by connector id; by day (a date or an ISO date string) in a history
+ConnectorEnergy = Mapping[str, Sequence[float]]
+History = Mapping[date, ConnectorEnergy] | Mapping[str, ConnectorEnergy]
+
 
 @dataclass
 class Detection:
@@ -216,8 +220,8 @@ def _tail_sessions(tails: list[int], rates: np.ndarray) -> float:
 
 def analyze_station_day(
     day: date | str,
-    connector_energy: Mapping[str, Sequence[float]],
-    history: Mapping[object, Mapping[str, Sequence[float]]] | None = None,
+    connector_energy: ConnectorEnergy,
+    history: History | None = None,
     params: ShadeParams | None = None,
 ) -> StationDayAnalysis:
     params = params or DEFAULT_PARAMS
@@ -282,8 +286,8 @@ class _StationWindow:
 
 def _station_window(
     day: date,
-    connector_energy: Mapping[str, Sequence[float]],
-    history: Mapping[object, Mapping[str, Sequence[float]]] | None,
+    connector_energy: ConnectorEnergy,
+    history: History | None,
     params: ShadeParams,
 ) -> _StationWindow:
     first_day = day - timedelta(weeks=params.window_weeks)

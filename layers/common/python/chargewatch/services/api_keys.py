@@ -26,7 +26,10 @@ from chargewatch.tenancy import Tenant
 _ALPHABET = string.digits + string.ascii_letters
 _RANDOM_LENGTH = 32
 _CHECKSUM_LENGTH = 6
-KEY_PATTERN = re.compile(r"^cw_(?P<env>[a-z]{2,8})_(?P<body>[0-9A-Za-z]{%d})$" % (_RANDOM_LENGTH + _CHECKSUM_LENGTH))
+KEY_PATTERN = re.compile(
+    r"^cw_(?P<env>[a-z]{2,8})_(?P<body>[0-9A-Za-z]{" + str(_RANDOM_LENGTH + _CHECKSUM_LENGTH) + "})$"
+)
+
 DISPLAY_PREFIX_LENGTH = 12
 DEFAULT_SCOPES = ["sessions:read", "sessions:write"]
 

@@ -97,7 +97,7 @@ def verify_token(token: str, *, settings: Settings | None = None) -> UserClaims:
 # ------------------------------------------------------------------ admin helpers (CLI, tests)
 
 
-def _client(settings: Settings):
+def _client(settings: Settings) -> Any:  # boto3's cognito-idp client (boto3 ships no types)
     return aws.client("cognito-idp", settings=settings)
 
 
@@ -119,7 +119,8 @@ def admin_create_user(email: str, password: str, *, settings: Settings | None = 
         pass  # re-running provisioning is fine: the password is set again below
     client.admin_set_user_password(UserPoolId=pool, Username=email, Password=password, Permanent=True)
     user = client.admin_get_user(UserPoolId=pool, Username=email)
-    return next(a["Value"] for a in user["UserAttributes"] if a["Name"] == "sub")
+    sub: str = next(a["Value"] for a in user["UserAttributes"] if a["Name"] == "sub")
+    return sub
 
 
 def login(email: str, password: str, *, settings: Settings | None = None) -> dict[str, Any]:
@@ -133,4 +134,5 @@ def login(email: str, password: str, *, settings: Settings | None = None) -> dic
         AuthFlow="ADMIN_USER_PASSWORD_AUTH",
         AuthParameters={"USERNAME": email, "PASSWORD": password},
     )
-    return response["AuthenticationResult"]
+    result: dict[str, Any] = response["AuthenticationResult"]
+    return result

@@ -8,6 +8,8 @@ definitions); the provider gets nothing else. Providers: chargewatch.services.ex
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from itertools import pairwise
 from typing import Any
 
 from chargewatch import clock
@@ -80,7 +82,8 @@ def _profile(readings: list[dict[str, Any]]) -> dict[str, Any]:
     power = [float(r["value"]) for r in _series(readings, "Power.Active.Import")]
     soc = _series(readings, "SoC")
     stamps = sorted({r["timestamp"] for r in readings})
-    intervals = [b - a for a, b in zip(stamps, stamps[1:])]
+    intervals = [b - a for a, b in pairwise(stamps)]
+
     largest = max(range(len(intervals)), key=intervals.__getitem__) if intervals else None
     median = sorted(intervals)[len(intervals) // 2] if intervals else None
     return {
@@ -108,32 +111,8 @@ def build_facts(
     currency = organization.currency if organization is not None else "EUR"
     station = stations_dal.get_station(organization_id, item.chargingStationId)
     facts: dict[str, Any] = {
-        "session": {
-            "sessionId": item.sessionId,
-            "chargingStationId": item.chargingStationId,
-            "connectorId": item.connectorId,
-            "evseId": item.evseId,
-            "status": item.status,
-            "startedAt": _iso(item.startedAtMs),
-            "endedAt": _iso(item.endedAtMs),
-            "durationMinutes": None
-            if item.endedAtMs is None
-            else round((int(item.endedAtMs) - int(item.startedAtMs)) / 60000, 1),
-            "energyKwh": round(float(item.energyKwh or 0), 3),
-            "meterValueCount": int(item.readingCount),
-            "metadata": item.metadata or {},
-            **_profile(readings),
-        },
-        "station": None
-        if station is None
-        else {
-            "chargingStationId": item.chargingStationId,
-            "totalSessions": int(station.totalSessions or 0),
-            "anomalousSessions": int(station.anomalousSessions or 0),
-            "totalAnomalies": int(station.totalAnomalies or 0),
-            "lastAnomalyDate": station.lastAnomalyDate,
-            "metadata": station.metadata or {},
-        },
+        "session": _session_fact(item, readings),
+        "station": None if station is None else _station_fact(item, station),
         "pricing": {"pricePerKwh": price, "currency": currency},
         "analysis": None,
         "anomalies": [],
@@ -160,27 +139,58 @@ def build_facts(
     facts["analysis"].update(
         modelId=analysis.modelId, modelVersion=analysis.modelVersion, analyzedAt=analysis.analyzedAt
     )
-    for anomaly in result.get("anomalies") or []:
-        time_range = anomaly.get("timeRange") or {}
-        energy = float((anomaly.get("details") or {}).get("energyKwh") or 0.0)
-        facts["anomalies"].append(
-            {
-                "category": anomaly["category"],
-                "name": CATEGORY_INFO.get(anomaly["category"], (anomaly["category"],))[0],
-                "score": anomaly.get("score"),
-                "confidence": anomaly.get("confidence"),
-                "startTimestamp": time_range.get("startTimestamp"),
-                "endTimestamp": time_range.get("endTimestamp"),
-                "bucketRange": anomaly.get("bucketRange"),
-                "energyKwh": round(energy, 4),
-                "revenueAffected": round(energy * price, 2),
-                "details": {k: v for k, v in (anomaly.get("details") or {}).items() if k != "energyKwh"},
-                "meterValues": _around(
-                    readings, _to_ms(time_range.get("startTimestamp")), _to_ms(time_range.get("endTimestamp"))
-                ),
-            }
-        )
+    facts["anomalies"] = [_anomaly_fact(anomaly, readings, price) for anomaly in result.get("anomalies") or []]
     return facts
+
+
+def _session_fact(item: sessions_dal.SessionItem, readings: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "sessionId": item.sessionId,
+        "chargingStationId": item.chargingStationId,
+        "connectorId": item.connectorId,
+        "evseId": item.evseId,
+        "status": item.status,
+        "startedAt": _iso(item.startedAtMs),
+        "endedAt": _iso(item.endedAtMs),
+        "durationMinutes": None
+        if item.endedAtMs is None
+        else round((int(item.endedAtMs) - int(item.startedAtMs)) / 60000, 1),
+        "energyKwh": round(float(item.energyKwh or 0), 3),
+        "meterValueCount": int(item.readingCount),
+        "metadata": item.metadata or {},
+        **_profile(readings),
+    }
+
+
+def _station_fact(item: sessions_dal.SessionItem, station: stations_dal.StationItem) -> dict[str, Any]:
+    return {
+        "chargingStationId": item.chargingStationId,
+        "totalSessions": int(station.totalSessions or 0),
+        "anomalousSessions": int(station.anomalousSessions or 0),
+        "totalAnomalies": int(station.totalAnomalies or 0),
+        "lastAnomalyDate": station.lastAnomalyDate,
+        "metadata": station.metadata or {},
+    }
+
+
+def _anomaly_fact(anomaly: dict[str, Any], readings: list[dict[str, Any]], price: float) -> dict[str, Any]:
+    time_range = anomaly.get("timeRange") or {}
+    energy = float((anomaly.get("details") or {}).get("energyKwh") or 0.0)
+    return {
+        "category": anomaly["category"],
+        "name": CATEGORY_INFO.get(anomaly["category"], (anomaly["category"],))[0],
+        "score": anomaly.get("score"),
+        "confidence": anomaly.get("confidence"),
+        "startTimestamp": time_range.get("startTimestamp"),
+        "endTimestamp": time_range.get("endTimestamp"),
+        "bucketRange": anomaly.get("bucketRange"),
+        "energyKwh": round(energy, 4),
+        "revenueAffected": round(energy * price, 2),
+        "details": {k: v for k, v in (anomaly.get("details") or {}).items() if k != "energyKwh"},
+        "meterValues": _around(
+            readings, _to_ms(time_range.get("startTimestamp")), _to_ms(time_range.get("endTimestamp"))
+        ),
+    }
 
 
 def _session_facts(organization_id: str, session_id: str) -> tuple[dict[str, Any], str]:
@@ -206,7 +216,7 @@ def _current_key(organization_id: str, session_id: str) -> str:
     return f"{int(item.version)}:{current[1] if current else '-'}"
 
 
-def _generate(organization_id: str, reason: str, produce) -> explainers.Generation:
+def _generate(organization_id: str, reason: str, produce: Callable[[], explainers.Generation]) -> explainers.Generation:
     """Metering around one generation: refused (402) before it when the month is used up, and
     not delivered when its tokens would pass the limit."""
     limit = usage.ensure_ai_allowance(organization_id)

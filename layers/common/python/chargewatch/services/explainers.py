@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from chargewatch import aws
 from chargewatch.errors import ProviderError, ProviderThrottledError, ValidationError
@@ -33,7 +33,15 @@ def estimate_tokens(text: str) -> int:
     return max(1, math.ceil(len(text) / 4))
 
 
-def provider():
+class ExplanationProvider(Protocol):
+    name: str
+
+    def explain(self, facts: dict[str, Any], lang: str) -> Generation: ...
+
+    def ask(self, facts: dict[str, Any], question: str, lang: str) -> Generation: ...
+
+
+def provider() -> ExplanationProvider:
     settings = get_settings()
     name = settings.explain_provider
     if name == "bedrock":
@@ -482,7 +490,8 @@ MAX_OUTPUT_TOKENS = 800
 class BedrockProvider:
     name = "bedrock"
 
-    def __init__(self, client, model_id: str):
+    def __init__(self, client: Any, model_id: str):  # a bedrock-runtime boto3 client (untyped)
+
         self.client = client
         self.model_id = model_id
 

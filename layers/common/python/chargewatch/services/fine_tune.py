@@ -17,13 +17,16 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chargewatch import aws, clock
 from chargewatch.dal import anomalies as anomalies_dal
 from chargewatch.dal import models as models_dal
 from chargewatch.dal import sessions as sessions_dal
 from chargewatch.settings import get_settings
+
+if TYPE_CHECKING:
+    from csar import CsarParams
 
 MIN_LABELLED_SESSIONS = 20
 MIN_REVIEWED_ANOMALIES = 5  # sessions source: RESOLVED + DISMISSED anomalies
@@ -169,13 +172,14 @@ def _split(examples: list[Example], fraction: float, seed: int) -> tuple[list[Ex
         digest = hashlib.sha256(f"{seed}:{example.session_id}".encode()).digest()
         return int.from_bytes(digest[:8], "big") / 2**64
 
-    train, holdout = [], []
+    train: list[Example] = []
+    holdout: list[Example] = []
     for example in examples:
         (holdout if draw(example) < fraction else train).append(example)
     return train, holdout
 
 
-def _predict(examples: list[Example], params) -> list[frozenset[str]]:
+def _predict(examples: list[Example], params: CsarParams) -> list[frozenset[str]]:
     import csar
 
     results = csar.analyze_batch([example.engine_input for example in examples], params)
@@ -185,7 +189,7 @@ def _predict(examples: list[Example], params) -> list[frozenset[str]]:
 def scores(examples: list[Example], predictions: list[frozenset[str]]) -> dict[str, float]:
     """Micro precision/recall/F1 over (session, category) pairs."""
     tp = fp = fn = 0
-    for example, predicted in zip(examples, predictions):
+    for example, predicted in zip(examples, predictions, strict=True):
         tp += len(predicted & example.truth)
         fp += len(predicted - example.truth)
         fn += len(example.truth - predicted)
@@ -203,7 +207,7 @@ def scores(examples: list[Example], predictions: list[frozenset[str]]) -> dict[s
     }
 
 
-def calibrate(train: list[Example], base) -> tuple[Any, dict[str, list[float]]]:
+def calibrate(train: list[Example], base: CsarParams) -> tuple[CsarParams, dict[str, list[float]]]:
     """Coordinate search, category by category, over each rule's thresholds (x0.5 .. x3 of the
     current value); a change is kept only when it raises train F1."""
     import csar

@@ -135,7 +135,7 @@ def create_invitation(tenant: Tenant, request: CreateInvitationRequest) -> Invit
 
 def accept_invitation(tenant: Tenant, token: str) -> InvitationAccepted:
     """The signed-in invitee joins: once, before expiry, with the invited e-mail address."""
-    require_user(tenant)
+    user_id = require_user(tenant)
     invitation = None
     if token.startswith(INVITATION_TOKEN_PREFIX):
         invitation = invitations_dal.find_by_token_hash(api_keys.hash_key(token))
@@ -152,7 +152,7 @@ def accept_invitation(tenant: Tenant, token: str) -> InvitationAccepted:
     joined_at = clock.iso_now()
     membership = members_dal.new_member(
         invitation.organizationId,
-        user_id=tenant.user_id,
+        user_id=user_id,
         email=invitation.email,
         role=invitation.role,
         joined_at=joined_at,
@@ -162,11 +162,9 @@ def accept_invitation(tenant: Tenant, token: str) -> InvitationAccepted:
         raise ConflictError("you are already a member of this organization", code="already_member")
     if outcome == "used":
         raise ConflictError("this invitation has already been used", code="invitation_used")
-    profile = users_dal.get(tenant.user_id)
+    profile = users_dal.get(user_id)
     if profile is None or not profile.defaultOrganizationId:
-        users_dal.upsert(
-            tenant.user_id, email=tenant.email, now=joined_at, default_organization_id=invitation.organizationId
-        )
+        users_dal.upsert(user_id, email=tenant.email, now=joined_at, default_organization_id=invitation.organizationId)
     return InvitationAccepted(
-        organizationId=invitation.organizationId, userId=tenant.user_id, role=invitation.role, joinedAt=joined_at
+        organizationId=invitation.organizationId, userId=user_id, role=invitation.role, joinedAt=joined_at
     )

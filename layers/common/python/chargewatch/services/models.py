@@ -13,7 +13,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chargewatch import aws, clock, observability
 from chargewatch.dal import models as models_dal
@@ -27,6 +27,10 @@ from chargewatch.schemas.models import (
     ModelSummary,
 )
 from chargewatch.settings import get_settings
+
+if TYPE_CHECKING:
+    from chargewatch.schemas.models import TrainingConfig
+    from csar import CsarParams, SessionAnalysis
 
 logger = observability.logger
 
@@ -61,9 +65,9 @@ ACTIVE, AVAILABLE = "active", "available"
 class ActiveModel:
     model_id: str
     model_version: str
-    params: Any  # csar.CsarParams
+    params: CsarParams
 
-    def stamp(self, result) -> Any:
+    def stamp(self, result: SessionAnalysis) -> SessionAnalysis:
         """Record on a csar.SessionAnalysis which model produced it (stored on the AnalysisItem)."""
         result.model_id, result.model_version = self.model_id, self.model_version
         return result
@@ -87,7 +91,7 @@ def active_model(organization_id: str) -> ActiveModel:
     return ActiveModel(active.modelId, active.modelVersion, csar.CsarParams.from_dict(active.params))
 
 
-def active_params(organization_id: str):
+def active_params(organization_id: str) -> CsarParams:
     """csar.CsarParams of the tenant's active model (pass to csar.analyze_session/analyze_batch)."""
     return active_model(organization_id).params
 
@@ -203,7 +207,8 @@ def base_params_for(organization_id: str, base_model_id: str) -> dict[str, Any] 
             code="unknown_base_model",
             details=[{"field": "baseModelId", "message": "unknown model"}],
         )
-    return item.params
+    params: dict[str, Any] | None = item.params  # a JSON attribute
+    return params
 
 
 def create_fine_tune(organization_id: str, request: FineTuneRequest) -> FineTuneCreated:
@@ -245,7 +250,8 @@ def create_fine_tune(organization_id: str, request: FineTuneRequest) -> FineTune
     return FineTuneCreated.model_validate(created)
 
 
-def _default_training():
+def _default_training() -> TrainingConfig:
+
     from chargewatch.schemas.models import TrainingConfig
 
     return TrainingConfig()

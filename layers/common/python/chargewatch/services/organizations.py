@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from chargewatch import clock
 from chargewatch.dal import members as members_dal
@@ -51,7 +52,12 @@ def create_organization(
 
 
 def _provision(
-    name: str, plan: str, organization_id: str | None, *, owner: Tenant | None = None, profile: dict | None = None
+    name: str,
+    plan: str,
+    organization_id: str | None,
+    *,
+    owner: Tenant | None = None,
+    profile: dict[str, Any] | None = None,
 ) -> str:
     """The one way an organization comes to exist: profile (and the owner's membership, in the same
     transaction), the tenant registry for scheduled jobs, this month's usage counters."""
@@ -67,7 +73,7 @@ def _provision(
         if owner is None
         else [
             members_dal.new_member(
-                organization_id, user_id=owner.user_id, email=owner.email or "", role="owner", joined_at=now
+                organization_id, user_id=require_user(owner), email=owner.email or "", role="owner", joined_at=now
             )
         ]
     )
@@ -110,7 +116,11 @@ def require_organization(tenant: Tenant) -> Tenant:
 
 
 def get_organization(tenant: Tenant) -> Organization:
-    item = organizations_dal.get(require_organization(tenant).organization_id)
+    return _organization_by_id(require_organization(tenant).organization_id)
+
+
+def _organization_by_id(organization_id: str) -> Organization:
+    item = organizations_dal.get(organization_id)
     if item is None:
         raise NotFoundError("organization not found", code="organization_not_found")
     return _organization_out(item)
@@ -129,10 +139,9 @@ def put_organization(tenant: Tenant, request: UpdateOrganizationRequest) -> Orga
             tenant.organization_id, {"name": request.name.strip(), **profile}, updated_at=clock.iso_now()
         )
         return get_organization(tenant)
-    require_user(tenant)
+    user_id = require_user(tenant)
     organization_id = _provision(
         request.name, "free", None, owner=tenant, profile={k: v for k, v in profile.items() if v is not None}
     )
-    users_dal.upsert(tenant.user_id, email=tenant.email, now=clock.iso_now(), default_organization_id=organization_id)
-    item = organizations_dal.get(organization_id)
-    return _organization_out(item)
+    users_dal.upsert(user_id, email=tenant.email, now=clock.iso_now(), default_organization_id=organization_id)
+    return _organization_by_id(organization_id)

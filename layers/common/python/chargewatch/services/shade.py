@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Set
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chargewatch import aws, clock
 from chargewatch.dal import sessions as sessions_dal
@@ -39,6 +40,11 @@ from chargewatch.schemas.shade import (
 )
 from chargewatch.services import stations as stations_service
 from chargewatch.settings import get_settings
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from csar.shade import StationDayAnalysis
 
 DAY_MS = 86_400_000
 BUCKET_MS = 900_000
@@ -68,7 +74,7 @@ def inference_id(organization_id: str, station_id: str, day: str) -> str:
 # ------------------------------------------------------------------ energy from sessions
 
 
-def _register_deltas(readings: list[dict[str, Any]]):
+def _register_deltas(readings: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
     """(interval midpoints ms, kWh deltas) of a session's import register, phases summed."""
     import numpy as np
 
@@ -102,7 +108,7 @@ def _register_deltas(readings: list[dict[str, Any]]):
 
 
 def station_energy_by_day(
-    organization_id: str, station_id: str, first_day: date, last_day: date, skip_days: set[date] = frozenset()
+    organization_id: str, station_id: str, first_day: date, last_day: date, skip_days: Set[date] = frozenset()
 ) -> dict[date, dict[str, Any]]:
     """{day: {connectorId: 96 kWh}} for days in [first_day, last_day] not in `skip_days`."""
     import numpy as np
@@ -146,7 +152,7 @@ def station_energy_by_day(
 # ------------------------------------------------------------------ compute and store
 
 
-def _detection_details(analysis) -> dict[str, Any]:
+def _detection_details(analysis: StationDayAnalysis) -> dict[str, Any]:
     if not analysis.detections:
         return {}
     detections = [
@@ -173,7 +179,7 @@ def _detection_details(analysis) -> dict[str, Any]:
     }
 
 
-def analyze_station_day(organization_id: str, station_id: str, day: date):
+def analyze_station_day(organization_id: str, station_id: str, day: date) -> StationDayAnalysis | None:
     """Compute and store one station-day (overwrites a previous computation of that day)."""
     from csar import shade
 
@@ -214,7 +220,7 @@ def analyze_station_day(organization_id: str, station_id: str, day: date):
     return None
 
 
-def _announce(organization_id: str, station_id: str, analysis, analyzed_at: str) -> None:
+def _announce(organization_id: str, station_id: str, analysis: StationDayAnalysis, analyzed_at: str) -> None:
     """station.anomaly_detected, once per day that becomes anomalous: a re-run (re-fired day,
     redelivered message) of a day already stored as anomalous announces nothing new."""
     from chargewatch.schemas.webhooks import StationAnomalyDetectedData
@@ -242,7 +248,9 @@ def _announce(organization_id: str, station_id: str, analysis, analyzed_at: str)
     )
 
 
-def _station_day_item(organization_id: str, station_id: str, analysis) -> station_days_dal.StationDayItem:
+def _station_day_item(
+    organization_id: str, station_id: str, analysis: StationDayAnalysis
+) -> station_days_dal.StationDayItem:
     uptime = {c.connectorId: c.uptime for c in analysis.connectors}
     return station_days_dal.StationDayItem(
         *station_days_dal.day_key(organization_id, station_id, analysis.day),
@@ -299,7 +307,7 @@ def schedule_day(day: date) -> int:
     )
 
 
-def process_message(body: str | dict) -> int:
+def process_message(body: str | dict[str, Any]) -> int:
     """Worker: expand a tenant, or analyse a group of stations. Returns the units of work done."""
     message = ShadeWorkMessage.model_validate(json.loads(body) if isinstance(body, str) else body)
     if message.kind == "tenant":
@@ -384,7 +392,7 @@ def get_station_energy(organization_id: str, station_id: str, day: str | None = 
     connectors = []
     for connector_id in sorted(energy):
         hourly = _hourly(energy[connector_id])
-        station = [a + b for a, b in zip(station, hourly)]
+        station = [a + b for a, b in zip(station, hourly, strict=True)]  # both 24 hours
         connectors.append(
             ConnectorEnergy(
                 connectorId=connector_id,
@@ -405,7 +413,9 @@ def get_station_energy(organization_id: str, station_id: str, day: str | None = 
 def get_shade_overview(organization_id: str, station_id: str, day: str | None = None) -> ShadeOverview:
     item = _day_item(organization_id, station_id, day)
     when = date.fromisoformat(item.day)
-    totals = [sum(values) for values in zip(*(item.energy or {}).values())] or [0.0] * BUCKETS
+    # every stored connector carries BUCKETS values; a short one (never written) would cut the day, not fail
+    totals = [sum(values) for values in zip(*(item.energy or {}).values(), strict=False)] or [0.0] * BUCKETS
+
     timeline, running = [], 0.0
     for index, value in enumerate(totals):
         running += value
@@ -436,13 +446,18 @@ def uptime_statistics(organization_id: str, today: date | None = None) -> tuple[
     today = today or clock.now().date()
     current_from = today - timedelta(days=UPTIME_WINDOW_DAYS - 1)
     previous_from = current_from - timedelta(days=UPTIME_WINDOW_DAYS)
-    sums = {"current": [0.0, 0], "previous": [0.0, 0]}
+    sums: dict[str, list[float]] = {"current": [0.0, 0], "previous": [0.0, 0]}  # [uptime sum, connector-days]
     for item in station_days_dal.uptime_days(organization_id, previous_from.isoformat(), today.isoformat()):
         window = "current" if item.SK[len(station_days_dal.UPTIME_PREFIX) :] >= current_from.isoformat() else "previous"
         sums[window][0] += float(item.uptimeSum or 0)
         sums[window][1] += int(item.connectorDays or 0)
-    percentage = lambda total, count: 100.0 * total / count if count > 0 else None  # noqa: E731
+
+    def percentage(total: float, count: float) -> float | None:
+
+        return 100.0 * total / count if count > 0 else None
+
     current, previous = percentage(*sums["current"]), percentage(*sums["previous"])
+
     if current is None:
         return FULL_UPTIME, 0.0
     return round(current, 2), round(current - previous, 2) if previous is not None else 0.0

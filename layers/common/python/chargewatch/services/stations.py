@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from chargewatch.dal import stations as stations_dal
 from chargewatch.errors import NotFoundError
 from chargewatch.pagination import Pagination
@@ -56,7 +58,7 @@ def backfill_tenant_counts(organization_id: str) -> dict[str, int]:
     return stations_dal.backfill_tenant(organization_id)
 
 
-def _connector_summary(connector: stations_dal.ConnectorItem) -> dict:
+def _connector_summary(connector: stations_dal.ConnectorItem) -> dict[str, Any]:
     return {
         "connectorId": connector.connectorId,
         "totalSessions": int(connector.totalSessions or 0),

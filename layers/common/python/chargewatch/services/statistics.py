@@ -26,7 +26,10 @@ def get_statistics(organization_id: str) -> Statistics:
     price, currency = tariff(organization_id)
     totals = stations_dal.totals(organization_id)  # one GetItem: every count below is maintained at write time
     uptime_percentage, uptime_delta = shade.uptime_statistics(organization_id)
-    value = lambda name: float(getattr(totals, name) or 0) if totals else 0.0  # noqa: E731
+
+    def value(name: str) -> float:
+        return float(getattr(totals, name) or 0) if totals else 0.0
+
     return Statistics(
         activeAnomaliesCount=int(value("activeAnomalies")),
         sessionsWithAnomaliesCount=int(value("sessionsWithAnomalies")),
