@@ -14,7 +14,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from pynamodb.attributes import JSONAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.expressions.condition import Condition
 from pynamodb.models import Model
+from pynamodb.pagination import ResultIterator
 
 from chargewatch.dal.table import GSI1, register, tenant_pk
 
@@ -31,7 +33,7 @@ class AnomalyItem(Model):
     SK = UnicodeAttribute(range_key=True)
     GSI1PK = UnicodeAttribute()
     GSI1SK = UnicodeAttribute()
-    by_time = GSI1()
+    by_time: GSI1[AnomalyItem] = GSI1()
     id = UnicodeAttribute()
     sessionId = UnicodeAttribute()
     category = UnicodeAttribute()
@@ -61,7 +63,7 @@ class IssueItem(Model):
     SK = UnicodeAttribute(range_key=True)
     GSI1PK = UnicodeAttribute()
     GSI1SK = UnicodeAttribute()
-    by_tenant = GSI1()
+    by_tenant: GSI1[IssueItem] = GSI1()
     id = UnicodeAttribute()
     status = UnicodeAttribute()
     assignedTo = UnicodeAttribute(null=True)
@@ -73,7 +75,8 @@ class IssueItem(Model):
     createdAt = UnicodeAttribute()
     updatedAt = UnicodeAttribute()
     # who moved it, when, from/to and why: the labels fine-tuning learns from
-    history = ListAttribute(of=JSONAttribute, default=list)
+    # pynamodb types ListAttribute(of=X) as a list of X attributes; the stored values are JSON documents
+    history: ListAttribute[dict[str, Any]] = ListAttribute(of=JSONAttribute, default=list)  # type: ignore[arg-type]
 
 
 @register
@@ -115,13 +118,13 @@ def query_anomalies(
     *,
     from_ms: int | None = None,
     to_ms: int | None = None,
-    filter_condition=None,
+    filter_condition: Condition | None = None,
     newest_first: bool = True,
-):
+) -> ResultIterator[AnomalyItem]:
     sort_key = AnomalyItem.GSI1SK
     low = f"{from_ms:015d}" if from_ms is not None else None
     high = f"{to_ms:015d}~" if to_ms is not None else None
-    condition = None
+    condition: Condition | None = None
     if low and high:
         condition = sort_key.between(low, high)
     elif low:
@@ -157,7 +160,7 @@ def get_open_issue_id(organization_id: str, station_id: str, connector_id: str |
         return None
 
 
-def list_issues(organization_id: str, filter_condition=None):
+def list_issues(organization_id: str, filter_condition: Condition | None = None) -> ResultIterator[IssueItem]:
     return IssueItem.by_tenant.query(issues_index_pk(organization_id), filter_condition=filter_condition)
 
 

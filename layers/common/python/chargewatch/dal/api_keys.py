@@ -29,8 +29,8 @@ class ApiKeyItem(Model):
     GSI1SK = UnicodeAttribute()
     GSI2PK = UnicodeAttribute()
     GSI2SK = UnicodeAttribute()
-    by_hash = GSI1()
-    by_tenant = GSI2()
+    by_hash: GSI1[ApiKeyItem] = GSI1()
+    by_tenant: GSI2[ApiKeyItem] = GSI2()
 
     keyId = UnicodeAttribute()
     organizationId = UnicodeAttribute()
@@ -38,7 +38,8 @@ class ApiKeyItem(Model):
     prefix = UnicodeAttribute()
     name = UnicodeAttribute()
     description = UnicodeAttribute(null=True)
-    scopes = ListAttribute(of=UnicodeAttribute, default=list)
+    # pynamodb types ListAttribute(of=X) as a list of X attributes; the stored values are strings
+    scopes: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
     createdAt = UnicodeAttribute()
     expiresAt = UnicodeAttribute(null=True)
     revokedAt = UnicodeAttribute(null=True)

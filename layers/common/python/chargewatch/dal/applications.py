@@ -12,6 +12,7 @@ compares in constant time after the index lookup).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import UpdateError
@@ -42,8 +43,8 @@ class ApplicationItem(_KeyedItem):
     class Meta:
         table_name = "unbound"
 
-    by_tenant = GSI1()
-    by_secret = GSI2()
+    by_tenant: GSI1[ApplicationItem] = GSI1()
+    by_secret: GSI2[ApplicationItem] = GSI2()
     applicationId = UnicodeAttribute()
     organizationId = UnicodeAttribute()
     name = UnicodeAttribute()
@@ -61,8 +62,8 @@ class AppSessionItem(_KeyedItem):
     class Meta:
         table_name = "unbound"
 
-    by_application = GSI1()
-    by_token = GSI2()
+    by_application: GSI1[AppSessionItem] = GSI1()
+    by_token: GSI2[AppSessionItem] = GSI2()
     sessionId = UnicodeAttribute()
     applicationId = UnicodeAttribute()
     organizationId = UnicodeAttribute()
@@ -145,7 +146,7 @@ def put_session(item: AppSessionItem) -> AppSessionItem:
     return item
 
 
-def new_session(organization_id: str, application_id: str, session_id: str, **attributes) -> AppSessionItem:
+def new_session(organization_id: str, application_id: str, session_id: str, **attributes: Any) -> AppSessionItem:
     return AppSessionItem(
         *session_key(organization_id, application_id, session_id),
         sessionId=session_id,

@@ -19,7 +19,9 @@ from typing import Any
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
+from pynamodb.pagination import ResultIterator
 from pynamodb.transactions import TransactWrite
 
 from chargewatch.dal.table import connection, is_condition_failure, register, tenant_pk
@@ -132,7 +134,7 @@ def _write_counted(organization_id: str, batch_id: str, results: list[BatchResul
     processed = sum(1 for result in results if result.outcome == PROCESSED)
     failed = len(results) - processed
     anomalous = sum(int(result.isAnomaly or 0) for result in results)
-    actions = [
+    actions: list[Action] = [
         BatchItem.processedSessions.add(processed),
         BatchItem.failedSessions.add(failed),
         BatchItem.anomalousSessions.add(anomalous),
@@ -164,7 +166,9 @@ def results_page(organization_id: str, batch_id: str, first: int, last: int) -> 
     return list(_results_between(organization_id, batch_id, first, last))
 
 
-def _results_between(organization_id: str, batch_id: str, first: int, last: int, attributes: list[str] | None = None):
+def _results_between(
+    organization_id: str, batch_id: str, first: int, last: int, attributes: list[str] | None = None
+) -> ResultIterator[BatchResultItem]:
     return BatchResultItem.query(
         batch_pk(organization_id, batch_id),
         BatchResultItem.SK.between(result_sk(first), result_sk(last)),

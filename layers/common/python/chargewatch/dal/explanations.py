@@ -7,6 +7,8 @@ item whose analysisKey differs from the session's current analysis is a miss and
 
 from __future__ import annotations
 
+from typing import Any
+
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
@@ -37,7 +39,7 @@ def get(organization_id: str, session_id: str, lang: str, analysis_key: str) -> 
     return item if item.analysisKey == analysis_key else None
 
 
-def put(organization_id: str, session_id: str, lang: str, analysis_key: str, **attributes) -> ExplanationItem:
+def put(organization_id: str, session_id: str, lang: str, analysis_key: str, **attributes: Any) -> ExplanationItem:
     item = ExplanationItem(
         session_pk(organization_id, session_id), f"EXPLAIN#{lang}", analysisKey=analysis_key, **attributes
     )

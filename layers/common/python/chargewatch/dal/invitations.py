@@ -14,6 +14,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
+from chargewatch.dal.members import MemberItem
 from chargewatch.dal.table import GSI1, GSI2, connection, is_condition_failure, register, tenant_pk
 
 INVITE_SK = "INVITE"
@@ -30,8 +31,8 @@ class InvitationItem(Model):
     GSI1SK = UnicodeAttribute()
     GSI2PK = UnicodeAttribute()
     GSI2SK = UnicodeAttribute()
-    by_tenant = GSI1()
-    by_token = GSI2()
+    by_tenant: GSI1[InvitationItem] = GSI1()
+    by_token: GSI2[InvitationItem] = GSI2()
     invitationId = UnicodeAttribute()
     organizationId = UnicodeAttribute()
     email = UnicodeAttribute()
@@ -92,7 +93,7 @@ def find_by_token_hash(token_hash: str) -> InvitationItem | None:
     return None
 
 
-def accept(item: InvitationItem, membership: Model, *, at: str) -> str:
+def accept(item: InvitationItem, membership: MemberItem, *, at: str) -> str:
     """pending -> accepted and the membership written, in one transaction: "accepted", or
     "already_member" / "used" when a condition failed (nothing written then)."""
     try:

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
 from chargewatch.dal.table import GSI1, GSI2, is_condition_failure, register, tenant_pk
@@ -36,8 +38,8 @@ class LoginSessionItem(Model):
     GSI1SK = UnicodeAttribute()
     GSI2PK = UnicodeAttribute()
     GSI2SK = UnicodeAttribute()
-    by_tenant = GSI1()
-    by_user = GSI2()
+    by_tenant: GSI1[LoginSessionItem] = GSI1()
+    by_user: GSI2[LoginSessionItem] = GSI2()
     sessionId = UnicodeAttribute()
     organizationId = UnicodeAttribute()
     userId = UnicodeAttribute()
@@ -77,8 +79,8 @@ def put_new(
     created: datetime,
     created_at: str,
     expires_at: str,
-    tenant_context: dict,
-    device: dict,
+    tenant_context: dict[str, Any],
+    device: dict[str, Any],
     user_agent: str | None,
     ttl: int,
 ) -> LoginSessionItem:
@@ -138,7 +140,7 @@ def list_for_organization(organization_id: str, *, before: datetime | None, limi
     )
 
 
-def _update_while_open(item: LoginSessionItem, actions: list) -> bool:
+def _update_while_open(item: LoginSessionItem, actions: list[Action]) -> bool:
     """Apply the update unless the session was released meanwhile (then refresh the copy)."""
     try:
         item.update(
@@ -152,9 +154,9 @@ def _update_while_open(item: LoginSessionItem, actions: list) -> bool:
     return True
 
 
-def touch(item: LoginSessionItem, *, at: str, tenant_context: dict | None = None) -> bool:
+def touch(item: LoginSessionItem, *, at: str, tenant_context: dict[str, Any] | None = None) -> bool:
     """Record activity (and a new context); False when the session was released meanwhile."""
-    actions = [LoginSessionItem.updatedAt.set(at), LoginSessionItem.lastActiveAt.set(at)]
+    actions: list[Action] = [LoginSessionItem.updatedAt.set(at), LoginSessionItem.lastActiveAt.set(at)]
     if tenant_context is not None:
         actions.append(LoginSessionItem.tenantContext.set(tenant_context))
     return _update_while_open(item, actions)

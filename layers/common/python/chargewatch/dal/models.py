@@ -13,6 +13,7 @@ from typing import Any
 
 from pynamodb.attributes import JSONAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.expressions.condition import Condition
 from pynamodb.models import Model
 
 from chargewatch.dal.table import GSI1, is_condition_failure, register, tenant_pk
@@ -35,7 +36,7 @@ class ModelItem(Model):
     SK = UnicodeAttribute(range_key=True)
     GSI1PK = UnicodeAttribute()
     GSI1SK = UnicodeAttribute()
-    by_tenant = GSI1()
+    by_tenant: GSI1[ModelItem] = GSI1()
     id = UnicodeAttribute()
     name = UnicodeAttribute()
     type = UnicodeAttribute()
@@ -178,7 +179,10 @@ def get_job(organization_id: str, job_id: str) -> FineTuneJobItem | None:
 
 
 def transition_job(
-    job: FineTuneJobItem, from_statuses: tuple[str, ...], changes: dict[str, Any], extra_condition=None
+    job: FineTuneJobItem,
+    from_statuses: tuple[str, ...],
+    changes: dict[str, Any],
+    extra_condition: Condition | None = None,
 ) -> FineTuneJobItem:
     """Move a job between statuses only from one of `from_statuses` (idempotent processing)."""
     condition = FineTuneJobItem.status.is_in(*from_statuses)

@@ -6,11 +6,16 @@ statistics price energy with (pricePerKwh, currency).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
+from chargewatch.dal.members import MemberItem
 from chargewatch.dal.table import connection, is_condition_failure, register, tenant_pk
 from chargewatch.errors import ConflictError
 
@@ -43,8 +48,8 @@ def put_new(
     name: str,
     plan: str,
     created_at: str,
-    profile: dict | None = None,
-    together_with: list[Model] | None = None,
+    profile: dict[str, Any] | None = None,
+    together_with: Sequence[MemberItem] | None = None,
 ) -> OrganizationItem:
     """Create the profile (409 `organization_exists` if the id is taken); `together_with` items
     (e.g. the owner's membership) are written in the same transaction: all or nothing."""
@@ -73,10 +78,10 @@ def put_new(
     return item
 
 
-def update_profile(organization_id: str, fields: dict, *, updated_at: str) -> OrganizationItem:
+def update_profile(organization_id: str, fields: dict[str, Any], *, updated_at: str) -> OrganizationItem:
     """Set the given profile fields (None removes an optional one); the organization must exist."""
     item = OrganizationItem(tenant_pk(organization_id), PROFILE_SK)
-    actions = [OrganizationItem.updatedAt.set(updated_at)]
+    actions: list[Action] = [OrganizationItem.updatedAt.set(updated_at)]
     for name, value in fields.items():
         attribute = getattr(OrganizationItem, name)
         actions.append(attribute.remove() if value is None else attribute.set(value))

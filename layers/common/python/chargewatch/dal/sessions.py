@@ -32,6 +32,7 @@ from pynamodb.attributes import (
 )
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -77,8 +78,8 @@ class SessionItem(Model):
     GSI1SK = UnicodeAttribute()
     GSI2PK = UnicodeAttribute()
     GSI2SK = UnicodeAttribute()
-    by_start = GSI1()
-    by_station = GSI2()
+    by_start: GSI1[SessionItem] = GSI1()
+    by_station: GSI2[SessionItem] = GSI2()
 
     organizationId = UnicodeAttribute()
     sessionId = UnicodeAttribute()
@@ -105,7 +106,8 @@ class SessionItem(Model):
     anomalyScore = NumberAttribute(null=True)
     anomalyConfidence = NumberAttribute(null=True)
     anomalyCount = NumberAttribute(default=0)
-    anomalyCategories = ListAttribute(of=UnicodeAttribute, default=list)
+    # pynamodb types ListAttribute(of=X) as a list of X attributes; the stored values are strings
+    anomalyCategories: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
 
 
 @register
@@ -216,8 +218,8 @@ def create_session(
         raise
 
 
-def _update_meta_actions(item: SessionItem, changes: dict[str, Any]) -> list:
-    actions = []
+def _update_meta_actions(item: SessionItem, changes: dict[str, Any]) -> list[Action]:
+    actions: list[Action] = []
     for name, value in changes.items():
         attribute = getattr(SessionItem, name)
         actions.append(attribute.remove() if value is None else attribute.set(value))
@@ -225,7 +227,8 @@ def _update_meta_actions(item: SessionItem, changes: dict[str, Any]) -> list:
 
 
 def _version_condition(expected_version: int) -> Condition:
-    return SessionItem.PK.exists() & (SessionItem.version == expected_version)
+    condition: Condition = SessionItem.PK.exists() & (SessionItem.version == expected_version)
+    return condition
 
 
 def append_readings(item: SessionItem, readings: list[dict[str, Any]], changes: dict[str, Any]) -> SessionItem:
@@ -376,6 +379,7 @@ def query_sessions(
     newest_first: bool = True,
 ) -> Iterator[SessionItem]:
     """Sessions of a tenant (or of one of its stations) by start time, via GSI1 / GSI2."""
+    index: GSI1[SessionItem] | GSI2[SessionItem]
     if charging_station_id is not None:
         index, hash_key, sort_attribute = (
             SessionItem.by_station,
@@ -384,7 +388,7 @@ def query_sessions(
         )
     else:
         index, hash_key, sort_attribute = SessionItem.by_start, sessions_index_pk(organization_id), SessionItem.GSI1SK
-    range_condition = None
+    range_condition: Condition | None = None
     low = f"{started_from_ms:015d}" if started_from_ms is not None else None
     # "~" sorts after "#<sessionId>", so the upper bound includes sessions starting at exactly that ms.
     high = f"{started_to_ms:015d}~" if started_to_ms is not None else None

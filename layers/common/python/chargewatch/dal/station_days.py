@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
+from pynamodb.pagination import ResultIterator
 from pynamodb.transactions import TransactWrite
 
 from chargewatch.dal.stations import station_pk, stats_pk
@@ -88,7 +90,9 @@ def latest_day(organization_id: str, station_id: str) -> StationDayItem | None:
     return None
 
 
-def list_days(organization_id: str, station_id: str, attributes: list[str] | None = None):
+def list_days(
+    organization_id: str, station_id: str, attributes: list[str] | None = None
+) -> ResultIterator[StationDayItem]:
     """The station's inferences, newest day first."""
     return StationDayItem.query(
         station_pk(organization_id, station_id),
@@ -118,7 +122,7 @@ def save_day(item: StationDayItem, previous: StationDayItem | None) -> None:
     try:
         with TransactWrite(connection=connection()) as transaction:
             transaction.save(item, condition=condition)
-            actions = []
+            actions: list[Action] = []
             if uptime_delta:
                 actions.append(UptimeDayItem.uptimeSum.add(round(uptime_delta, 6)))
             if connectors_delta:

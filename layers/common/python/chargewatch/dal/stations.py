@@ -27,7 +27,10 @@ from typing import Any
 
 from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
+from pynamodb.pagination import ResultIterator
 from pynamodb.transactions import TransactWrite
 
 from chargewatch.dal.table import GSI1, connection, is_condition_failure, register, tenant_pk
@@ -52,7 +55,7 @@ class StationItem(Model):
     SK = UnicodeAttribute(range_key=True)
     GSI1PK = UnicodeAttribute(null=True)
     GSI1SK = UnicodeAttribute(null=True)
-    by_tenant = GSI1()
+    by_tenant: GSI1[StationItem] = GSI1()
     id = UnicodeAttribute(null=True)
     chargingStationId = UnicodeAttribute(null=True)
     metadata = JSONAttribute(null=True)
@@ -86,7 +89,7 @@ class ConnectorItem(Model):
     SK = UnicodeAttribute(range_key=True)
     GSI1PK = UnicodeAttribute(null=True)
     GSI1SK = UnicodeAttribute(null=True)
-    by_tenant = GSI1()
+    by_tenant: GSI1[ConnectorItem] = GSI1()
     id = UnicodeAttribute(null=True)
     chargingStationId = UnicodeAttribute(null=True)
     connectorId = UnicodeAttribute(null=True)
@@ -109,7 +112,8 @@ class CountItem(Model):
 
     PK = UnicodeAttribute(hash_key=True)
     SK = UnicodeAttribute(range_key=True)
-    count = NumberAttribute(default=0)
+    # `count` is Model.count() in pynamodb: the attribute keeps its stored name under another one
+    total = NumberAttribute(default=0, attr_name="count")
 
 
 @register
@@ -161,7 +165,7 @@ def category_key(organization_id: str, category: str) -> tuple[str, str]:
 
 
 def add_session(
-    transaction,
+    transaction: TransactWrite,
     organization_id: str,
     station_id: str,
     connector_id: str | None,
@@ -178,7 +182,7 @@ def add_session(
     in its own transaction: see `ensure_registered`."""
     ensure_registered(organization_id, station_id, station_uuid=station_uuid, now=now)
     station = StationItem(*station_key(organization_id, station_id))
-    actions = [
+    actions: list[Action] = [
         StationItem.totalSessions.add(1),
         StationItem.GSI1PK.set(tenant_pk(organization_id, "STATIONS")),
         StationItem.GSI1SK.set(station_id),
@@ -190,7 +194,7 @@ def add_session(
         actions.append(StationItem.metadata.set(station_metadata))
     transaction.update(station, actions=actions)
     connector = ConnectorItem(*connector_key(organization_id, station_id, connector_id))
-    connector_actions = [
+    connector_actions: list[Action] = [
         ConnectorItem.totalSessions.add(1),
         ConnectorItem.GSI1PK.set(tenant_pk(organization_id, "CONNECTORS")),
         ConnectorItem.GSI1SK.set(f"{station_id}#{connector_id or NO_CONNECTOR}"),
@@ -286,11 +290,13 @@ def read_anomaly_flags(
     return flags[0], flags[1]
 
 
-def _equals(attribute, value: int):
+def _equals(attribute: NumberAttribute, value: int) -> Condition:
     return (attribute == value) | attribute.does_not_exist() if value == 0 else attribute == value
 
 
-def _flag_move(model, read: AnomalyFlag, delta: int):
+def _flag_move(
+    model: type[StationItem] | type[ConnectorItem], read: AnomalyFlag, delta: int
+) -> tuple[Condition, list[Action], int]:
     """(condition, actions, ±1 for TOTALS) that move `withAnomalies` with a `totalAnomalies` ADD of `delta`.
 
     The condition asserts the two facts the plan rests on: the flag is as read, and the count is on
@@ -311,7 +317,7 @@ def _flag_move(model, read: AnomalyFlag, delta: int):
 
 
 def move_counts(
-    transaction,
+    transaction: TransactWrite,
     organization_id: str,
     station_id: str,
     connector_id: str | None,
@@ -327,9 +333,10 @@ def move_counts(
 
     A non-zero `anomalies_delta` needs `flags` (read_anomaly_flags, read before planning): the
     station's and connector's `withAnomalies` flags and the tenant's counts of them move with it."""
-    station_actions = []
-    connector_actions = []
-    station_condition = connector_condition = None
+    station_actions: list[Action] = []
+    connector_actions: list[Action] = []
+    station_condition: Condition | None = None
+    connector_condition: Condition | None = None
     totals_deltas = dict(totals_deltas)
     if anomalies_delta:
         if flags is None:
@@ -367,10 +374,10 @@ def move_counts(
         if delta:
             transaction.update(
                 CountItem(*connector_category_key(organization_id, station_id, connector_id, category)),
-                actions=[CountItem.count.add(delta)],
+                actions=[CountItem.total.add(delta)],
             )
             transaction.update(
-                CountItem(*category_key(organization_id, category)), actions=[CountItem.count.add(delta)]
+                CountItem(*category_key(organization_id, category)), actions=[CountItem.total.add(delta)]
             )
     totals_actions = [getattr(TenantTotalsItem, name).add(delta) for name, delta in totals_deltas.items() if delta]
     if totals_actions:
@@ -387,7 +394,7 @@ def get_station(organization_id: str, station_id: str) -> StationItem | None:
         return None
 
 
-def list_stations(organization_id: str):
+def list_stations(organization_id: str) -> ResultIterator[StationItem]:
     """Every station item via GSI1: linear in the tenant (scheduled work and backfills, not requests)."""
     return StationItem.by_tenant.query(tenant_pk(organization_id, "STATIONS"))
 
@@ -435,12 +442,12 @@ def connector_categories_of(organization_id: str, station_id: str) -> dict[str, 
         station_pk(organization_id, station_id), CountItem.SK.startswith("CONNCAT#"), consistent_read=True
     ):
         _, connector_id, category = item.SK.split("#", 2)
-        if int(item.count):
-            counts.setdefault(connector_id, {})[category] = int(item.count)
+        if int(item.total):
+            counts.setdefault(connector_id, {})[category] = int(item.total)
     return counts
 
 
-def list_connectors(organization_id: str):
+def list_connectors(organization_id: str) -> ResultIterator[ConnectorItem]:
     return ConnectorItem.by_tenant.query(tenant_pk(organization_id, "CONNECTORS"))
 
 
@@ -453,9 +460,9 @@ def totals(organization_id: str) -> TenantTotalsItem | None:
 
 def category_counts(organization_id: str) -> dict[str, int]:
     return {
-        item.SK.split("#", 1)[1]: int(item.count)
+        item.SK.split("#", 1)[1]: int(item.total)
         for item in CountItem.query(stats_pk(organization_id), CountItem.SK.startswith("CAT#"), consistent_read=True)
-        if int(item.count)
+        if int(item.total)
     }
 
 

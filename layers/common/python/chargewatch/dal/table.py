@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
+
+# Condition and TransactWrite are re-exported: services type the filters and transactions they hand to dal.
+from pynamodb.expressions.condition import Condition as Condition
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite as TransactWrite
 
 from chargewatch.aws import pynamodb_host
 from chargewatch.settings import Settings, get_settings
 
 _MODELS: list[type[Model]] = []
+_M = TypeVar("_M", bound=Model)  # the model an index instance belongs to
 
 
 def tenant_pk(organization_id: str, *parts: str) -> str:
@@ -24,7 +31,7 @@ def tenant_pk(organization_id: str, *parts: str) -> str:
     return f"ORG#{organization_id}#" + "#".join(parts)
 
 
-class GSI1(GlobalSecondaryIndex):
+class GSI1(GlobalSecondaryIndex[_M]):
     class Meta:
         index_name = "GSI1"
         projection = AllProjection()
@@ -33,7 +40,7 @@ class GSI1(GlobalSecondaryIndex):
     GSI1SK = UnicodeAttribute(range_key=True)
 
 
-class GSI2(GlobalSecondaryIndex):
+class GSI2(GlobalSecondaryIndex[_M]):
     class Meta:
         index_name = "GSI2"
         projection = AllProjection()

@@ -105,8 +105,8 @@ def new_event(
     at: str,
     deltas: dict[str, int],
     reason: str | None,
-    metadata: dict | None,
-    principal: dict | None,
+    metadata: dict[str, Any] | None,
+    principal: dict[str, Any] | None,
     ttl: int,
 ) -> UsageEventItem:
     return UsageEventItem(
@@ -203,6 +203,6 @@ def apply(
         # pynamodb sends puts before updates: the reasons are [event, marker, month item]
         reasons = getattr(error, "cancellation_reasons", None) or []
         marker_reason = reasons[1] if idempotency is not None and len(reasons) == 3 else None
-        if marker_reason is not None and marker_reason.code == "ConditionalCheckFailed":
+        if idempotency is not None and marker_reason is not None and marker_reason.code == "ConditionalCheckFailed":
             raise AlreadyApplied(idempotency.PK) from error
         raise CounterConditionFailed(organization_id) from error

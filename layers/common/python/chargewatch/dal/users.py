@@ -8,6 +8,7 @@ Not tenant data: a user spans organizations (memberships live in chargewatch.dal
 from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, UnicodeAttribute
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
 from chargewatch.dal.table import register
@@ -66,7 +67,7 @@ def upsert(
         )
         item.save()
         return item
-    actions = [UserItem.updatedAt.set(now)]
+    actions: list[Action] = [UserItem.updatedAt.set(now)]
     if email:
         actions.append(UserItem.email.set(email))
     if super_admin is not None:

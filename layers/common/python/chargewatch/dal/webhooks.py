@@ -32,6 +32,8 @@ from pynamodb.attributes import (
     UnicodeAttribute,
 )
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
 from chargewatch import clock
@@ -76,12 +78,13 @@ class WebhookItem(Model):
     SK = UnicodeAttribute(range_key=True)
     GSI2PK = UnicodeAttribute()
     GSI2SK = UnicodeAttribute()
-    by_tenant = GSI2()
+    by_tenant: GSI2[WebhookItem] = GSI2()
 
     webhookId = UnicodeAttribute()
     organizationId = UnicodeAttribute()
     url = UnicodeAttribute()
-    events = ListAttribute(of=UnicodeAttribute, default=list)
+    # pynamodb types ListAttribute(of=X) as a list of X attributes; the stored values are strings
+    events: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
     description = UnicodeAttribute(null=True)
     enabled = BooleanAttribute(default=True)
     failureCount = NumberAttribute(default=0)
@@ -108,7 +111,7 @@ class DeliveryItem(Model):
     # the sweeper's index entry: present only while pending (see the module docstring)
     GSI1PK = UnicodeAttribute(null=True)
     GSI1SK = UnicodeAttribute(null=True)
-    pending_by_due = GSI1()
+    pending_by_due: GSI1[DeliveryItem] = GSI1()
 
     deliveryId = UnicodeAttribute()
     webhookId = UnicodeAttribute()
@@ -120,7 +123,8 @@ class DeliveryItem(Model):
     attemptCount = NumberAttribute(default=0)  # attempts claimed (started)
     completedAttempts = NumberAttribute(default=0)  # attempts whose outcome is recorded
     attemptStartedAt = UnicodeAttribute(null=True)
-    attempts = ListAttribute(of=JSONAttribute, default=list)
+    # pynamodb types ListAttribute(of=X) as a list of X attributes; the values are the JSON documents
+    attempts: ListAttribute[dict[str, Any]] = ListAttribute(of=JSONAttribute, default=list)  # type: ignore[arg-type]
     httpStatus = NumberAttribute(null=True)
     responseBody = UnicodeAttribute(null=True)
     error = UnicodeAttribute(null=True)
@@ -164,7 +168,7 @@ def list_webhooks(organization_id: str) -> Iterator[WebhookItem]:
     return WebhookItem.by_tenant.query(webhooks_index_pk(organization_id), scan_index_forward=False)
 
 
-def update_webhook(item: WebhookItem, actions: list, condition=None) -> WebhookItem | None:
+def update_webhook(item: WebhookItem, actions: list[Action], condition: Condition | None = None) -> WebhookItem | None:
     """Apply update actions to an existing webhook; None when it is gone or the condition failed."""
     exists = WebhookItem.PK.exists()
     try:
@@ -257,7 +261,7 @@ def record_attempt(
     delivery: DeliveryItem, attempt: int, record: dict[str, Any], changes: dict[str, Any]
 ) -> DeliveryItem:
     """Store one attempt's outcome once (conditioned on it not being recorded yet)."""
-    actions = [
+    actions: list[Action] = [
         DeliveryItem.completedAttempts.set(attempt),
         DeliveryItem.attempts.set((delivery.attempts or []) + [record]),
     ]

@@ -7,7 +7,7 @@ sessions — with the occurrence range in the key condition and the other filter
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,7 +20,7 @@ from chargewatch.dal import anomalies as anomalies_dal
 from chargewatch.dal import members as members_dal
 from chargewatch.dal import sessions as sessions_dal
 from chargewatch.dal import stations as stations_dal
-from chargewatch.dal.table import connection, is_condition_failure
+from chargewatch.dal.table import Condition, connection, is_condition_failure
 from chargewatch.errors import ConcurrencyError, ConflictError, NotFoundError, ValidationError
 from chargewatch.pagination import paginate
 from chargewatch.schemas.anomalies import (
@@ -81,7 +81,7 @@ def _matching(organization_id: str, filters: AnomalyFilters) -> Iterable[anomali
     if filters.occurrence_from and filters.occurrence_to and filters.occurrence_from > filters.occurrence_to:
         raise ValidationError.for_field("occurrenceFrom", "must not be after occurrenceTo")
     Anomaly = anomalies_dal.AnomalyItem
-    conditions = []
+    conditions: list[Condition] = []
     for attribute, value in (
         (Anomaly.category, filters.anomaly_type),
         (Anomaly.connectorId, filters.connector_id),
@@ -100,7 +100,7 @@ def _matching(organization_id: str, filters: AnomalyFilters) -> Iterable[anomali
         if not issue_ids:
             return []
         conditions.append(Anomaly.issueId.is_in(*issue_ids))
-    condition = None
+    condition: Condition | None = None
     for part in conditions:
         condition = part if condition is None else condition & part
     return anomalies_dal.query_anomalies(
@@ -111,9 +111,11 @@ def _matching(organization_id: str, filters: AnomalyFilters) -> Iterable[anomali
     )
 
 
-def _issues_matching(organization_id: str, status: str | None, assigned_to: str | None):
+def _issues_matching(
+    organization_id: str, status: str | None, assigned_to: str | None
+) -> Iterable[anomalies_dal.IssueItem]:
     Issue = anomalies_dal.IssueItem
-    condition = None
+    condition: Condition | None = None
     if status is not None:
         condition = Issue.status == status
     if assigned_to is not None:
@@ -130,7 +132,7 @@ def _issue_ref(issue: anomalies_dal.IssueItem | None) -> list[IssueRef]:
 def list_anomalies(
     organization_id: str, filters: AnomalyFilters, page: int, page_size: int, sort_by_score: bool = False
 ) -> AnomalyPage:
-    items: Iterable = _matching(organization_id, filters)
+    items: Iterable[anomalies_dal.AnomalyItem] = _matching(organization_id, filters)
     if sort_by_score:
         items = sorted(items, key=lambda item: (-float(item.score), -int(item.occurredAtMs)))
     selected, pagination = paginate(items, page, page_size)
@@ -172,7 +174,9 @@ def _sorted_groups(groups: list[dict[str, Any]], sort_by: str | None) -> list[di
     return sorted(groups, key=lambda group: group.get(key) or 0, reverse=True)
 
 
-def _group(items: Iterable[anomalies_dal.AnomalyItem], key) -> list[dict[str, Any]]:
+def _group(
+    items: Iterable[anomalies_dal.AnomalyItem], key: Callable[[anomalies_dal.AnomalyItem], Hashable]
+) -> list[dict[str, Any]]:
     groups: dict[Any, dict[str, Any]] = {}
     for item in items:
         group = groups.setdefault(key(item), {"items": [], "types": defaultdict(int)})
@@ -206,7 +210,7 @@ def list_anomaly_connectors(
         )
         connector_ids[id(group)] = connector.id
 
-    def render(group):
+    def render(group: dict[str, Any]) -> AnomalyConnector:
         first = group["first"]
         return AnomalyConnector(
             id=connector_ids[id(group)],
@@ -228,7 +232,7 @@ def list_anomaly_sessions(
 ) -> AnomalySessionPage:
     groups = _sorted_groups(_group(_matching(organization_id, filters), lambda item: item.sessionId), sort_by)
 
-    def render(group):
+    def render(group: dict[str, Any]) -> AnomalySession:
         first = group["first"]
         return AnomalySession(
             id=first.sessionId,
@@ -371,7 +375,9 @@ def update_issue(organization_id: str, issue_id: str, request: UpdateIssueReques
     raise ConcurrencyError(f"issue {issue_id} is being updated concurrently; retry the request")
 
 
-def _close_effects(transaction, organization_id: str, issue: anomalies_dal.IssueItem, *, dismissed: bool) -> None:
+def _close_effects(
+    transaction: TransactWrite, organization_id: str, issue: anomalies_dal.IssueItem, *, dismissed: bool
+) -> None:
     """A closed issue no longer counts as active or at risk; a dismissed one is not a leak either."""
     pointer_key = anomalies_dal.open_issue_key(
         organization_id, issue.chargingStationId, issue.connectorId, issue.category

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import datetime, timedelta
+from typing import cast
 
 from chargewatch import clock, observability
 from chargewatch.dal import applications as applications_dal
@@ -30,6 +31,7 @@ from chargewatch.schemas.applications import (
     ApplicationRegistered,
     ApplicationResponse,
     ApplicationSession,
+    ApplicationType,
     ConnectSessionRequest,
     DerivedStatus,
     RegisterApplicationRequest,
@@ -37,6 +39,7 @@ from chargewatch.schemas.applications import (
     SessionList,
     SessionResponse,
     SessionsRevoked,
+    SessionStatus,
     SessionStatusFilter,
 )
 from chargewatch.services.api_keys import hash_key, hashes_match
@@ -66,7 +69,7 @@ def _new_credential(prefix: str) -> str:
 def _has_shape(credential: str, prefix: str) -> bool:
     """Cheap rejection of garbage before any database read."""
     match = _CREDENTIAL_PATTERN.match(credential or "")
-    return bool(match) and match.group(1) + "_" == prefix
+    return match is not None and match.group(1) + "_" == prefix
 
 
 # --------------------------------------------------------------------------- reading
@@ -100,7 +103,7 @@ def _application_out(item: applications_dal.ApplicationItem) -> Application:
     return Application(
         id=item.applicationId,
         name=item.name,
-        type=item.type,
+        type=cast(ApplicationType, item.type),  # validated when registered; pydantic checks it again
         description=item.description,
         organizationId=item.organizationId,
         createdAt=item.createdAt,
@@ -117,7 +120,7 @@ def _session_out(
     return ApplicationSession(
         id=item.sessionId,
         name=item.name,
-        status=status,
+        status=cast(SessionStatus, status),  # "active" | "disconnected" as stored; pydantic checks it again
         derivedStatus=derive_status(status, item.tokenExpiresAt, item.lastActiveAt, moment),
         tokenExpiresAt=item.tokenExpiresAt,
         lastActiveAt=item.lastActiveAt,
@@ -219,7 +222,7 @@ def connect_session(
     )
 
 
-def _wanted(status: SessionStatusFilter | None, include_inactive: bool):
+def _wanted(status: SessionStatusFilter | None, include_inactive: bool) -> tuple[str, ...] | None:
     """The derived statuses a list returns: `status` wins; without it, includeInactive adds the ended."""
     if status == "all" or (status is None and include_inactive):
         return None

@@ -205,26 +205,32 @@ def _authorize_user(token: str, requested_org: str | None, active_tenant: str | 
     if profile is None:  # first request of a person who signed up: remember them
         profile = users_dal.upsert(claims.user_id, email=claims.email, now=clock.iso_now())
     super_admin = bool(profile.superAdmin) or "super_admin" in claims.groups
-    user = {
-        "principal_type": "user",
-        "user_id": claims.user_id,
-        "email": claims.email or profile.email,
-        "super_admin": super_admin,
-    }
+
+    def user_in(organization_id: str | None, role: str | None) -> AuthVerdict:
+        return AuthVerdict(
+            True,
+            organization_id=organization_id,
+            role=role,
+            principal_type="user",
+            user_id=claims.user_id,
+            email=claims.email or profile.email,
+            super_admin=super_admin,
+        )
+
     if requested_org:
         role = _role_in(requested_org, claims.user_id, super_admin)
         if role is None:
             return _deny("not_a_member", "you are not a member of the organization named by X-Organization-Id", 403)
-        return AuthVerdict(True, organization_id=requested_org, role=role, **user)
+        return user_in(requested_org, role)
     for candidate in (active_tenant, profile.defaultOrganizationId):
         role = _role_in(candidate, claims.user_id, super_admin) if candidate else None
         if role is not None:
-            return AuthVerdict(True, organization_id=candidate, role=role, **user)
+            return user_in(candidate, role)
     memberships = members_dal.memberships_of(claims.user_id)
     if memberships:
         first = memberships[0]
-        return AuthVerdict(True, organization_id=first.organizationId, role=first.role, **user)
-    return AuthVerdict(True, organization_id=None, role=None, **user)
+        return user_in(first.organizationId, first.role)
+    return user_in(None, None)
 
 
 def _role_in(organization_id: str, user_id: str, super_admin: bool) -> str | None:

@@ -21,6 +21,7 @@ from chargewatch import clock
 from chargewatch.dal import anomalies as anomalies_dal
 from chargewatch.dal import stations as stations_dal
 from chargewatch.dal.sessions import SessionItem
+from chargewatch.dal.table import TransactWrite
 
 BILLING_RELEVANT = frozenset(
     {"KWH_DECREASE", "ENERGY_SPIKE", "ENERGY_POWER_MISMATCH", "UNIT_MISMATCH", "FROZEN_TELEMETRY"}
@@ -57,7 +58,7 @@ class _IssueChange:
 
 @dataclass
 class AnalysisEffects:
-    apply: Callable[[Any], None]
+    apply: Callable[[TransactWrite], None]
     new_issue_ids: list[str] = field(default_factory=list)
     anomalies: list[dict[str, Any]] = field(default_factory=list)
 
@@ -90,7 +91,7 @@ def analysis_effects(
     new_items: dict[str, anomalies_dal.AnomalyItem] = {}
     issue_changes: dict[str, _IssueChange] = defaultdict(_IssueChange)
     category_deltas: dict[str, int] = defaultdict(int)
-    totals = defaultdict(float)
+    totals: defaultdict[str, float] = defaultdict(float)
     session_start_ms = int(session.startedAtMs)
     open_issue_by_category: dict[str, str] = {}
 
@@ -107,10 +108,12 @@ def analysis_effects(
         elif category in open_issue_by_category:
             issue_id = open_issue_by_category[category]
         else:
-            issue_id = anomalies_dal.get_open_issue_id(organization_id, station, connector, category)
-            if issue_id is None:
+            open_issue_id = anomalies_dal.get_open_issue_id(organization_id, station, connector, category)
+            if open_issue_id is None:
                 issue_id = clock.new_id()
                 issue_changes[issue_id].create = True
+            else:
+                issue_id = open_issue_id
         if not closed:
             open_issue_by_category[category] = issue_id
         time_range = anomaly.get("timeRange") or {}
@@ -185,7 +188,8 @@ def analysis_effects(
         latest = max(new_items.values(), key=lambda item: int(item.occurredAtMs))
         last_anomaly = (latest.occurredAt, float((new_document or {}).get("anomalyScore") or latest.score))
 
-    def apply(transaction) -> None:
+    def apply(transaction: TransactWrite) -> None:
+
         for sk, previous in old_items.items():
             if sk not in new_items:
                 transaction.delete(previous)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chargewatch import clock, observability
 from chargewatch.dal import sessions as sessions_dal
@@ -32,6 +33,11 @@ from chargewatch.schemas.sessions import (
 )
 from chargewatch.services import read_model, usage, webhooks
 
+if TYPE_CHECKING:
+    from chargewatch.dal.table import TransactWrite
+    from chargewatch.schemas.sessions import SessionMetadata
+    from csar import SessionAnalysis
+
 logger = observability.logger
 
 MIN_READINGS_FOR_ANALYSIS = 3
@@ -41,7 +47,7 @@ DEFAULT_STATUS = "active"
 STATION_METADATA_KEYS = ("address", "operator", "stationName", "city", "country", "latitude", "longitude")
 _WRITE_ATTEMPTS = 12
 
-_NO_ANALYSIS = {
+_NO_ANALYSIS: dict[str, Any] = {
     "analyzedVersion": None,
     "lastAnalyzedAt": None,
     "isAnomaly": False,
@@ -127,7 +133,7 @@ def _recurrence_history(organization_id: str, item: sessions_dal.SessionItem) ->
     condition = sessions_dal.SessionItem.anomalyCount > 0
     if item.connectorId is not None:
         condition &= sessions_dal.SessionItem.connectorId == item.connectorId
-    history = []
+    history: list[dict[str, str]] = []
     for earlier in sessions_dal.query_sessions(
         organization_id,
         charging_station_id=item.chargingStationId,
@@ -173,7 +179,9 @@ def _analyze(
     return record_analysis(organization_id, item, model.stamp(result))
 
 
-def record_analysis(organization_id: str, item: sessions_dal.SessionItem, result) -> tuple[dict[str, Any], str]:
+def record_analysis(
+    organization_id: str, item: sessions_dal.SessionItem, result: SessionAnalysis
+) -> tuple[dict[str, Any], str]:
     """Store an engine result (a csar.SessionAnalysis) for the session version it was computed on,
     with everything it changes on the read side. Used by single requests and by batch work."""
     document = result.to_dict()
@@ -204,7 +212,13 @@ def record_analysis(organization_id: str, item: sessions_dal.SessionItem, result
     return document, analyzed_at
 
 
-def _store_with_effects(organization_id: str, item: sessions_dal.SessionItem, analysis, document, summary) -> None:
+def _store_with_effects(
+    organization_id: str,
+    item: sessions_dal.SessionItem,
+    analysis: sessions_dal.AnalysisItem | None,
+    document: dict[str, Any] | None,
+    summary: dict[str, Any],
+) -> None:
     # A session never analysed (a new one, typically) has no stored analysis to read: assume so and
     # let the write's condition (no ANALYSIS item yet) prove it; if that fails, read and plan again.
     assume_unanalysed = item.analyzedVersion is None
@@ -313,7 +327,9 @@ def _result(item: sessions_dal.SessionItem, analysis: dict[str, Any] | None, ana
     return body
 
 
-def session_result(item, analysis, analyzed_at) -> SessionResult:
+def session_result(
+    item: sessions_dal.SessionItem, analysis: dict[str, Any] | None, analyzed_at: str | None
+) -> SessionResult:
     return SessionResult.model_validate(_result(item, analysis, analyzed_at))
 
 
@@ -366,7 +382,7 @@ def store_session(
     )
     station_metadata = {key: value for key, value in (item.metadata or {}).items() if key in STATION_METADATA_KEYS}
 
-    def count_session(transaction) -> None:
+    def count_session(transaction: TransactWrite) -> None:
         stations_dal.add_session(
             transaction,
             organization_id,
@@ -401,14 +417,21 @@ def _meter_storage(organization_id: str, session_id: str, delta_bytes: int, reas
     usage.meter_storage(organization_id, delta_bytes, reason, {"sessionId": session_id})
 
 
-def _metadata_changes(item, metadata, *, merge: bool) -> dict[str, Any]:
+def _metadata_changes(
+    item: sessions_dal.SessionItem, metadata: SessionMetadata | None, *, merge: bool
+) -> dict[str, Any]:
     if metadata is None:
         return {}
     incoming = metadata.model_dump(exclude_none=True)
     return {"metadata": {**(item.metadata or {}), **incoming} if merge else incoming}
 
 
-def _with_retries(organization_id: str, session_id: str, mutate) -> SessionResult:
+# A read-modify-write step: None when there is nothing to change, else the written session and,
+# when the write already holds them, its readings.
+_Mutation = Callable[[sessions_dal.SessionItem], tuple[sessions_dal.SessionItem, list[dict[str, Any]] | None] | None]
+
+
+def _with_retries(organization_id: str, session_id: str, mutate: _Mutation) -> SessionResult:
     """Read-modify-write under the session's optimistic lock, retried on a lost race."""
     for attempt in range(_WRITE_ATTEMPTS):
         item = _require(organization_id, session_id)
@@ -435,13 +458,13 @@ def append_session(organization_id: str, session_id: str, request: AppendSession
     new_first, new_last = _time_span(new_readings)
     added_bytes = _encoded_size(new_readings) if new_readings else 0
 
-    def mutate(item):
+    def mutate(item: sessions_dal.SessionItem) -> tuple[sessions_dal.SessionItem, None] | None:
         changes = {**_metadata_changes(item, request.metadata, merge=True)}
         if request.status and request.status != item.status:
             changes["status"] = request.status
         if not new_readings and not changes:
             return None
-        if new_readings:
+        if new_first is not None and new_last is not None:  # there are new readings
             # The span comes from META and the new readings alone: nothing is read between the
             # optimistic-lock read and the write, which keeps the race window (and retries) small.
             had_readings = int(item.readingCount) > 0
@@ -467,8 +490,9 @@ def replace_session(organization_id: str, session_id: str, request: ReplaceSessi
 
     stored_bytes = _encoded_size(readings)
 
-    def mutate(item):
+    def mutate(item: sessions_dal.SessionItem) -> tuple[sessions_dal.SessionItem, list[dict[str, Any]]]:
         first_ms, last_ms = _time_span(readings)
+
         replaced_bytes = int(item.storedBytes or 0)  # as of the version the write is conditioned on
         changes = {
             **_metadata_changes(item, request.metadata, merge=False),

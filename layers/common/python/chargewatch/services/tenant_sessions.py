@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from chargewatch import clock
 from chargewatch.dal import login_sessions as sessions_dal
@@ -84,7 +85,7 @@ def membership_role(organization_id: str, user_id: str, super_admin: bool) -> st
     raise PermissionDeniedError(f"you are not a member of organization {organization_id}", code="not_a_member")
 
 
-def _checked_context(requested: TenantContextRequest | None, organization_id: str, allowed_role: str) -> dict:
+def _checked_context(requested: TenantContextRequest | None, organization_id: str, allowed_role: str) -> dict[str, Any]:
     requested = requested or TenantContextRequest()
     if requested.org_id is not None and requested.org_id != organization_id:
         raise ValidationError.for_field(
@@ -166,7 +167,12 @@ def describe_device(user_id: str, requested: DeviceRequest | None, user_agent: s
 
 
 def _open(
-    organization_id: str, user_id: str, context: dict, device: dict, user_agent: str | None, now: datetime
+    organization_id: str,
+    user_id: str,
+    context: dict[str, Any],
+    device: dict[str, Any],
+    user_agent: str | None,
+    now: datetime,
 ) -> sessions_dal.LoginSessionItem:
     expires = now + ABSOLUTE_LIFETIME
     return sessions_dal.put_new(
@@ -217,7 +223,7 @@ class _OrganizationNames:
         return self._names[organization_id]
 
 
-def _summary_fields(item: sessions_dal.LoginSessionItem, now: datetime, org_name: str | None) -> dict:
+def _summary_fields(item: sessions_dal.LoginSessionItem, now: datetime, org_name: str | None) -> dict[str, Any]:
     return {
         "session_id": item.sessionId,
         "user_id": item.userId,
@@ -314,7 +320,7 @@ def end_member_sessions(organization_id: str, user_id: str) -> int:
 
 
 def checked_tenant_id(tenant_id: str | None) -> str:
-    if not is_uuid(tenant_id or ""):
+    if tenant_id is None or not is_uuid(tenant_id):
         raise ValidationError.for_field("tenantId", "must be a UUID", code="invalid_tenant_id")
     return tenant_id
 
