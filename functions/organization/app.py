@@ -47,9 +47,9 @@ def remove_member(user_id: UserId) -> MemberRemoved:
     return members.remove_member(organizations.require_organization(current_tenant(app)), user_id)
 
 
-@app.post("/v1/members/invitations", summary="Invite Member", tags=["organization"])
-def create_invitation(request: Annotated[CreateInvitationRequest, Body()]) -> tuple[InvitationCreated, int]:
-    return members.create_invitation(organizations.require_organization(current_tenant(app)), request), 201
+@app.post("/v1/members/invitations", summary="Invite Member", tags=["organization"], status_code=201)
+def create_invitation(request: Annotated[CreateInvitationRequest, Body()]) -> InvitationCreated:
+    return members.create_invitation(organizations.require_organization(current_tenant(app)), request)
 
 
 @app.post("/v1/invitations/<token>/accept", summary="Accept Invitation", tags=["organization"])

@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFound
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from chargewatch import observability
+from chargewatch import access, observability
 from chargewatch.errors import ChargewatchError, PayloadTooLargeError, UnsupportedMediaTypeError
 from chargewatch.settings import get_settings
 from chargewatch.tenancy import Tenant, tenant_from_event
@@ -60,8 +60,10 @@ def _validation_details(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _check_request(event: dict[str, Any], organization_required: bool) -> Tenant:
-    """Authentication, body size and media type: settled before any parsing or validation."""
+    """Authentication, the route's access level, body size and media type: settled before any
+    parsing or validation."""
     tenant = tenant_from_event(event, organization_required=organization_required)
+    access.enforce(event.get("routeKey") or "", tenant)
     body = event.get("body")
     limit = get_settings().max_body_bytes
     if body is not None and len(body) > limit:
