@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from chargewatch import observability
 from chargewatch.api import create_app, current_tenant, handle
 from chargewatch.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from chargewatch.params import AnomalyType, DateBound
 from chargewatch.schemas.anomalies import (
     AnomalyConnectorPage,
     AnomalyDetail,
@@ -28,7 +29,6 @@ app = create_app()
 Page = Annotated[int, Query(ge=0, le=100_000)]
 PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 OptionalText = Annotated[str | None, Query(min_length=1, max_length=128)]
-DateBound = Annotated[str | None, Query(description="ISO-8601 date or date-time")]
 
 
 def _date_filters(
@@ -46,7 +46,7 @@ def _date_filters(
 def list_anomalies(
     page: Page = 0,
     pageSize: PageSize = DEFAULT_PAGE_SIZE,
-    anomalyType: OptionalText = None,
+    anomalyType: AnomalyType = None,
     connectorId: OptionalText = None,
     chargingSessionId: OptionalText = None,
     chargingPointId: OptionalText = None,
@@ -77,7 +77,7 @@ def list_anomaly_connectors(
     page: Page = 0,
     pageSize: PageSize = DEFAULT_PAGE_SIZE,
     connectorId: OptionalText = None,
-    anomalyType: OptionalText = None,
+    anomalyType: AnomalyType = None,
     occurrenceFrom: DateBound = None,
     occurrenceTo: DateBound = None,
     sortBy: OptionalText = None,
@@ -92,7 +92,7 @@ def list_anomaly_connectors(
 def list_anomaly_sessions(
     page: Page = 0,
     pageSize: PageSize = DEFAULT_PAGE_SIZE,
-    anomalyType: OptionalText = None,
+    anomalyType: AnomalyType = None,
     chargingSessionId: OptionalText = None,
     occurrenceFrom: DateBound = None,
     occurrenceTo: DateBound = None,

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from chargewatch import observability
 from chargewatch.api import create_app, current_tenant, handle
-from chargewatch.schemas.explain import AskRequest, AskResponse, ExplainRequest, ExplainResponse
+from chargewatch.schemas.explain import LANGUAGE_SCHEMA, AskRequest, AskResponse, ExplainRequest, ExplainResponse
 from chargewatch.services import explain
 
 app = create_app()
@@ -36,7 +36,8 @@ def ask_session(session_id: SessionId, body: Annotated[AskRequest, Body()]) -> A
     description="Return cached LLM explanation if available (404 when there is none).",
 )
 def get_session_explanation(
-    session_id: SessionId, lang: Annotated[str, Query(max_length=8, description="en, nl or de")] = "en"
+    session_id: SessionId,
+    lang: Annotated[str, Query(max_length=8, description="en, nl or de", json_schema_extra=LANGUAGE_SCHEMA)] = "en",
 ) -> ExplainResponse:
     return explain.get_explanation(current_tenant(app).organization_id, session_id, lang)
 

@@ -22,6 +22,10 @@ from chargewatch.services import models
 app = create_app()
 
 ModelId = Annotated[str, Path(min_length=1, max_length=64)]
+# shade-1 runs per station-day and cannot be switched: the contract says so, the service answers 400
+ActivatableModelId = Annotated[
+    str, Path(min_length=1, max_length=64, json_schema_extra={"not": {"const": models.SHADE_MODEL_ID}})
+]
 JobId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
@@ -73,7 +77,7 @@ def get_model(model_id: ModelId) -> ModelDetail:
     description="`active: true` makes later analyses of this tenant (single, PATCH/PUT, batch) use the model; "
     "`active: false` returns to the base model.",
 )
-def update_model(model_id: ModelId, body: Annotated[UpdateModelRequest, Body()]) -> ModelDetail:
+def update_model(model_id: ActivatableModelId, body: Annotated[UpdateModelRequest, Body()]) -> ModelDetail:
     return models.set_model_active(current_tenant(app).organization_id, model_id, body.active)
 
 

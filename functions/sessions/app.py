@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from chargewatch import observability
 from chargewatch.api import create_app, current_tenant, handle
+from chargewatch.params import DateBound
 from chargewatch.schemas.batches import BatchStatusResponse, BatchSubmitted, SubmitBatchRequest
 from chargewatch.schemas.sessions import (
     AppendSessionRequest,
@@ -35,8 +36,8 @@ def list_sessions(
     isAnomaly: Annotated[bool | None, Query()] = None,
     minScore: Annotated[float | None, Query(ge=0, le=1)] = None,
     minConfidence: Annotated[float | None, Query(ge=0, le=1)] = None,
-    dateFrom: Annotated[str | None, Query(description="ISO-8601 date or date-time (session start)")] = None,
-    dateTo: Annotated[str | None, Query(description="ISO-8601 date or date-time, inclusive")] = None,
+    dateFrom: DateBound = None,
+    dateTo: DateBound = None,
 ) -> SessionPage:
     filters = sessions.SessionFilters(
         page=page,

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from chargewatch import observability
 from chargewatch.api import create_app, current_tenant, handle
 from chargewatch.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from chargewatch.params import schema_of
 from chargewatch.schemas.shade import ShadeOverview, StationAnomalyPage, StationEnergy, StationInference
 from chargewatch.schemas.stations import StationConnectors, StationDetail, StationLookup, StationPage
 from chargewatch.services import shade, stations
@@ -18,7 +19,12 @@ app = create_app()
 
 StationId = Annotated[str, Path(min_length=1, max_length=128)]
 Day = Annotated[
-    str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="UTC day (YYYY-MM-DD); default: the latest analysed")
+    str | None,
+    Query(
+        pattern=r"^\d{4}-\d{2}-\d{2}$",
+        description="UTC day (YYYY-MM-DD); default: the latest analysed",
+        json_schema_extra=schema_of({"type": "string", "format": "date"}),  # a calendar date, as checked
+    ),
 ]
 
 

@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from chargewatch import observability
 from chargewatch.api import create_app, current_tenant, handle
 from chargewatch.errors import AuthenticationError, ChargewatchError
+from chargewatch.params import schema_of
 from chargewatch.schemas.tenant_sessions import (
     CreateTenantSessionRequest,
     OrganizationSession,
@@ -198,7 +199,12 @@ def delete_tenant_session(session_id: TenantSessionId) -> TenantSessionCleared:
 def list_sessions(
     limit: Annotated[int, Query(ge=1, le=500, description="default 100, max 500")] = 100,
     before: Annotated[
-        str | None, Query(max_length=64, description="RFC3339: sessions created strictly before it (pass nextCursor)")
+        str | None,
+        Query(
+            max_length=64,
+            description="RFC3339: sessions created strictly before it (pass nextCursor)",
+            json_schema_extra=schema_of({"type": "string", "format": "date-time", "maxLength": 64}),
+        ),
     ] = None,
 ) -> OrganizationSessionPage:
     return tenant_sessions.list_organization_sessions(current_tenant(app).organization_id, limit=limit, before=before)

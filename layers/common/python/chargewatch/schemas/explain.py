@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chargewatch.params import choice_pattern
+
 LANGUAGES = ("en", "nl", "de")
+# as services.explain.check_lang reads it: trimmed, any case, "" for the default
+LANGUAGE_SCHEMA = {"pattern": choice_pattern(LANGUAGES, lenient=True)}
 
 
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     question: str = Field(min_length=1, max_length=2000, examples=["Why did the SoC drop unexpectedly?"])
-    lang: str = Field(default="en", description="en, nl or de")
+    lang: str = Field(default="en", description="en, nl or de", json_schema_extra=LANGUAGE_SCHEMA)
 
 
 class AskResponse(BaseModel):
@@ -22,7 +26,7 @@ class AskResponse(BaseModel):
 class ExplainRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    lang: str = Field(default="en", description="en, nl or de")
+    lang: str = Field(default="en", description="en, nl or de", json_schema_extra=LANGUAGE_SCHEMA)
     regenerate: bool = False
 
 

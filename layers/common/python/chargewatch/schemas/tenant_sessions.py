@@ -28,8 +28,24 @@ class TenantContextRequest(BaseModel):
 
     org_id: OrganizationId | None = None
     role: Role | None = Field(default=None, description="defaults to the caller's membership role")
-    terminology: dict[str, str] = Field(default_factory=dict, examples=[{"student": "Learner"}])
-    feature_flags: dict[str, bool] = Field(default_factory=dict, examples=[{"peer_review_beta": True}])
+    # the bounds the validators below check, stated in the schema
+    terminology: dict[str, str] = Field(
+        default_factory=dict,
+        examples=[{"student": "Learner"}],
+        json_schema_extra={
+            "maxProperties": MAX_CONTEXT_ENTRIES,
+            "propertyNames": {"minLength": 1, "maxLength": MAX_CONTEXT_TEXT},
+            "additionalProperties": {"type": "string", "maxLength": MAX_CONTEXT_TEXT},
+        },
+    )
+    feature_flags: dict[str, bool] = Field(
+        default_factory=dict,
+        examples=[{"peer_review_beta": True}],
+        json_schema_extra={
+            "maxProperties": MAX_CONTEXT_ENTRIES,
+            "propertyNames": {"minLength": 1, "maxLength": MAX_CONTEXT_TEXT},
+        },
+    )
 
     @field_validator("terminology")
     @classmethod

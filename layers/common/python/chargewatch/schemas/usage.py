@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 # JSON numbers only: "5" and true are not numbers (strict), NaN/Infinity are refused below
 Delta = Annotated[float | None, Field(default=None, strict=True)]
 MAX_METADATA_BYTES = 4096
+MAX_DELTA = 10**15
 
 
 class PlanLimits(BaseModel):
@@ -45,19 +46,42 @@ class TenantUsageUpdated(BaseModel):
     usage: UsageCounters
 
 
-class UsageIncrementRequest(BaseModel):
-    """At least one delta must be non-zero: checked by the service, which names the fields."""
+_DELTA_FIELDS = ("storageBytesDelta", "aiTokensDelta", "whatsappMessagesDelta")
 
-    model_config = ConfigDict(extra="forbid")
+
+def _delta_schema(minimum: int) -> dict[str, Any]:
+    """A whole number (5.0 counts) within the bounds `_finite_whole` / `_not_negative` check, or null."""
+    return {"anyOf": [{"type": "integer", "minimum": minimum, "maximum": MAX_DELTA}, {"type": "null"}]}
+
+
+class UsageIncrementRequest(BaseModel):
+    """At least one delta must be non-zero: checked by the service, which names the fields (and stated
+    in the schema as an anyOf)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": [field], "properties": {field: {"type": "integer", "not": {"const": 0}}}}
+                for field in _DELTA_FIELDS
+            ]
+        },
+    )
 
     storageBytesDelta: Delta = Field(
-        default=None, description="bytes to add (positive) or release (negative); the counter floors at 0"
+        default=None,
+        description="bytes to add (positive) or release (negative); the counter floors at 0",
+        json_schema_extra=_delta_schema(-MAX_DELTA),
     )
-    aiTokensDelta: Delta = Field(default=None, description="AI tokens to add (not negative)")
-    whatsappMessagesDelta: Delta = Field(default=None, description="WhatsApp messages to add (not negative)")
+    aiTokensDelta: Delta = Field(
+        default=None, description="AI tokens to add (not negative)", json_schema_extra=_delta_schema(0)
+    )
+    whatsappMessagesDelta: Delta = Field(
+        default=None, description="WhatsApp messages to add (not negative)", json_schema_extra=_delta_schema(0)
+    )
     reason: str | None = Field(default=None, max_length=200, description="logged with the usage event")
     metadata: dict[str, Any] | None = Field(
-        default=None, description="logged with the usage event (at most 4 KB as JSON)"
+        default=None, description=f"logged with the usage event (at most {MAX_METADATA_BYTES} bytes as JSON)"
     )
 
     @field_validator("storageBytesDelta", "aiTokensDelta", "whatsappMessagesDelta")
@@ -69,7 +93,7 @@ class UsageIncrementRequest(BaseModel):
             raise ValueError("must be a finite number")
         if value != int(value):
             raise ValueError("must be a whole number")
-        if abs(value) > 10**15:
+        if abs(value) > MAX_DELTA:
             raise ValueError("is too large")
         return value
 

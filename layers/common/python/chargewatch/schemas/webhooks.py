@@ -38,7 +38,13 @@ def _known_events(events: list[str] | None) -> list[str] | None:
 
 
 EventList = Annotated[
-    list[str], Field(min_length=1, max_length=len(EVENT_TYPES) * 2, examples=[[SESSION_ANALYZED, ANOMALY_DETECTED]])
+    list[str],
+    Field(
+        min_length=1,
+        max_length=len(EVENT_TYPES) * 2,
+        examples=[[SESSION_ANALYZED, ANOMALY_DETECTED]],
+        json_schema_extra={"items": {"type": "string", "enum": list(EVENT_TYPES)}},  # as _known_events checks
+    ),
 ]
 
 
