@@ -28,8 +28,14 @@ install: $(INSTALLED)
 run: $(INSTALLED)
 	$(BIN)/chargewatch run
 
-## test: template checks and the whole test suite, offline
-test: validate
+## lint: ruff (format check and lint) and mypy (strict on the layers); see pyproject.toml
+lint: $(INSTALLED)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+## test: lint, template checks and the whole test suite, offline
+test: lint validate
 	$(BIN)/python -m pytest
 
 test-fast: $(INSTALLED)

@@ -129,7 +129,7 @@ def test_batch_and_single_create_store_the_same_thing(make_org, client_for, poll
     _submit(batch, bodies)
     poller.drain()
     ignored = {"analyzedAt", "createdAt"}
-    for body, expected in zip(bodies, single_results):
+    for body, expected in zip(bodies, single_results, strict=True):
         got = batch.get(f"/v1/sessions/{body['sessionId']}").json()
         assert {k: v for k, v in got.items() if k not in ignored | {"meterValues", "metadata", "updatedAt"}} == {
             k: v for k, v in expected.items() if k not in ignored

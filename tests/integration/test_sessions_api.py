@@ -125,7 +125,8 @@ BAD_BODIES = [
     ),
     (
         "non-finite",
-        '{"sessionId": "x", "chargingStationId": "c", "meterValues": [{"timestamp": "2026-02-27T10:00:00Z", "value": NaN}]}',
+        '{"sessionId": "x", "chargingStationId": "c", '
+        '"meterValues": [{"timestamp": "2026-02-27T10:00:00Z", "value": NaN}]}',
         "meterValues[0].value",
         "validation_error",
     ),

@@ -237,7 +237,7 @@ def test_a_delivery_the_sweeper_keeps_losing_is_requeued_ever_less_often(
         if _sweep(gateway)["requeued"]:
             requeued_at.append(fake_clock.now())
             assert len(_take_queued(deliveries)) == 1  # and lost
-    gaps = [int((b - a).total_seconds() // 60) for a, b in zip(requeued_at, requeued_at[1:])]
+    gaps = [int((b - a).total_seconds() // 60) for a, b in zip(requeued_at[:-1], requeued_at[1:], strict=True)]
     # looked at again 10, 20, 40, 80 min after each re-queue (doubling, at most 6 h), plus up to one
     # 5-minute schedule period (it must be overdue by *more* than that)
     assert gaps == [15, 25, 45, 85], gaps

@@ -198,7 +198,8 @@ def main() -> int:
     )
     print(
         f"  p50 {percentile(ordered, 0.50):7.1f} ms   p90 {percentile(ordered, 0.90):7.1f} ms   "
-        f"p99 {percentile(ordered, 0.99):7.1f} ms   max {ordered[-1]:7.1f} ms   mean {statistics.fmean(ordered):6.1f} ms"
+        f"p99 {percentile(ordered, 0.99):7.1f} ms   max {ordered[-1]:7.1f} ms   "
+        f"mean {statistics.fmean(ordered):6.1f} ms"
     )
     print(f"  throughput {len(latencies) / wall:6.1f} requests/s over {wall:.1f} s")
     if cpu_start is not None and cpu_end is not None:

@@ -1,6 +1,5 @@
 """Storage of sessions: chunking under the item limit, atomic replace, race-free appends."""
 
-
 import pytest
 
 from chargewatch import clock

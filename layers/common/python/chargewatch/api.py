@@ -8,6 +8,7 @@ unauthenticated request never learns whether its body was valid.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -28,12 +29,12 @@ _ERROR_MESSAGES = {
 }
 
 
-def error_response(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> Response:
+def error_response(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> Response[str]:
     body = {"error": {"code": code, "message": message, "details": details or []}}
     return Response(status_code=status, content_type="application/json", body=json.dumps(body))
 
 
-def field_path(location: tuple | list) -> str:
+def field_path(location: Sequence[str | int]) -> str:
     """('body', 'meterValues', 3, 'measurand') -> 'meterValues[3].measurand'."""
     parts = list(location)
     if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
@@ -104,13 +105,13 @@ def create_app() -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
 
     @app.exception_handler(ChargewatchError)
-    def _client_error(error: ChargewatchError) -> Response:
+    def _client_error(error: ChargewatchError) -> Response[str]:
         if error.status_code == 402:
             observability.count(observability.PLAN_LIMIT_REFUSALS, dimension=("code", error.code))
         return error_response(error.status_code, error.code, error.message, error.details)
 
     @app.exception_handler(RequestValidationError)
-    def _invalid_request(error: RequestValidationError) -> Response:
+    def _invalid_request(error: RequestValidationError) -> Response[str]:
         details = _validation_details(list(error.errors()))
         if any(detail["type"] == "json_invalid" for detail in details):
             return error_response(
@@ -123,11 +124,11 @@ def create_app() -> APIGatewayHttpResolver:
         return error_response(400, "validation_error", summary or "invalid request", details)
 
     @app.exception_handler(RouteNotFound)
-    def _no_route(_error: Exception) -> Response:
+    def _no_route(_error: Exception) -> Response[str]:
         return error_response(404, "route_not_found", "no such route")
 
     @app.exception_handler(Exception)
-    def _unexpected(error: Exception) -> Response:
+    def _unexpected(error: Exception) -> Response[str]:
         logger.exception("unhandled error")
         return error_response(500, "internal_error", "internal error")
 
@@ -135,4 +136,5 @@ def create_app() -> APIGatewayHttpResolver:
 
 
 def current_tenant(app: APIGatewayHttpResolver) -> Tenant:
-    return app.context["tenant"]
+    tenant: Tenant = app.context["tenant"]  # put there by handle() before any route runs
+    return tenant

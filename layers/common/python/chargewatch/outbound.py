@@ -121,7 +121,7 @@ def refusal_reason(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> st
 def resolve(host: str, port: int) -> list[str]:
     """All addresses of a host (tests replace this to fake DNS)."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return sorted({info[4][0] for info in infos})
+    return sorted({str(info[4][0]) for info in infos})  # the address of an AF_INET/AF_INET6 sockaddr
 
 
 def check_addresses(target: Target, *, allow_local_http: bool) -> str:
@@ -172,7 +172,7 @@ def post(
 
     started = time.monotonic()
 
-    def outcome(status=None, text=None, error=None) -> HttpOutcome:
+    def outcome(status: int | None = None, text: str | None = None, error: str | None = None) -> HttpOutcome:
         return HttpOutcome(status, text, error, int((time.monotonic() - started) * 1000))
 
     try:
@@ -181,6 +181,7 @@ def post(
     except TargetRefused as error:
         return outcome(error=f"refused: {error}")
     timeout = urllib3.Timeout(total=timeout_seconds)
+    pool: urllib3.HTTPConnectionPool  # HTTPSConnectionPool is one
     if target.scheme == "https":
         pool = urllib3.HTTPSConnectionPool(
             address,

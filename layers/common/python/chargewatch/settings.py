@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import lru_cache
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -55,9 +57,9 @@ class Settings(BaseModel):
     switch_redirect_forbidden: str = "/onboarding"
 
     @classmethod
-    def from_environ(cls, environ: os._Environ | dict | None = None) -> Settings:
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        raw = {
+        raw: dict[str, Any] = {
             "stage": env.get("STAGE"),
             "table_name": env.get("TABLE_NAME"),
             "batch_queue_url": env.get("BATCH_QUEUE_URL"),

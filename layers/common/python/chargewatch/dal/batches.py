@@ -15,7 +15,7 @@ Results are listed by position: page `n` of size `s` is one key-range Query over
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
@@ -31,10 +31,10 @@ RESULT_PREFIX = "RESULT#"
 # DynamoDB transactions take at most 100 items: up to 99 results and the batch counters.
 MAX_RESULTS_PER_WRITE = 99
 
-PENDING = "pending"
-PROCESSING = "processing"
-COMPLETED = "completed"
-COMPLETED_WITH_FAILURES = "completed_with_failures"
+PENDING: Final = "pending"
+PROCESSING: Final = "processing"
+COMPLETED: Final = "completed"
+COMPLETED_WITH_FAILURES: Final = "completed_with_failures"
 PROCESSED = "processed"
 FAILED = "failed"
 

@@ -8,8 +8,9 @@ from pynamodb.attributes import UnicodeAttribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 
-# Condition and TransactWrite are re-exported: services type the filters and transactions they hand to dal.
+# Condition, Action and TransactWrite are re-exported: services type what they hand to dal.
 from pynamodb.expressions.condition import Condition as Condition
+from pynamodb.expressions.update import Action as Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite as TransactWrite

@@ -18,17 +18,21 @@ import gzip
 import json
 import os
 from collections import defaultdict
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from chargewatch import clock, observability
 from chargewatch.dal import batches as batches_dal
 from chargewatch.dal import sessions as sessions_dal
 from chargewatch.errors import ChargewatchError, NotFoundError, ValidationError
-from chargewatch.schemas.batches import BatchStatusResponse, BatchSubmitted, SubmitBatchRequest
+from chargewatch.schemas.batches import BatchStatus, BatchStatusResponse, BatchSubmitted, SubmitBatchRequest
 from chargewatch.schemas.sessions import CreateSessionRequest, SessionResult
 from chargewatch.services import sessions as sessions_service
 from chargewatch.services import usage
 from chargewatch.settings import get_settings
+
+if TYPE_CHECKING:
+    from csar import SessionAnalysis
 
 logger = observability.logger
 
@@ -48,7 +52,7 @@ DEFAULT_MAX_RECEIVES = 5
 _clients: dict[str, tuple[Any, Any]] = {}
 
 
-def _client(service: str):
+def _client(service: str) -> Any:  # a boto3 client (boto3 ships no types)
     """One boto3 client per container, rebuilt when settings are reloaded (tests, emulator)."""
     settings = get_settings()
     cached = _clients.get(service)
@@ -87,7 +91,7 @@ def _check_sessions(sessions: list[CreateSessionRequest]) -> None:
 
 
 def split_parts(
-    sessions: list[Any], reading_count=lambda session: len(session.meterValues)
+    sessions: list[Any], reading_count: Callable[[Any], int] = lambda session: len(session.meterValues)
 ) -> list[tuple[int, list[Any]]]:
     """(position of the first session, sessions) per part, in submit order."""
     parts: list[tuple[int, list[Any]]] = []
@@ -177,7 +181,7 @@ def get_batch(organization_id: str, batch_id: str, page: int, page_size: int) ->
         ]
     return BatchStatusResponse(
         batchId=batch.batchId,
-        status=batch.status,
+        status=cast(BatchStatus, batch.status),  # written by this module only; pydantic checks it again
         totalSessions=int(batch.totalSessions),
         processedSessions=int(batch.processedSessions or 0),
         failedSessions=int(batch.failedSessions or 0),
@@ -196,7 +200,9 @@ def max_receives() -> int:
     return int(os.environ.get("BATCH_MAX_RECEIVES") or DEFAULT_MAX_RECEIVES)
 
 
-def _processed(organization_id: str, batch_id: str, position: int, result: SessionResult):
+def _processed(
+    organization_id: str, batch_id: str, position: int, result: SessionResult
+) -> batches_dal.BatchResultItem:
     body = result.model_dump(mode="json", exclude_none=True)
     return batches_dal.new_result_item(
         organization_id,
@@ -210,7 +216,9 @@ def _processed(organization_id: str, batch_id: str, position: int, result: Sessi
     )
 
 
-def _failed(organization_id: str, batch_id: str, position: int, session_id: str, reason: str):
+def _failed(
+    organization_id: str, batch_id: str, position: int, session_id: str, reason: str
+) -> batches_dal.BatchResultItem:
     body = {"sessionId": session_id, "status": batches_dal.FAILED, "message": reason}
     return batches_dal.new_result_item(
         organization_id,
@@ -227,7 +235,8 @@ def _failed(organization_id: str, batch_id: str, position: int, session_id: str,
 def _load_part(key: str) -> list[dict[str, Any]]:
     _, bucket = _require_configured()
     body = _client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-    return json.loads(gzip.decompress(body))
+    sessions: list[dict[str, Any]] = json.loads(gzip.decompress(body))
+    return sessions
 
 
 def process_part(message: dict[str, Any], receive_count: int = 1) -> int:
@@ -274,10 +283,10 @@ def process_part(message: dict[str, Any], receive_count: int = 1) -> int:
 
 def _process_sessions(
     organization_id: str, batch_id: str, first: int, payload: list[dict[str, Any]], done: set[int]
-) -> list:
+) -> list[batches_dal.BatchResultItem]:
     """Store each session exactly as POST /v1/sessions would, analyse the ones that need it in one
     vectorised engine call, store each analysis with its read-side effects."""
-    outcomes = []
+    outcomes: list[batches_dal.BatchResultItem] = []
     to_analyse: list[tuple[int, sessions_dal.SessionItem, dict[str, Any]]] = []
     stored_bytes, stored_sessions = 0, 0
     for offset, body in enumerate(payload):
@@ -316,7 +325,7 @@ def _process_sessions(
         {"batchId": batch_id, "firstPosition": first, "sessions": stored_sessions},
     )
     if to_analyse:
-        for (position, item, _), analysis in zip(to_analyse, _analyze(to_analyse)):
+        for (position, item, _), analysis in zip(to_analyse, _analyze(to_analyse), strict=True):
             document, analyzed_at = sessions_service.record_analysis(organization_id, item, analysis)
             outcomes.append(
                 _processed(
@@ -326,7 +335,7 @@ def _process_sessions(
     return outcomes
 
 
-def _analyze(to_analyse: list[tuple[int, sessions_dal.SessionItem, dict[str, Any]]]) -> list:
+def _analyze(to_analyse: list[tuple[int, sessions_dal.SessionItem, dict[str, Any]]]) -> list[SessionAnalysis]:
     """One `csar.analyze_batch` call, then a second one for the few sessions whose recurrence
     depends on anomalies found in this same part (a single create would have seen those sessions'
     stored anomalies when they were created first)."""
@@ -335,13 +344,14 @@ def _analyze(to_analyse: list[tuple[int, sessions_dal.SessionItem, dict[str, Any
     inputs = [engine_input for _, _, engine_input in to_analyse]
     analyses = csar.analyze_batch(inputs)
     window_ms = int(sessions_service.RECURRENCE_WINDOW.total_seconds() * 1000)
-    found = defaultdict(list)  # station -> (connector, start ms, session id, categories)
-    for (_, item, _), analysis in zip(to_analyse, analyses):
+    # station -> (connector, start ms, session id, categories)
+    found: defaultdict[str, list[tuple[str | None, int, str, list[str]]]] = defaultdict(list)
+    for (_, item, _), analysis in zip(to_analyse, analyses, strict=True):
         categories = sorted(set(analysis.categories))
         if categories:
             found[item.chargingStationId].append((item.connectorId, int(item.startedAtMs), item.sessionId, categories))
-    again = []
-    for index, ((_, item, engine_input), analysis) in enumerate(zip(to_analyse, analyses)):
+    again: list[tuple[int, dict[str, Any]]] = []
+    for index, ((_, item, engine_input), analysis) in enumerate(zip(to_analyse, analyses, strict=True)):
         if analysis.is_recurring or not analysis.anomalies:
             continue
         start = int(item.startedAtMs)
@@ -356,7 +366,8 @@ def _analyze(to_analyse: list[tuple[int, sessions_dal.SessionItem, dict[str, Any
         if extra:
             again.append((index, {**engine_input, "history": list(engine_input["history"]) + extra}))
     if again:
-        for (index, _), analysis in zip(again, csar.analyze_batch([engine_input for _, engine_input in again])):
+        repeated = csar.analyze_batch([engine_input for _, engine_input in again])
+        for (index, _), analysis in zip(again, repeated, strict=True):
             analyses[index] = analysis
     return analyses
 

@@ -63,6 +63,162 @@ class AnalysisEffects:
     anomalies: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass
+class _Plan:
+    """Everything replacing a session's anomalies moves: the items to write and every count."""
+
+    organization_id: str
+    session: SessionItem
+    issues: dict[str, anomalies_dal.IssueItem]  # the issues of the stored anomalies
+    now: str
+    new_items: dict[str, anomalies_dal.AnomalyItem] = field(default_factory=dict)
+    issue_changes: defaultdict[str, _IssueChange] = field(default_factory=lambda: defaultdict(_IssueChange))
+    category_deltas: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    totals: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+    open_issue_by_category: dict[str, str] = field(default_factory=dict)
+
+    def issue_open(self, issue_id: str | None) -> bool:
+        return (
+            bool(issue_id) and issue_id in self.issues and self.issues[issue_id].status in anomalies_dal.OPEN_STATUSES
+        )
+
+    def dismissed(self, issue_id: str | None) -> bool:
+        return issue_id in self.issues and self.issues[issue_id].status == "DISMISSED"
+
+    def issue_for(self, category: str, previous: anomalies_dal.AnomalyItem | None) -> tuple[str, bool]:
+        """(issue id, whether that issue is closed) of a new anomaly of `category`."""
+        closed = False
+        if previous is not None and previous.issueId:
+            # a re-analysed anomaly keeps its issue; a resolved or dismissed one stays a label
+            issue_id, closed = previous.issueId, not self.issue_open(previous.issueId)
+        elif category in self.open_issue_by_category:
+            issue_id = self.open_issue_by_category[category]
+        else:
+            session = self.session
+            open_issue_id = anomalies_dal.get_open_issue_id(
+                self.organization_id, session.chargingStationId, session.connectorId, category
+            )
+            if open_issue_id is None:
+                issue_id = clock.new_id()
+                self.issue_changes[issue_id].create = True
+            else:
+                issue_id = open_issue_id
+        if not closed:
+            self.open_issue_by_category[category] = issue_id
+        return issue_id, closed
+
+    def add(self, anomaly: dict[str, Any], index: int, previous: anomalies_dal.AnomalyItem | None) -> None:
+        """Count a new anomaly (the `index`-th of its category) and plan its item."""
+        category = anomaly["category"]
+        issue_id, closed = self.issue_for(category, previous)
+        item = _anomaly_item(self, anomaly, index, previous, issue_id)
+        self.new_items[item.SK] = item
+        energy = _energy(anomaly)
+        self.category_deltas[category] += 1
+        if category in REVENUE_LEAK_CATEGORIES and not (closed and self.dismissed(issue_id)):
+            self.totals["leakEnergyKwh"] += energy
+        if closed:
+            return
+        change = self.issue_changes[issue_id]
+        change.category = category
+        if previous is None or previous.issueId != issue_id:
+            change.count += 1
+        incident = energy if category in BILLING_RELEVANT else 0.0
+        change.incident_energy += incident
+        self.totals["activeAnomalies"] += 1
+        self.totals["openIncidentEnergyKwh"] += incident
+
+    def remove(self, sk: str, previous: anomalies_dal.AnomalyItem) -> None:
+        """Take a stored anomaly out of every count (after the new ones were added)."""
+        self.category_deltas[previous.category] -= 1
+        energy = float(previous.energyKwh or 0.0)
+        if previous.category in REVENUE_LEAK_CATEGORIES and not self.dismissed(previous.issueId):
+            self.totals["leakEnergyKwh"] -= energy
+        if not previous.issueId or not self.issue_open(previous.issueId):
+            return
+        incident = energy if previous.category in BILLING_RELEVANT else 0.0
+        self.totals["activeAnomalies"] -= 1
+        self.totals["openIncidentEnergyKwh"] -= incident
+        change = self.issue_changes[previous.issueId]
+        change.category = previous.category
+        change.incident_energy -= incident
+        kept = self.new_items.get(sk)
+        if kept is None or kept.issueId != previous.issueId:
+            change.count -= 1
+
+
+def _anomaly_item(
+    plan: _Plan, anomaly: dict[str, Any], index: int, previous: anomalies_dal.AnomalyItem | None, issue_id: str
+) -> anomalies_dal.AnomalyItem:
+    organization_id, session, category = plan.organization_id, plan.session, anomaly["category"]
+    time_range = anomaly.get("timeRange") or {}
+    occurred_ms = _moment_ms(time_range.get("startTimestamp"), int(session.startedAtMs))
+    return anomalies_dal.AnomalyItem(
+        session.PK,
+        anomalies_dal.anomaly_sk(category, index),
+        GSI1PK=anomalies_dal.anomalies_index_pk(organization_id),
+        GSI1SK=f"{occurred_ms:015d}#{session.sessionId}#{category}#{index:03d}",
+        id=anomaly_id(organization_id, session.sessionId, category, index),
+        sessionId=session.sessionId,
+        category=category,
+        score=float(anomaly["score"]),
+        confidence=float(anomaly["confidence"]),
+        chargingStationId=session.chargingStationId,
+        connectorId=session.connectorId,
+        evseId=session.evseId,
+        occurredAt=clock.to_iso(clock.from_epoch_ms(occurred_ms)),
+        occurredAtMs=occurred_ms,
+        endedAt=time_range.get("endTimestamp"),
+        bucketStart=int(anomaly["bucketRange"]["startUnit"]),
+        bucketEnd=int(anomaly["bucketRange"]["endUnit"]),
+        energyKwh=_energy(anomaly),
+        detectedAt=previous.detectedAt if previous is not None else plan.now,
+        updatedAt=plan.now,
+        issueId=issue_id,
+        details=anomaly.get("details"),
+    )
+
+
+def _write_issue_changes(transaction: TransactWrite, plan: _Plan) -> None:
+    """New issues (with their open-issue pointer) and the count moves of existing open ones."""
+    organization_id, now = plan.organization_id, plan.now
+    station, connector = plan.session.chargingStationId, plan.session.connectorId
+    for issue_id, change in plan.issue_changes.items():
+        if change.create:
+            transaction.save(
+                anomalies_dal.new_issue(
+                    organization_id,
+                    id=issue_id,
+                    status="OPEN",
+                    assignedTo=None,
+                    chargingStationId=station,
+                    connectorId=connector,
+                    category=change.category,
+                    anomalyCount=change.count,
+                    incidentEnergyKwh=round(change.incident_energy, 6),
+                    createdAt=now,
+                    updatedAt=now,
+                    history=[{"at": now, "by": "csar", "to": "OPEN", "reason": "anomaly detected"}],
+                )
+            )
+            pointer = anomalies_dal.OpenIssueItem(
+                *anomalies_dal.open_issue_key(organization_id, station, connector, change.category),
+                issueId=issue_id,
+            )
+            transaction.save(pointer, condition=anomalies_dal.OpenIssueItem.PK.does_not_exist())
+        elif change.count or change.incident_energy:
+            Issue = anomalies_dal.IssueItem
+            transaction.update(
+                Issue(*anomalies_dal.issue_key(organization_id, issue_id)),
+                actions=[
+                    Issue.anomalyCount.add(change.count),
+                    Issue.incidentEnergyKwh.add(round(change.incident_energy, 6)),
+                    Issue.updatedAt.set(now),
+                ],
+                condition=Issue.status.is_in(*anomalies_dal.OPEN_STATUSES),
+            )
+
+
 def analysis_effects(
     organization_id: str,
     session: SessionItem,
@@ -77,105 +233,21 @@ def analysis_effects(
 
     Anomaly items are written and deleted only together with the ANALYSIS item, so a session
     without a stored analysis has none (`has_stored_anomalies=False` skips reading them)."""
-    now = clock.iso_now()
     station, connector = session.chargingStationId, session.connectorId
     old_items = {item.SK: item for item in anomalies_dal.session_anomalies(session.PK)} if has_stored_anomalies else {}
     issues = anomalies_dal.get_issues(organization_id, [item.issueId for item in old_items.values() if item.issueId])
-
-    def issue_open(issue_id: str | None) -> bool:
-        return bool(issue_id) and issue_id in issues and issues[issue_id].status in anomalies_dal.OPEN_STATUSES
-
+    plan = _Plan(organization_id, session, issues, clock.iso_now())
     new_anomalies = list((new_document or {}).get("anomalies") or [])
     new_is_anomaly = bool((new_document or {}).get("isAnomaly"))
     per_category_index: dict[str, int] = defaultdict(int)
-    new_items: dict[str, anomalies_dal.AnomalyItem] = {}
-    issue_changes: dict[str, _IssueChange] = defaultdict(_IssueChange)
-    category_deltas: dict[str, int] = defaultdict(int)
-    totals: defaultdict[str, float] = defaultdict(float)
-    session_start_ms = int(session.startedAtMs)
-    open_issue_by_category: dict[str, str] = {}
-
     for anomaly in new_anomalies:
-        category = anomaly["category"]
-        index = per_category_index[category]
-        per_category_index[category] += 1
-        sk = anomalies_dal.anomaly_sk(category, index)
-        previous = old_items.get(sk)
-        closed = False
-        if previous is not None and previous.issueId:
-            # a re-analysed anomaly keeps its issue; a resolved or dismissed one stays a label
-            issue_id, closed = previous.issueId, not issue_open(previous.issueId)
-        elif category in open_issue_by_category:
-            issue_id = open_issue_by_category[category]
-        else:
-            open_issue_id = anomalies_dal.get_open_issue_id(organization_id, station, connector, category)
-            if open_issue_id is None:
-                issue_id = clock.new_id()
-                issue_changes[issue_id].create = True
-            else:
-                issue_id = open_issue_id
-        if not closed:
-            open_issue_by_category[category] = issue_id
-        time_range = anomaly.get("timeRange") or {}
-        occurred_ms = _moment_ms(time_range.get("startTimestamp"), session_start_ms)
-        energy = _energy(anomaly)
-        new_items[sk] = anomalies_dal.AnomalyItem(
-            session.PK,
-            sk,
-            GSI1PK=anomalies_dal.anomalies_index_pk(organization_id),
-            GSI1SK=f"{occurred_ms:015d}#{session.sessionId}#{category}#{index:03d}",
-            id=anomaly_id(organization_id, session.sessionId, category, index),
-            sessionId=session.sessionId,
-            category=category,
-            score=float(anomaly["score"]),
-            confidence=float(anomaly["confidence"]),
-            chargingStationId=station,
-            connectorId=connector,
-            evseId=session.evseId,
-            occurredAt=clock.to_iso(clock.from_epoch_ms(occurred_ms)),
-            occurredAtMs=occurred_ms,
-            endedAt=time_range.get("endTimestamp"),
-            bucketStart=int(anomaly["bucketRange"]["startUnit"]),
-            bucketEnd=int(anomaly["bucketRange"]["endUnit"]),
-            energyKwh=energy,
-            detectedAt=previous.detectedAt if previous is not None else now,
-            updatedAt=now,
-            issueId=issue_id,
-            details=anomaly.get("details"),
-        )
-        category_deltas[category] += 1
-        if category in REVENUE_LEAK_CATEGORIES and not (
-            closed and issue_id in issues and issues[issue_id].status == "DISMISSED"
-        ):
-            totals["leakEnergyKwh"] += energy
-        if closed:
-            continue
-        change = issue_changes[issue_id]
-        change.category = category
-        if previous is None or previous.issueId != issue_id:
-            change.count += 1
-        incident = energy if category in BILLING_RELEVANT else 0.0
-        change.incident_energy += incident
-        totals["activeAnomalies"] += 1
-        totals["openIncidentEnergyKwh"] += incident
-
+        index = per_category_index[anomaly["category"]]
+        per_category_index[anomaly["category"]] += 1
+        plan.add(anomaly, index, old_items.get(anomalies_dal.anomaly_sk(anomaly["category"], index)))
     for sk, previous in old_items.items():
-        category_deltas[previous.category] -= 1
-        energy = float(previous.energyKwh or 0.0)
-        dismissed = previous.issueId in issues and issues[previous.issueId].status == "DISMISSED"
-        if previous.category in REVENUE_LEAK_CATEGORIES and not dismissed:
-            totals["leakEnergyKwh"] -= energy
-        if issue_open(previous.issueId):
-            incident = energy if previous.category in BILLING_RELEVANT else 0.0
-            totals["activeAnomalies"] -= 1
-            totals["openIncidentEnergyKwh"] -= incident
-            change = issue_changes[previous.issueId]
-            change.category = previous.category
-            change.incident_energy -= incident
-            kept = new_items.get(sk)
-            if kept is None or kept.issueId != previous.issueId:
-                change.count -= 1
+        plan.remove(sk, previous)
 
+    new_items, totals = plan.new_items, plan.totals
     totals["totalAnomalies"] = len(new_items) - len(old_items)
     totals["sessionsWithAnomalies"] = int(new_is_anomaly) - int(old_is_anomaly)
     totals["energyKwh"] = new_energy - old_energy
@@ -189,46 +261,12 @@ def analysis_effects(
         last_anomaly = (latest.occurredAt, float((new_document or {}).get("anomalyScore") or latest.score))
 
     def apply(transaction: TransactWrite) -> None:
-
         for sk, previous in old_items.items():
             if sk not in new_items:
                 transaction.delete(previous)
         for item in new_items.values():
             transaction.save(item)
-        for issue_id, change in issue_changes.items():
-            if change.create:
-                transaction.save(
-                    anomalies_dal.new_issue(
-                        organization_id,
-                        id=issue_id,
-                        status="OPEN",
-                        assignedTo=None,
-                        chargingStationId=station,
-                        connectorId=connector,
-                        category=change.category,
-                        anomalyCount=change.count,
-                        incidentEnergyKwh=round(change.incident_energy, 6),
-                        createdAt=now,
-                        updatedAt=now,
-                        history=[{"at": now, "by": "csar", "to": "OPEN", "reason": "anomaly detected"}],
-                    )
-                )
-                pointer = anomalies_dal.OpenIssueItem(
-                    *anomalies_dal.open_issue_key(organization_id, station, connector, change.category),
-                    issueId=issue_id,
-                )
-                transaction.save(pointer, condition=anomalies_dal.OpenIssueItem.PK.does_not_exist())
-            elif change.count or change.incident_energy:
-                Issue = anomalies_dal.IssueItem
-                transaction.update(
-                    Issue(*anomalies_dal.issue_key(organization_id, issue_id)),
-                    actions=[
-                        Issue.anomalyCount.add(change.count),
-                        Issue.incidentEnergyKwh.add(round(change.incident_energy, 6)),
-                        Issue.updatedAt.set(now),
-                    ],
-                    condition=Issue.status.is_in(*anomalies_dal.OPEN_STATUSES),
-                )
+        _write_issue_changes(transaction, plan)
         stations_dal.move_counts(
             transaction,
             organization_id,
@@ -236,12 +274,12 @@ def analysis_effects(
             connector,
             anomalous_delta=int(new_is_anomaly) - int(old_is_anomaly),
             anomalies_delta=anomalies_delta,
-            category_deltas={k: v for k, v in category_deltas.items() if v},
+            category_deltas={k: v for k, v in plan.category_deltas.items() if v},
             totals_deltas={k: round(v, 6) for k, v in totals.items() if v},
             last_anomaly=last_anomaly,
             flags=flags,
         )
 
     return AnalysisEffects(
-        apply=apply, new_issue_ids=[i for i, c in issue_changes.items() if c.create], anomalies=new_anomalies
+        apply=apply, new_issue_ids=[i for i, c in plan.issue_changes.items() if c.create], anomalies=new_anomalies
     )

@@ -34,6 +34,7 @@ from pydantic import BaseModel
 
 from chargewatch import clock, observability, outbound
 from chargewatch.dal import webhooks as webhooks_dal
+from chargewatch.dal.table import Action
 from chargewatch.errors import ChargewatchError, ConflictError, NotFoundError
 from chargewatch.pagination import paginate
 from chargewatch.schemas.webhooks import (
@@ -211,7 +212,7 @@ def get_webhook(organization_id: str, webhook_id: str) -> WebhookDetail:
 def update_webhook(organization_id: str, webhook_id: str, request: UpdateWebhookRequest) -> Webhook:
     item = _require(organization_id, webhook_id)
     Item = webhooks_dal.WebhookItem
-    actions = [Item.updatedAt.set(clock.iso_now())]
+    actions: list[Action] = [Item.updatedAt.set(clock.iso_now())]
     if request.url is not None:
         actions.append(Item.url.set(_checked_url(request.url)))
     if request.events is not None:
@@ -250,7 +251,7 @@ def rotate_secret(organization_id: str, webhook_id: str) -> WebhookWithSecret:
     Item = webhooks_dal.WebhookItem
     now = clock.now()
     new_secret = generate_secret()
-    actions = [
+    actions: list[Action] = [
         Item.secret.set(new_secret),
         Item.previousSecret.set(item.secret),
         Item.previousSecretExpiresAt.set(clock.to_iso(now + SECRET_GRACE)),
@@ -366,13 +367,15 @@ def publish_session_analysis(
     if result is None or analyzed_at is None:
         return []
     anomalies = result.get("anomalies") or []
-    ids = {
+    ids: dict[str, Any] = {
         "sessionId": session.sessionId,
         "chargingStationId": session.chargingStationId,
         "connectorId": session.connectorId,
         "evseId": session.evseId,
     }
-    scores = {key: result.get(key) for key in ("anomalyScore", "anomalyConfidence", "isIncident", "isRecurring")}
+    scores: dict[str, Any] = {
+        key: result.get(key) for key in ("anomalyScore", "anomalyConfidence", "isIncident", "isRecurring")
+    }
     try:  # one read of the organization's webhooks for both events
         webhooks = list(webhooks_dal.list_webhooks(organization_id))
     except Exception:
@@ -431,7 +434,7 @@ def publish_issue_updated(organization_id: str, data: IssueUpdatedData) -> list[
 _sqs: tuple[Any, Any] | None = None
 
 
-def _sqs_client():
+def _sqs_client() -> Any:  # boto3's sqs client (boto3 ships no types)
     global _sqs
     settings = get_settings()
     if _sqs is None or _sqs[0] is not settings:  # settings reloaded (tests, emulator): new client
@@ -600,7 +603,7 @@ def _update_health(
         if webhook.failureCount or webhook.failingSince:
             webhooks_dal.update_webhook(webhook, [Item.failureCount.set(0), Item.failingSince.remove()])
         return
-    actions = [Item.failingSince.set(Item.failingSince | now_iso)]
+    actions: list[Action] = [Item.failingSince.set(Item.failingSince | now_iso)]
     if first_failure:
         actions.append(Item.failureCount.add(1))
     if webhooks_dal.update_webhook(webhook, actions) is None or not webhook.enabled:
@@ -619,8 +622,8 @@ def _update_health(
                 Item.disabledReason.set(reason),
                 Item.updatedAt.set(now_iso),
             ],
-            condition=Item.enabled == True,
-        )  # noqa: E712 (a DynamoDB condition)
+            condition=Item.enabled == True,  # noqa: E712 (builds a DynamoDB condition, not a truth test)
+        )
 
 
 # --------------------------------------------------------------------------- the sweeper
