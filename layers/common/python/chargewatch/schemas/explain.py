@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from chargewatch.params import choice_pattern
 
 LANGUAGES = ("en", "nl", "de")
 # as services.explain.check_lang reads it: trimmed, any case, "" for the default
-LANGUAGE_SCHEMA = {"pattern": choice_pattern(LANGUAGES, lenient=True)}
+LANGUAGE_SCHEMA: JsonDict = {"pattern": choice_pattern(LANGUAGES, lenient=True)}
 
 
 class AskRequest(BaseModel):
