@@ -173,32 +173,10 @@ def generate_fleet(
                 sessions = []
                 labels.append({"type": "zero_energy_day", "startMinute": 0, "expectedSessions": station_day_arrivals})
             elif event == "connector_offline" and event_day <= day < event_day + timedelta(days=dead_days):
-                cut = dead_from if day == event_day else 0.0
-                sessions = [
-                    s
-                    for s in sessions
-                    if s.connector_id != dead_connector or s.start_minute + s.duration_minutes <= cut
-                ]
-                # the silence an observer sees started at the outage, so a later dead day adds the
-                # day before's dead span (a detector may look back across midnight too)
-                suppressed = _arrivals(day, rate, factor, cut)
-                if day > event_day:
-                    previous = day - timedelta(days=1)
-                    suppressed += _arrivals(
-                        previous, rate, previous_factor, dead_from if previous == event_day else 0.0
-                    )
-                if len(connectors) == 1 and cut == 0.0:
-                    # the only connector dead all day: what is observable is a zero-energy day
-                    labels.append({"type": "zero_energy_day", "startMinute": 0, "expectedSessions": suppressed})
-                else:
-                    labels.append(
-                        {
-                            "type": "connector_offline",
-                            "connectorId": str(dead_connector),
-                            "startMinute": int(cut),
-                            "expectedSessions": suppressed,
-                        }
-                    )
+                sessions, label = _connector_outage(
+                    day, sessions, connectors, dead_connector, dead_from, event_day, rate, factor, previous_factor
+                )
+                labels.append(label)
             for label in labels:
                 label["expectedSessions"] = round(float(label["expectedSessions"]), 3)
                 label.setdefault("observable", bool(np.exp(-label["expectedSessions"]) <= OBSERVABLE_SILENCE))
@@ -211,6 +189,39 @@ def generate_fleet(
                 station.labels[day] = labels
         fleet.append(station)
     return fleet
+
+
+def _connector_outage(
+    day: date,
+    sessions: list[SyntheticSession],
+    connectors: list[str],
+    dead_connector: str,
+    dead_from: float,
+    event_day: date,
+    rate: float,
+    factor: float,
+    previous_factor: float,
+) -> tuple[list[SyntheticSession], dict]:
+    """The sessions left on a day of a connector outage (dead from `dead_from` on `event_day`, all
+    day after), and its label."""
+    cut = dead_from if day == event_day else 0.0
+    sessions = [s for s in sessions if s.connector_id != dead_connector or s.start_minute + s.duration_minutes <= cut]
+    # the silence an observer sees started at the outage, so a later dead day adds the
+    # day before's dead span (a detector may look back across midnight too)
+    suppressed = _arrivals(day, rate, factor, cut)
+    if day > event_day:
+        previous = day - timedelta(days=1)
+        suppressed += _arrivals(previous, rate, previous_factor, dead_from if previous == event_day else 0.0)
+    if len(connectors) == 1 and cut == 0.0:
+        # the only connector dead all day: what is observable is a zero-energy day
+        return sessions, {"type": "zero_energy_day", "startMinute": 0, "expectedSessions": suppressed}
+    label = {
+        "type": "connector_offline",
+        "connectorId": str(dead_connector),
+        "startMinute": int(cut),
+        "expectedSessions": suppressed,
+    }
+    return sessions, label
 
 
 def evaluation_days(station: SyntheticStation, eval_days: int = 14) -> list[date]:
