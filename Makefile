@@ -34,12 +34,18 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-## test: lint, template checks and the whole test suite, offline
-test: lint validate
-	$(BIN)/python -m pytest
+# Two workers (xdist); --dist loadfile keeps each file on one worker, so a file's module-scoped
+# fixtures (an emulator, a trained model) are built once. Each worker builds its moto stack once.
+PYTEST_WORKERS ?= 2
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 
+## test: lint, template checks and the whole test suite, offline (see docs/performance.md, "Test suite")
+test: lint validate
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
+
+## test-fast: unit and service-level tests (no API gateway, no emulator): under a minute
 test-fast: $(INSTALLED)
-	$(BIN)/python -m pytest -x -q --ignore=tests/integration
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not http and not slow"
 
 validate: $(INSTALLED) $(SAM_INSTALLED)
 	$(BIN)/cfn-lint template.yaml

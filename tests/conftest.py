@@ -387,3 +387,27 @@ def atomic_calls(monkeypatch):
             return original(self, operation_name, api_params)
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", serialised)
+
+
+# Tests that run the developer tooling end to end (an emulator on real ports, `chargewatch invoke`,
+# a moto server on the LocalStack edge port): part of `make test`, not of `make test-fast`.
+_TOOLING_MODULES = {
+    "test_emulator_http.py",
+    "test_emulator_webhooks.py",
+    "test_invoke_cli.py",
+    "test_localstack_mode.py",
+    "test_upload_cli.py",
+}
+
+
+def pytest_collection_modifyitems(items):
+    """`http`: the test goes through the API gateway (the `gateway` fixture, directly or via `api`,
+    `client_for`) or the tooling above. `slow`: threads racing on one item (`atomic_calls`), which
+    retry with back-off until they settle. `make test-fast` runs everything else: the unit tests
+    and the service-level tests against the shared stack."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if "gateway" in fixtures or item.path.name in _TOOLING_MODULES:
+            item.add_marker(pytest.mark.http)
+        if "atomic_calls" in fixtures:
+            item.add_marker(pytest.mark.slow)

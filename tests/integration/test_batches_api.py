@@ -309,12 +309,11 @@ def _synth_sessions(count, stations):
         }
 
 
-@pytest.mark.slow
-def test_a_1000_session_batch_completes_with_correct_counts(api, poller):
-    """150 realistic synthetic sessions (≈ 225 meter values each) and 850 small ones (some with a
-    register drop): 1,000 sessions in one submit (≈ 4.5 MB, under the 6 MB body limit)."""
-    sessions = list(_synth_sessions(150, stations=12))
-    for index in range(850):
+def _mixed_sessions(synthetic, small):
+    """Realistic synthetic sessions (≈ 225 meter values each), then small ones, every tenth of those
+    with a register drop."""
+    sessions = list(_synth_sessions(synthetic, stations=12))
+    for index in range(small):
         body = energy_session(
             f"small-{index:04d}",
             station=f"CP-E-{index % 40}",
@@ -325,32 +324,53 @@ def test_a_1000_session_batch_completes_with_correct_counts(api, poller):
         if index % 10 == 0:
             body["meterValues"].append({**DROP, "timestamp": f"2026-02-{1 + index % 27:02d}T10:40:00Z"})
         sessions.append(body)
-    assert len(json.dumps({"sessions": sessions})) < 6 * 1024 * 1024
-    batch_id = _submit(api, sessions)["batchId"]
-    poller.drain()
+    return sessions
 
-    batch = api.get(f"/v1/sessions/batch/{batch_id}", query="pageSize=100").json()
+
+def test_a_batch_of_many_parts_completes_with_correct_counts(api, poller, monkeypatch):
+    """Ten parts, ten pages of results, anomalies of both kinds, counters equal to a recount. Parts
+    of ten sessions instead of a hundred: the same path as a 1,000-session batch at a tenth of the
+    work (its throughput is measured by tests/perf/bench_batch.py, not here)."""
+    from chargewatch.services import batches as batches_service
+
+    monkeypatch.setattr(batches_service, "PART_MAX_SESSIONS", 10)
+    sessions = _mixed_sessions(15, 85)
+    batch_id = _submit(api, sessions)["batchId"]
+    assert poller.drain() == 10  # one message per part
+
+    batch = api.get(f"/v1/sessions/batch/{batch_id}", query="pageSize=10").json()
     assert (batch["status"], batch["totalSessions"], batch["processedSessions"], batch["failedSessions"]) == (
         "completed",
-        1000,
-        1000,
+        100,
+        100,
         0,
     )
     results = [
         result
         for page in range(10)
-        for result in api.get(f"/v1/sessions/batch/{batch_id}", query=f"page={page}&pageSize=100").json()["results"]
+        for result in api.get(f"/v1/sessions/batch/{batch_id}", query=f"page={page}&pageSize=10").json()["results"]
     ]
     assert [result["sessionId"] for result in results] == [session["sessionId"] for session in sessions]
-    anomalous = sum(bool(result["isAnomaly"]) for result in results)
-    assert anomalous > 100  # the synthetic anomalies and the register drops were found
+    flagged = {result["sessionId"] for result in results if result["isAnomaly"]}
+    assert any(name.startswith("synth-") for name in flagged)  # the synthetic anomalies were found
+    assert {f"small-{index:04d}" for index in range(0, 85, 10)} <= flagged  # and every register drop
 
     organization_id = _org_of(api)
     *_, totals = assert_counters_equal_recount(organization_id, [session["sessionId"] for session in sessions])
     statistics = api.get("/v1/statistics").json()
-    assert statistics["totalSessions"] == totals["totalSessions"] == 1000
-    assert statistics["sessionsWithAnomaliesCount"] == totals["sessionsWithAnomalies"] == anomalous
+    assert statistics["totalSessions"] == totals["totalSessions"] == 100
+    assert statistics["sessionsWithAnomaliesCount"] == totals["sessionsWithAnomalies"] == len(flagged)
     assert statistics["totalAnomaliesCount"] == totals["totalAnomalies"]
+
+
+def test_a_1000_session_submit_fits_the_body_limit_and_is_split_into_parts(api, stack):
+    """1,000 sessions of the realistic mix (≈ 4.5 MB, under the 6 MB body limit) in one submit are
+    accepted as ten parts of a hundred (analysing many parts is the test above, smaller)."""
+    sessions = _mixed_sessions(150, 850)
+    assert len(json.dumps({"sessions": sessions})) < 6 * 1024 * 1024
+    submitted = _submit(api, sessions)
+    assert (submitted["totalSessions"], submitted["status"]) == (1000, "pending")
+    assert _queue_depth(stack, "BatchAnalysisQueue") == 10
 
 
 def test_worker_knows_the_queues_max_receive_count():
