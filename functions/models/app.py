@@ -18,6 +18,7 @@ from chargewatch.schemas.models import (
     UpdateModelRequest,
 )
 from chargewatch.services import models
+from chargewatch.tenancy import require_admin
 
 app = create_app()
 
@@ -44,10 +45,12 @@ def list_models() -> ModelList:
     summary="Start Fine Tune",
     tags=["models"],
     description="Trigger model fine-tuning. Client specifies base model and training data source "
-    "(previously submitted sessions or direct upload).",
+    "(previously submitted sessions or direct upload). Owners and admins only (403 insufficient_privilege).",
 )
 def start_fine_tune(body: Annotated[FineTuneRequest, Body()]) -> FineTuneCreated:
-    return models.create_fine_tune(current_tenant(app).organization_id, body)
+    tenant = current_tenant(app)
+    require_admin(tenant)  # trains a model for the whole organization, on its data
+    return models.create_fine_tune(tenant.organization_id, body)
 
 
 @app.get(
@@ -75,10 +78,12 @@ def get_model(model_id: ModelId) -> ModelDetail:
     summary="Activate Model",
     tags=["models"],
     description="`active: true` makes later analyses of this tenant (single, PATCH/PUT, batch) use the model; "
-    "`active: false` returns to the base model.",
+    "`active: false` returns to the base model. Owners and admins only (403 insufficient_privilege).",
 )
 def update_model(model_id: ActivatableModelId, body: Annotated[UpdateModelRequest, Body()]) -> ModelDetail:
-    return models.set_model_active(current_tenant(app).organization_id, model_id, body.active)
+    tenant = current_tenant(app)
+    require_admin(tenant)  # the active model changes every later analysis of the organization
+    return models.set_model_active(tenant.organization_id, model_id, body.active)
 
 
 @observability.http_handler

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from concurrent.futures import ThreadPoolExecutor
@@ -94,6 +95,45 @@ class TestHttpApi:
         )
         assert response.status_code == 400
         assert response.json()["error"]["code"] == "invalid_json"
+
+    @pytest.mark.parametrize("method", ["TRACE", "PROPFIND", "BREW"])
+    def test_unknown_methods_are_405_in_the_error_shape(self, emulator, http, method):
+        response = http.request(method, f"{emulator.url}/v1/sessions", timeout=10)
+        assert response.status_code == 405
+        assert response.headers["content-type"] == "application/json"
+        assert response.json()["error"]["code"] == "method_not_allowed"
+
+    def test_a_method_the_route_lacks_is_405_naming_the_allowed_ones(self, emulator, http):
+        response = http.delete(f"{emulator.url}/v1/sessions", timeout=10)
+        assert response.status_code == 405 and response.json()["error"]["code"] == "method_not_allowed"
+        assert set(response.headers["allow"].split(", ")) == {"GET", "POST"}
+
+    def test_an_oversized_body_is_413_in_the_error_shape(self, emulator):
+        from chargewatch_tools.emulator.server import MAX_REQUEST_BYTES
+
+        with socket.create_connection(("127.0.0.1", emulator.port), timeout=10) as connection:
+            connection.sendall(
+                b"POST /v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + f"Content-Length: {MAX_REQUEST_BYTES + 1}\r\n\r\n".encode()
+            )
+            answer = connection.recv(65536).decode()
+        head, _, body = answer.partition("\r\n\r\n")
+        assert head.startswith("HTTP/1.1 413") and json.loads(body)["error"]["code"] == "payload_too_large"
+
+    def test_an_encoded_slash_is_decoded_as_api_gateway_does(self, emulator, http):
+        refused = http.post(f"{emulator.url}/v1/sessions", json={"sessionId": "a/b", "chargingStationId": "c"})
+        assert refused.status_code == 400 and refused.json()["error"]["details"][0]["field"] == "sessionId"
+        missing = http.get(f"{emulator.url}/v1/sessions/a%2Fb", timeout=10)
+        assert missing.status_code == 404 and "error" in missing.json()
+
+    def test_invalid_utf8_is_400(self, emulator, http):
+        response = http.post(
+            f"{emulator.url}/v1/sessions",
+            data=b'{"sessionId": "\xff"}',
+            timeout=10,
+            headers={"Content-Type": "application/json"},
+        )
+        assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_encoding"
 
     def test_moto_endpoint_shares_state_with_the_handlers(self, emulator, http):
         """What the in-process handlers wrote is visible to other processes through the moto server."""

@@ -139,3 +139,22 @@ def test_connects_to_the_checked_address_with_tls_for_the_host_name(monkeypatch)
     assert (method, path) == ("POST", "/in?x=1")
     assert kwargs["headers"]["Host"] == "hooks.example.com:8443"
     assert kwargs["redirect"] is False and kwargs["retries"] is False
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.exa mple.com/x",
+        "https://hooks.example.com:0/x",
+        "https://hooks_example.com/x",
+        "https://hooks.example.com/a\nb",
+        "https://-bad-.example.com/x",
+    ],
+)
+def test_malformed_hosts_and_ports_are_refused(url):
+    with pytest.raises(outbound.TargetRefused):
+        outbound.parse_target(url, allow_local_http=False)
+
+
+def test_internationalised_host_names_are_valid():
+    assert outbound.parse_target("https://bücher.example/x", allow_local_http=False).host == "bücher.example"

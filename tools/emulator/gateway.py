@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
+from urllib.parse import unquote
 
 from chargewatch_tools.emulator.events import authorizer_event, http_event, route_pattern
 from chargewatch_tools.infra import Stack
@@ -107,7 +108,10 @@ class LocalGateway:
         self.routes.sort(key=lambda route: route["path"].count("{"))
 
     def match(self, method: str, path: str) -> tuple[dict | None, dict[str, str], bool]:
-        """(route, path parameters, path exists with another method)."""
+        """(route, path parameters, path exists with another method).
+
+        As API Gateway HTTP APIs do, the route is matched on the path as sent (an encoded `%2F` stays
+        inside its segment) and each path parameter is then percent-decoded."""
         path_known = False
         for route in self.routes:
             found = route["pattern"].match(path)
@@ -115,8 +119,11 @@ class LocalGateway:
                 continue
             path_known = True
             if route["method"] in (method, "ANY"):
-                return route, found.groupdict(), True
+                return route, {name: unquote(value) for name, value in found.groupdict().items()}, True
         return None, {}, path_known
+
+    def allowed_methods(self, path: str) -> list[str]:
+        return sorted({route["method"] for route in self.routes if route["pattern"].match(path)})
 
     def handle(
         self,
@@ -131,12 +138,16 @@ class LocalGateway:
         method = method.upper()
         route, path_parameters, path_known = self.match(method, path)
         if route is None:
-            # API Gateway answers unknown routes itself, before any authorizer runs
-            return _json_response(404, {"message": "Not Found"})
+            # The gateway answers unknown routes and methods itself, before any authorizer runs.
+            if path_known:
+                response = error_response(405, "method_not_allowed", f"{method} is not allowed on {path}")
+                response.headers["allow"] = ", ".join(self.allowed_methods(path))
+                return response
+            return error_response(404, "route_not_found", "no such route")
         route_key = f"{route['method']} {route['path']}"
         event = http_event(
             method,
-            path,
+            unquote(path),  # HTTP APIs hand the function the decoded path (rawPath and http.path)
             route_key=route_key,
             path_parameters=path_parameters or None,
             headers=headers,
@@ -162,6 +173,11 @@ class LocalGateway:
             traceback.print_exc()
             return _json_response(500, {"message": "Internal Server Error"})
         return _to_http(result)
+
+
+def error_response(status: int, code: str, message: str) -> GatewayResponse:
+    """An answer of the gateway itself, in the API's error shape."""
+    return _json_response(status, {"error": {"code": code, "message": message, "details": []}})
 
 
 def _json_response(status: int, body: Any) -> GatewayResponse:

@@ -134,12 +134,10 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
             declared = -1
         if declared < 0 or declared > MAX_REQUEST_BYTES:
             self.close_connection = True
-            self._write(
-                413 if declared > 0 else 400,
-                {"content-type": "application/json"},
-                json.dumps({"message": "Request Entity Too Large" if declared > 0 else "Bad Request"}).encode(),
-                [],
-            )
+            if declared > 0:
+                self._write_error(413, "payload_too_large", f"request body exceeds {MAX_REQUEST_BYTES} bytes")
+            else:
+                self._write_error(400, "bad_request", "Content-Length is not a valid length")
             return
         body = self._read_body()
         target = urlsplit(self.path)
@@ -154,12 +152,7 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
             )
         except RuntimeError:  # the invocation thread is gone: the emulator is stopping
             self.close_connection = True
-            self._write(
-                503,
-                {"content-type": "application/json"},
-                json.dumps({"message": "Service Unavailable: the emulator is stopping"}).encode(),
-                [],
-            )
+            self._write_error(503, "service_unavailable", "the emulator is stopping")
             return
         self._write(response.status, response.headers, response.body, response.cookies)
         if self.server.emulator.verbose:
@@ -177,6 +170,31 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD" and body:
             self.wfile.write(body)
+
+    def _write_error(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        body = json.dumps({"error": {"code": code, "message": message, "details": []}}).encode()
+        self._write(status, {"content-type": "application/json", **(headers or {})}, body, [])
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own answers (malformed request line, headers too long) in the error shape."""
+        self.close_connection = True
+        self._write_error(code, "bad_request" if code < 500 else "server_error", message or explain or "bad request")
+
+    def _method_not_allowed(self) -> None:
+        self.close_connection = True
+        self._write_error(
+            405,
+            "method_not_allowed",
+            f"{self.command} is not supported",
+            {"allow": "GET, POST, PUT, PATCH, DELETE, OPTIONS, HEAD"},
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        # http.server answers a method without a do_<METHOD> with an HTML 501 page; API Gateway
+        # refuses such methods, so this answers 405 in the API's error shape instead.
+        if name.startswith("do_"):
+            return self._method_not_allowed
+        raise AttributeError(name)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _dispatch
 

@@ -7,7 +7,10 @@ unauthenticated request never learns whether its body was valid.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,8 +18,8 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFound
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from chargewatch import access, observability
-from chargewatch.errors import ChargewatchError, PayloadTooLargeError, UnsupportedMediaTypeError
+from chargewatch import access, limits, observability
+from chargewatch.errors import ChargewatchError, PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError
 from chargewatch.settings import get_settings
 from chargewatch.tenancy import Tenant, tenant_from_event
 
@@ -56,8 +59,97 @@ def _validation_details(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
         message = error.get("msg") or _ERROR_MESSAGES.get(error.get("type", ""), error.get("type", "invalid"))
         if message.startswith("Value error, "):
             message = message[len("Value error, ") :]
-        details.append({"field": field_path(error.get("loc", ())), "message": message, "type": error.get("type")})
+        location = tuple(error.get("loc", ()))
+        context = error.get("ctx") or {}
+        if isinstance(context, dict) and context.get("field"):  # schemas.fields.field_error names a sub-field
+            location += (context["field"],)
+        details.append({"field": field_path(location), "message": message, "type": error.get("type")})
     return details
+
+
+def _error_code(errors: list[dict[str, Any]]) -> str:
+    """A specific code (e.g. `metadata_too_large`) when every error carries the same one."""
+    codes = {(error.get("ctx") or {}).get("code") if isinstance(error.get("ctx"), dict) else None for error in errors}
+    return codes.pop() if len(codes) == 1 and None not in codes else "validation_error"
+
+
+# --------------------------------------------------------------------------- JSON bodies
+
+
+def _body_error(message: str, code: str) -> ValidationError:
+    return ValidationError(f"request body {message}", code=code, details=[{"field": "body", "message": message}])
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
+        raise _body_error(f"has the key {duplicate!r} twice in one object", "duplicate_json_key")
+    return document
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > limits.MAX_NUMBER_DIGITS:
+        raise _body_error(f"has a number with more than {limits.MAX_NUMBER_DIGITS} digits", "number_too_long")
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _body_error(f"has a number too large to represent ({text[:40]})", "number_too_large")
+    return value
+
+
+def _no_constant(text: str) -> Any:
+    raise _body_error(f"is not valid JSON ({text} is not a JSON number)", "invalid_json")
+
+
+def _check_depth(document: Any) -> None:
+    """Iterative, so a deep document cannot exhaust the stack while being checked."""
+    stack = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limits.MAX_JSON_DEPTH:
+            raise _body_error(f"is nested deeper than {limits.MAX_JSON_DEPTH} levels", "json_too_deep")
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+
+
+def parse_json_body(text: str | bytes) -> Any:
+    """Strict JSON: UTF-8, no duplicate keys, no NaN/Infinity, numbers DynamoDB can hold, bounded
+    nesting. Every refusal is a 400 ValidationError naming `body` (docs/errors.md lists the codes)."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _body_error("is not valid UTF-8", "invalid_encoding") from None
+    try:
+        document = json.loads(
+            text,
+            object_pairs_hook=_unique_keys,
+            parse_int=_bounded_int,
+            parse_float=_finite_float,
+            parse_constant=_no_constant,
+        )
+    except RecursionError:
+        raise _body_error(f"is nested deeper than {limits.MAX_JSON_DEPTH} levels", "json_too_deep") from None
+    except json.JSONDecodeError as error:
+        raise _body_error(f"is not valid JSON ({error.msg} at position {error.pos})", "invalid_json") from None
+    if isinstance(document, dict | list):
+        _check_depth(document)
+    return document
+
+
+def _check_encoding(event: dict[str, Any]) -> None:
+    """A body that is not UTF-8 arrives base64-encoded: refuse it before anything decodes it as text."""
+    body = event.get("body")
+    if body and event.get("isBase64Encoded"):
+        try:
+            base64.b64decode(body, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise _body_error("is not valid UTF-8", "invalid_encoding") from None
 
 
 def _check_request(event: dict[str, Any], organization_required: bool) -> Tenant:
@@ -78,6 +170,7 @@ def _check_request(event: dict[str, Any], organization_required: bool) -> Tenant
             raise UnsupportedMediaTypeError(
                 "request body must be application/json", details=[{"field": "Content-Type", "message": content_type}]
             )
+        _check_encoding(event)
     return tenant
 
 
@@ -102,7 +195,7 @@ def handle(
 
 
 def create_app() -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=parse_json_body)
 
     @app.exception_handler(ChargewatchError)
     def _client_error(error: ChargewatchError) -> Response[str]:
@@ -112,7 +205,8 @@ def create_app() -> APIGatewayHttpResolver:
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(error: RequestValidationError) -> Response[str]:
-        details = _validation_details(list(error.errors()))
+        errors = list(error.errors())
+        details = _validation_details(errors)
         if any(detail["type"] == "json_invalid" for detail in details):
             return error_response(
                 400,
@@ -121,7 +215,7 @@ def create_app() -> APIGatewayHttpResolver:
                 [{"field": "body", "message": "not valid JSON", "type": "json_invalid"}],
             )
         summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
-        return error_response(400, "validation_error", summary or "invalid request", details)
+        return error_response(400, _error_code(errors), summary or "invalid request", details)
 
     @app.exception_handler(RouteNotFound)
     def _no_route(_error: Exception) -> Response[str]:

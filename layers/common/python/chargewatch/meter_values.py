@@ -6,6 +6,10 @@ the engine, statistics, exports — sees one unit per measurand.
 
 from __future__ import annotations
 
+import math
+
+from chargewatch import limits
+
 ENERGY_IMPORT_REGISTER = "Energy.Active.Import.Register"
 POWER_IMPORT = "Power.Active.Import"
 SOC = "SoC"
@@ -74,3 +78,39 @@ def normalise(value: float, unit: str | None) -> tuple[float, str | None]:
         target, factor = _SCALE_DOWN[unit]
         return value * factor, target
     return value, unit
+
+
+# measurand family (its first dotted part) -> largest magnitude in the stored unit
+_MAGNITUDE_BOUNDS = {
+    "Energy": limits.MAX_ENERGY_KWH,
+    "Power": limits.MAX_POWER_KW,
+    "Current": limits.MAX_CURRENT_A,
+    "Voltage": limits.MAX_VOLTAGE_V,
+    "Frequency": limits.MAX_FREQUENCY_HZ,
+    "Temperature": limits.MAX_TEMPERATURE,
+    "RPM": limits.MAX_RPM,
+}
+
+
+def magnitude_bound(measurand: str) -> float:
+    """The largest plausible |value| of `measurand` in its stored unit (limits.py says why)."""
+    if measurand == "Power.Factor":
+        return limits.MAX_POWER_FACTOR
+    if measurand == SOC:
+        return limits.MAX_SOC_PERCENT
+    return _MAGNITUDE_BOUNDS[measurand.split(".")[0]]
+
+
+def check_value(measurand: str, unit: str | None, value: float) -> str | None:
+    """Why `value` (in `unit`) is not a plausible reading of `measurand`, or None when it is."""
+    if not math.isfinite(value):
+        return "must be a finite number"
+    if measurand == SOC:
+        if not limits.MIN_SOC_PERCENT <= value <= limits.MAX_SOC_PERCENT:
+            return "SoC must be between 0 and 100 percent"
+        return None
+    stored, stored_unit = normalise(value, unit)
+    bound = magnitude_bound(measurand)
+    if abs(stored) > bound:
+        return f"{measurand} must be between -{bound:,.10g} and {bound:,.10g} {stored_unit or ''}".rstrip()
+    return None

@@ -17,18 +17,21 @@ urllib3 ships with botocore, so this adds no runtime dependency.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from chargewatch.errors import ValidationError
+from chargewatch.limits import MAX_URL_LENGTH
 
 LOCAL_RECEIVER_HOST = "127.0.0.1"
-MAX_URL_LENGTH = 2048
 RESPONSE_READ_LIMIT = 4096
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 _SHARED = ipaddress.ip_network("100.64.0.0/10")
+# A DNS name (LDH labels) or an IP literal; anything else (spaces, "%", "_", ...) is no host at all.
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
 
 
 class TargetRefused(Exception):
@@ -65,14 +68,21 @@ def parse_target(url: str, *, allow_local_http: bool) -> Target:
     """Static checks of a webhook URL; raises TargetRefused with a reason a customer can act on."""
     if len(url) > MAX_URL_LENGTH:
         raise TargetRefused(f"must be at most {MAX_URL_LENGTH} characters")
+    url = url.strip()
+    if any(character.isspace() or ord(character) < 0x20 or ord(character) == 0x7F for character in url):
+        raise TargetRefused("must not contain spaces or control characters")
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(url)
         port = parts.port
     except ValueError as error:
         raise TargetRefused(f"not a valid URL ({error})") from None
     scheme, host = parts.scheme.lower(), (parts.hostname or "").lower().rstrip(".")
     if scheme not in ("https", "http") or not host:
         raise TargetRefused("must be an absolute https:// URL")
+    if not _is_ip_literal(host) and not _HOST_NAME.match(_ascii_host(host)):
+        raise TargetRefused(f"host {host!r} is not a valid host name")
+    if port == 0:
+        raise TargetRefused("port must be between 1 and 65535")
     if parts.username is not None or parts.password is not None:
         raise TargetRefused("must not contain credentials")
     if scheme == "http" and not _is_local_receiver(host, allow_local_http):
@@ -81,6 +91,21 @@ def parse_target(url: str, *, allow_local_http: bool) -> Target:
         raise TargetRefused("must not target localhost")
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return Target(scheme, host, port or (443 if scheme == "https" else 80), path)
+
+
+def _ascii_host(host: str) -> str:
+    try:
+        return host.encode("idna").decode("ascii")  # internationalised names as DNS sees them
+    except UnicodeError:
+        return ""
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:

@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from chargewatch.limits import MAX_BODY_BYTES
+
 
 class Settings(BaseModel):
     stage: str = "dev"
@@ -21,7 +23,7 @@ class Settings(BaseModel):
     # Set to reach moto/LocalStack instead of AWS (botocore honours it too).
     aws_endpoint_url: str | None = None
     # API Gateway and Lambda cap payloads at 6 MB; we refuse bigger bodies with a clear 413.
-    max_body_bytes: int = Field(default=6 * 1024 * 1024, gt=0)
+    max_body_bytes: int = Field(default=MAX_BODY_BYTES, gt=0)
     # How long the authorizer may keep a verified key in memory before looking it up again.
     auth_cache_ttl_seconds: float = Field(default=30.0, ge=0, le=60)
     # Local tooling only: accept API keys without our checksum (a DEMO_API_KEY chosen by hand).

@@ -6,11 +6,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chargewatch import limits
 from chargewatch.schemas.sessions import CreateSessionRequest, SessionResult
 
-# Far more than fits the 6 MB body limit with realistic sessions; clients send big files in
-# several submits (`chargewatch upload` does).
-MAX_SESSIONS_PER_BATCH = 10_000
+MAX_SESSIONS_PER_BATCH = limits.MAX_SESSIONS_PER_BATCH
 
 BatchStatus = Literal["pending", "processing", "completed", "completed_with_failures"]
 

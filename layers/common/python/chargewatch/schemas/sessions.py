@@ -2,48 +2,37 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from chargewatch import meter_values
+from chargewatch import limits, meter_values
 from chargewatch.pagination import Pagination
+from chargewatch.schemas.fields import (
+    Identifier,
+    MetadataSizeCheck,
+    Number,
+    Status,
+    SubIdentifier,
+    Timestamp,
+    field_error,
+)
 
-MAX_READINGS_PER_REQUEST = 50_000
+MAX_READINGS_PER_REQUEST = limits.MAX_READINGS_PER_REQUEST
 
-_IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9._:@/+\-]*$"
-
-
-def _int_to_str(value: Any) -> Any:
-    # OCPP connector ids are integers; the API treats ids as strings, so accept both.
-    if isinstance(value, bool):
-        return value
-    return str(value) if isinstance(value, int) else value
-
-
-Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=_IDENTIFIER)]
-OptionalId = Annotated[str | None, BeforeValidator(_int_to_str), Field(default=None, min_length=1, max_length=64)]
-FiniteNumber = Annotated[float, Field(allow_inf_nan=False)]
-Status = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z][A-Za-z_\-]*$")]
+OptionalId = SubIdentifier
 
 
 class MeterValueRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    timestamp: datetime
-    value: FiniteNumber
-    measurand: str | None = None
-    unit: str | None = None
+    timestamp: Timestamp
+    value: Number
+    measurand: str | None = Field(default=None, max_length=64)
+    unit: str | None = Field(default=None, max_length=32)
     phase: Literal[meter_values.PHASES] | None = None  # type: ignore[valid-type]
     location: Literal[meter_values.LOCATIONS] | None = None  # type: ignore[valid-type]
     reconstructed: bool | None = None
-
-    @field_validator("timestamp")
-    @classmethod
-    def _utc(cls, moment: datetime) -> datetime:
-        # A timestamp without an offset is taken as UTC, as OCPP requires UTC anyway.
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
     @field_validator("measurand")
     @classmethod
@@ -54,27 +43,34 @@ class MeterValueRequest(BaseModel):
             raise ValueError(f"unknown measurand {measurand!r}") from None
 
     @model_validator(mode="after")
-    def _unit_fits_measurand(self) -> MeterValueRequest:
+    def _unit_and_value_fit_measurand(self) -> MeterValueRequest:
         if self.measurand is None:
             self.measurand = meter_values.ENERGY_IMPORT_REGISTER
         try:
             self.unit = meter_values.canonical_unit(self.measurand, self.unit)
         except ValueError as error:
-            raise ValueError(f"unit: {error}") from None
-        if self.measurand == meter_values.SOC and not 0 <= self.value <= 100:
-            raise ValueError("value: SoC must be between 0 and 100 percent")
+            raise field_error("unit", str(error)) from None
+        problem = meter_values.check_value(self.measurand, self.unit, self.value)
+        if problem is not None:
+            raise field_error("value", problem, code="value_out_of_range")
         return self
 
 
 class SessionMetadata(BaseModel):
     """Known keys are checked; other keys are kept as the operator sent them."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={"description": f"at most {limits.MAX_METADATA_BYTES} bytes as JSON"},
+    )
 
-    maxPowerKw: Annotated[float, Field(gt=0, le=2000, allow_inf_nan=False)] | None = None
-    batteryCapacityKwh: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] | None = None
-    startSoc: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] | None = None
+    maxPowerKw: Annotated[Number, Field(gt=0, le=2000)] | None = None
+    batteryCapacityKwh: Annotated[Number, Field(gt=0, le=1000)] | None = None
+    startSoc: Annotated[Number, Field(ge=0, le=100)] | None = None
     currentType: Literal["AC", "DC"] | None = None
+
+
+Metadata = Annotated[SessionMetadata, MetadataSizeCheck]
 
 
 MeterValueList = Annotated[list[MeterValueRequest], Field(max_length=MAX_READINGS_PER_REQUEST)]
@@ -88,7 +84,7 @@ class CreateSessionRequest(BaseModel):
     connectorId: OptionalId = None
     evseId: OptionalId = None
     meterValues: MeterValueList = Field(default_factory=list)
-    metadata: SessionMetadata | None = None
+    metadata: Metadata | None = None
     status: Status | None = None
 
 
@@ -96,7 +92,7 @@ class ReplaceSessionRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     meterValues: Annotated[list[MeterValueRequest], Field(min_length=1, max_length=MAX_READINGS_PER_REQUEST)]
-    metadata: SessionMetadata | None = None
+    metadata: Metadata | None = None
     status: Status | None = None
 
 
@@ -104,7 +100,7 @@ class AppendSessionRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     meterValues: MeterValueList = Field(default_factory=list)
-    metadata: SessionMetadata | None = None
+    metadata: Metadata | None = None
     status: Status | None = None
 
 

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from chargewatch import limits
 from chargewatch.pagination import Pagination
 
 # Every event a webhook can subscribe to; docs/webhooks.md has an example payload of each.
@@ -24,7 +25,15 @@ EVENT_TYPES = (
     WEBHOOK_TEST,
 )
 
-Url = Annotated[str, Field(min_length=1, max_length=2048, examples=["https://hooks.example.com/chargewatch"])]
+Url = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=limits.MAX_URL_LENGTH,
+        pattern=limits.WEBHOOK_URL_PATTERN,
+        examples=["https://hooks.example.com/chargewatch"],
+    ),
+]
 Description = Annotated[str, Field(max_length=500)]
 
 
