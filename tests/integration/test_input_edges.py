@@ -3,7 +3,6 @@ refused request writes nothing (the limits are in chargewatch.limits and docs/er
 
 from __future__ import annotations
 
-import json
 
 import boto3
 import pytest
