@@ -3,7 +3,6 @@ refused request writes nothing (the limits are in chargewatch.limits and docs/er
 
 from __future__ import annotations
 
-
 import boto3
 import pytest
 from seed_examples import energy_session, seed_session
@@ -36,7 +35,7 @@ def poller(gateway):
 # ------------------------------------------------------------------ meter values
 
 
-@pytest.mark.parametrize("value", [1e18, -1e18, 1e300, "1e18", 2e7])
+@pytest.mark.parametrize("value", [1e18, -1e18, 1e300, "1e18", 2e10])
 def test_implausible_values_are_refused_before_anything_is_stored(api, value):
     body = seed_session("huge")
     body["meterValues"][3]["value"] = value

@@ -70,7 +70,8 @@ def _validation_details(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _error_code(errors: list[dict[str, Any]]) -> str:
     """A specific code (e.g. `metadata_too_large`) when every error carries the same one."""
     codes = {(error.get("ctx") or {}).get("code") if isinstance(error.get("ctx"), dict) else None for error in errors}
-    return codes.pop() if len(codes) == 1 and None not in codes else "validation_error"
+    code = codes.pop() if len(codes) == 1 else None
+    return code if isinstance(code, str) else "validation_error"
 
 
 # --------------------------------------------------------------------------- JSON bodies

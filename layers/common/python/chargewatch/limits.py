@@ -48,13 +48,16 @@ RFC3339_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+
 
 # Magnitude bounds per kind of measurand, in the unit stored (kWh, kW, kvarh, kvar, A, V, Hz, ...).
 # Physically plausible with a wide margin; a value outside is a broken meter or a broken client.
-#  - energy registers: 10 GWh, a 350 kW charger at full power around the clock for over 3 years
-#  - power: 10 MW, beyond megawatt charging (MCS, 3.75 MW)
+#  - energy: a register holds at most a few GWh (10 GWh is a 350 kW charger at full power around the
+#    clock for over 3 years); power: 10 MW is beyond megawatt charging (MCS, 3.75 MW). Both bounds
+#    are 1000x that, because a meter reporting Wh or W under a kWh/kW label reads 1000x too high and
+#    must still reach the engine, which reports it (UNIT_MISMATCH) instead of losing the session.
 #  - current: 10 kA (MCS peaks at 3 kA); voltage: 10 kV (MCS runs at 1.25 kV)
 #  - frequency: 1 kHz; temperature: 10,000 in any of the three units; RPM: 1,000,000
 #  - power factor: 1; SoC: 0..100 percent (checked separately)
-MAX_ENERGY_KWH = 10_000_000.0
-MAX_POWER_KW = 10_000.0
+UNIT_MISLABEL_FACTOR = 1000
+MAX_ENERGY_KWH = 10_000_000.0 * UNIT_MISLABEL_FACTOR
+MAX_POWER_KW = 10_000.0 * UNIT_MISLABEL_FACTOR
 MAX_CURRENT_A = 10_000.0
 MAX_VOLTAGE_V = 10_000.0
 MAX_FREQUENCY_HZ = 1_000.0

@@ -218,6 +218,63 @@ def create_session(
         raise
 
 
+def delete_unanalysed_session(item: SessionItem, effects: Callable[[TransactWrite], None]) -> bool:
+    """Roll back `create_session` (its analysis could not be stored): META, its chunks and `effects`
+    (the counters it moved) in one transaction, only while the session is exactly as created and
+    unanalysed. False when it moved on meanwhile (another request made it its own: keep it)."""
+    try:
+        with TransactWrite(connection=connection()) as transaction:
+            transaction.delete(
+                SessionItem(item.PK, META_SK),
+                condition=_version_condition(int(item.version)) & SessionItem.analyzedVersion.does_not_exist(),
+            )
+            for seq in range(int(item.chunkCount)):
+                transaction.delete(MeterChunkItem(item.PK, chunk_sk(item.generation, seq)))
+            effects(transaction)
+    except TransactWriteError as error:
+        if is_condition_failure(error):
+            return False
+        raise
+    return True
+
+
+def restore_session(item: SessionItem, before: dict[str, Any], new_chunks: list[tuple[str, int]]) -> bool:
+    """Roll back an append or replace whose analysis could not be stored: META back to `before` and
+    the chunks it wrote deleted, in one transaction, only while the session is still at the version
+    that write produced (and its analysis was not stored). False when it moved on meanwhile."""
+    changes = {
+        name: before.get(name)
+        for name, value in item.attribute_values.items()
+        if name not in ("PK", "SK") and before.get(name) != value
+    }
+    changes.update({name: None for name in before if name not in item.attribute_values})
+    try:
+        with TransactWrite(connection=connection()) as transaction:
+            transaction.update(
+                item,
+                actions=_update_meta_actions(item, changes),
+                condition=_version_condition(int(item.version))
+                & (SessionItem.analyzedVersion.does_not_exist() | (SessionItem.analyzedVersion != int(item.version))),
+            )
+            for generation, seq in new_chunks:
+                transaction.delete(MeterChunkItem(item.PK, chunk_sk(generation, seq)))
+    except TransactWriteError as error:
+        if is_condition_failure(error):
+            return False
+        raise
+    for name, value in changes.items():
+        setattr(item, name, value)
+    return True
+
+
+def delete_generation(item: SessionItem, generation: str, chunk_count: int) -> None:
+    """Chunks of a generation no longer current (after a replace): invisible, so removing them is
+    housekeeping, not correctness."""
+    with MeterChunkItem.batch_write() as batch:
+        for seq in range(chunk_count):
+            batch.delete(MeterChunkItem(item.PK, chunk_sk(generation, seq)))
+
+
 def _update_meta_actions(item: SessionItem, changes: dict[str, Any]) -> list[Action]:
     actions: list[Action] = []
     for name, value in changes.items():
@@ -248,7 +305,6 @@ def replace_readings(
     item: SessionItem, generation: str, readings: list[dict[str, Any]], changes: dict[str, Any]
 ) -> SessionItem:
     """Write a new generation of readings and switch to it in one transaction."""
-    old_generation, old_chunk_count = item.generation, int(item.chunkCount)
     chunks = _chunk_items(item.PK, generation, 0, readings)
     changes = {
         **changes,
@@ -258,10 +314,8 @@ def replace_readings(
         "version": int(item.version) + 1,
     }
     _write_meta_with_chunks(item, chunks, changes)
-    # The old generation is invisible now; removing it is housekeeping, not correctness.
-    with MeterChunkItem.batch_write() as batch:
-        for seq in range(old_chunk_count):
-            batch.delete(MeterChunkItem(item.PK, chunk_sk(old_generation, seq)))
+    # The old generation stays until the caller has stored the analysis (`delete_generation`): a
+    # rolled-back replace (`restore_session`) switches back to it.
     return _applied(item, changes)
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import DeleteError, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
@@ -175,12 +175,13 @@ def add_session(
     connector_uuid: str,
     now: str,
     station_metadata: dict[str, Any] | None,
-) -> None:
+) -> bool:
     """A new session: +1 on its station, its connector and the tenant (creating them on first sight).
 
     A station seen for the first time is registered (directory item + TOTALS.stationCount) first,
-    in its own transaction: see `ensure_registered`."""
-    ensure_registered(organization_id, station_id, station_uuid=station_uuid, now=now)
+    in its own transaction: see `ensure_registered`. True when this call registered it (a rolled
+    back create then removes the registration: `drop_if_empty`)."""
+    registered = ensure_registered(organization_id, station_id, station_uuid=station_uuid, now=now)
     station = StationItem(*station_key(organization_id, station_id))
     actions: list[Action] = [
         StationItem.totalSessions.add(1),
@@ -206,6 +207,49 @@ def add_session(
         connector_actions.append(ConnectorItem.evseId.set(evse_id))
     transaction.update(connector, actions=connector_actions)
     transaction.update(TenantTotalsItem(*totals_key(organization_id)), actions=[TenantTotalsItem.totalSessions.add(1)])
+    return registered
+
+
+def remove_session(transaction: TransactWrite, organization_id: str, station_id: str, connector_id: str | None) -> None:
+    """Undo `add_session` for a session whose create is being rolled back: -1 where it added 1."""
+    transaction.update(
+        StationItem(*station_key(organization_id, station_id)), actions=[StationItem.totalSessions.add(-1)]
+    )
+    transaction.update(
+        ConnectorItem(*connector_key(organization_id, station_id, connector_id)),
+        actions=[ConnectorItem.totalSessions.add(-1)],
+    )
+    transaction.update(TenantTotalsItem(*totals_key(organization_id)), actions=[TenantTotalsItem.totalSessions.add(-1)])
+
+
+def drop_if_empty(organization_id: str, station_id: str, connector_id: str | None, *, registered: bool) -> None:
+    """After a rolled-back create: remove the connector it created (no sessions left) and, when that
+    create registered the station, the registration too; each only while it is still empty."""
+    try:
+        ConnectorItem(*connector_key(organization_id, station_id, connector_id)).delete(
+            condition=ConnectorItem.totalSessions == 0
+        )
+    except DeleteError as error:
+        if not is_condition_failure(error):
+            raise
+    if not registered:
+        return
+    try:
+        with TransactWrite(connection=connection()) as transaction:
+            transaction.delete(
+                StationDirectoryItem(*directory_key(organization_id, station_id)),
+                condition=StationDirectoryItem.PK.exists(),
+            )
+            transaction.delete(
+                StationItem(*station_key(organization_id, station_id)),
+                condition=StationItem.totalSessions.does_not_exist() | (StationItem.totalSessions == 0),
+            )
+            transaction.update(
+                TenantTotalsItem(*totals_key(organization_id)), actions=[TenantTotalsItem.stationCount.add(-1)]
+            )
+    except TransactWriteError as error:
+        if not is_condition_failure(error):  # a session of another request arrived meanwhile: keep it
+            raise
 
 
 def _is_transaction_conflict(error: Exception) -> bool:

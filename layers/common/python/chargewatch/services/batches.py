@@ -288,7 +288,7 @@ def _process_sessions(
     vectorised engine call, store each analysis with its read-side effects."""
     outcomes: list[batches_dal.BatchResultItem] = []
     to_analyse: list[tuple[int, sessions_dal.SessionItem, dict[str, Any]]] = []
-    stored_bytes, stored_sessions = 0, 0
+    stored_now: dict[int, sessions_dal.SessionItem] = {}  # stored by this delivery: metered, or rolled back
     for offset, body in enumerate(payload):
         position = first + offset
         if position in done:
@@ -301,8 +301,7 @@ def _process_sessions(
             outcomes.append(_failed(organization_id, batch_id, position, session_id, error.message))
             continue
         if readings is not None:  # stored now (None: stored before, by an earlier delivery or create)
-            stored_bytes += int(item.storedBytes)
-            stored_sessions += 1
+            stored_now[position] = item
         if int(item.readingCount) < sessions_service.MIN_READINGS_FOR_ANALYSIS:
             outcomes.append(
                 _processed(organization_id, batch_id, position, sessions_service.session_result(item, None, None))
@@ -317,21 +316,35 @@ def _process_sessions(
         if readings is None:
             readings = sessions_dal.read_readings(item)
         to_analyse.append((position, item, sessions_service.engine_input(organization_id, item, readings)))
-    # usage metering (seed 002): one delta for the sessions this part stored; never fails the part
-    usage.meter_storage(
-        organization_id,
-        stored_bytes,
-        "session.batch",
-        {"batchId": batch_id, "firstPosition": first, "sessions": stored_sessions},
-    )
     if to_analyse:
-        for (position, item, _), analysis in zip(to_analyse, _analyze(to_analyse), strict=True):
-            document, analyzed_at = sessions_service.record_analysis(organization_id, item, analysis)
+        try:
+            analyses = _analyze(to_analyse)
+        except Exception:  # nothing analysed: the sessions this delivery stored go, the part comes back
+            for item in stored_now.values():
+                sessions_service.undo_create(organization_id, item)
+            raise
+        for (position, item, _), analysis in zip(to_analyse, analyses, strict=True):
+            try:
+                document, analyzed_at = sessions_service.record_analysis(organization_id, item, analysis)
+            except Exception as error:  # this session only: the others of the part are unaffected
+                logger.exception("batch session analysis not stored", extra={"sessionId": item.sessionId})
+                if stored_now.pop(position, None) is not None:
+                    sessions_service.undo_create(organization_id, item)
+                reason = f"analysis could not be stored: {type(error).__name__}"
+                outcomes.append(_failed(organization_id, batch_id, position, item.sessionId, reason))
+                continue
             outcomes.append(
                 _processed(
                     organization_id, batch_id, position, sessions_service.session_result(item, document, analyzed_at)
                 )
             )
+    # usage metering (seed 002): one delta for the sessions this part stored and kept; never fails the part
+    usage.meter_storage(
+        organization_id,
+        sum(int(item.storedBytes) for item in stored_now.values()),
+        "session.batch",
+        {"batchId": batch_id, "firstPosition": first, "sessions": len(stored_now)},
+    )
     return outcomes
 
 

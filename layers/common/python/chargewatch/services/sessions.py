@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -344,9 +345,40 @@ def _require(organization_id: str, session_id: str) -> sessions_dal.SessionItem:
 
 
 def create_session(organization_id: str, request: CreateSessionRequest) -> SessionResult:
-    item, readings = store_session(organization_id, request)
-    analysis, analyzed_at = _analysis_if_due(organization_id, item, readings)
+    item, readings = store_session(organization_id, request, meter=False)
+    if readings is None:  # the same body again: the stored session (analysed now if it never was)
+        return session_result(item, *_analysis_if_due(organization_id, item))
+    with rolled_back_on_failure(organization_id, item):
+        analysis, analyzed_at = _analysis_if_due(organization_id, item, readings)
+    _meter_storage(organization_id, request.sessionId, int(item.storedBytes), "session.create")
     return session_result(item, analysis, analyzed_at)
+
+
+@contextmanager
+def rolled_back_on_failure(organization_id: str, item: sessions_dal.SessionItem) -> Iterator[None]:
+    """A session just stored whose analysis then fails is removed again, with the counters its create
+    moved, so a failed request leaves nothing behind (the error still propagates)."""
+    try:
+        yield
+    except Exception:
+        undo_create(organization_id, item)
+        raise
+
+
+def undo_create(organization_id: str, item: sessions_dal.SessionItem) -> None:
+    def uncount(transaction: TransactWrite) -> None:
+        stations_dal.remove_session(transaction, organization_id, item.chargingStationId, item.connectorId)
+
+    try:
+        if sessions_dal.delete_unanalysed_session(item, uncount):
+            stations_dal.drop_if_empty(
+                organization_id,
+                item.chargingStationId,
+                item.connectorId,
+                registered=bool(getattr(item, "registered_station", False)),
+            )
+    except Exception:  # the original failure is the one to report; this one is logged
+        logger.exception("could not roll back a session create", extra={"sessionId": item.sessionId})
 
 
 def store_session(
@@ -382,8 +414,11 @@ def store_session(
     )
     station_metadata = {key: value for key, value in (item.metadata or {}).items() if key in STATION_METADATA_KEYS}
 
+    registered = False
+
     def count_session(transaction: TransactWrite) -> None:
-        stations_dal.add_session(
+        nonlocal registered
+        registered = stations_dal.add_session(
             transaction,
             organization_id,
             item.chargingStationId,
@@ -399,7 +434,12 @@ def store_session(
         sessions_dal.create_session(item, readings, effects=count_session)
     except sessions_dal.VersionConflict:
         existing = _require(organization_id, request.sessionId)  # the id exists (a retry, or a concurrent create)
+    except Exception:
+        if registered:  # the station was registered for a session that was never stored
+            stations_dal.drop_if_empty(organization_id, item.chargingStationId, item.connectorId, registered=True)
+        raise
     else:
+        item.registered_station = registered  # type: ignore[attr-defined]
         if meter:
             _meter_storage(organization_id, request.sessionId, int(item.storedBytes), "session.create")
         return item, readings
@@ -428,13 +468,16 @@ def _metadata_changes(
 
 # A read-modify-write step: None when there is nothing to change, else the written session and,
 # when the write already holds them, its readings.
-_Mutation = Callable[[sessions_dal.SessionItem], tuple[sessions_dal.SessionItem, list[dict[str, Any]] | None] | None]
+_Mutation = Callable[
+    [sessions_dal.SessionItem], "tuple[sessions_dal.SessionItem, list[dict[str, Any]] | None, _Written] | None"
+]
 
 
 def _with_retries(organization_id: str, session_id: str, mutate: _Mutation) -> SessionResult:
     """Read-modify-write under the session's optimistic lock, retried on a lost race."""
     for attempt in range(_WRITE_ATTEMPTS):
         item = _require(organization_id, session_id)
+        before = dict(item.attribute_values)
         try:
             outcome = mutate(item)
         except sessions_dal.VersionConflict:
@@ -443,13 +486,40 @@ def _with_retries(organization_id: str, session_id: str, mutate: _Mutation) -> S
         if outcome is None:  # nothing to change
             analysis, analyzed_at = _analysis_if_due(organization_id, item)
             return session_result(item, analysis, analyzed_at)
-        item, readings = outcome
-        if int(item.readingCount) < MIN_READINGS_FOR_ANALYSIS:
-            _clear_analysis(organization_id, item)
-            return session_result(item, None, None)
-        analysis, analyzed_at = _analysis_if_due(organization_id, item, readings)
+        item, readings, written = outcome
+        try:
+            if int(item.readingCount) < MIN_READINGS_FOR_ANALYSIS:
+                _clear_analysis(organization_id, item)
+                analysis, analyzed_at = None, None
+            else:
+                analysis, analyzed_at = _analysis_if_due(organization_id, item, readings)
+        except Exception:
+            _undo_write(item, before, written.new_chunks)
+            raise
+        written.committed()
         return session_result(item, analysis, analyzed_at)
     raise ConcurrencyError(f"session {session_id} is being modified concurrently; retry the request")
+
+
+@dataclass
+class _Written:
+    """What a committed append/replace wrote, to roll it back or to finish it once analysed."""
+
+    new_chunks: list[tuple[str, int]]
+    finish: Callable[[], None] = lambda: None
+
+    def committed(self) -> None:
+        try:
+            self.finish()
+        except Exception:  # housekeeping of a write that happened: never fail the request for it
+            logger.exception("could not finish a session write")
+
+
+def _undo_write(item: sessions_dal.SessionItem, before: dict[str, Any], new_chunks: list[tuple[str, int]]) -> None:
+    try:
+        sessions_dal.restore_session(item, before, new_chunks)
+    except Exception:  # the original failure is the one to report; this one is logged
+        logger.exception("could not roll back a session write", extra={"sessionId": item.sessionId})
 
 
 def append_session(organization_id: str, session_id: str, request: AppendSessionRequest) -> SessionResult:
@@ -458,7 +528,7 @@ def append_session(organization_id: str, session_id: str, request: AppendSession
     new_first, new_last = _time_span(new_readings)
     added_bytes = _encoded_size(new_readings) if new_readings else 0
 
-    def mutate(item: sessions_dal.SessionItem) -> tuple[sessions_dal.SessionItem, None] | None:
+    def mutate(item: sessions_dal.SessionItem) -> tuple[sessions_dal.SessionItem, None, _Written] | None:
         changes = {**_metadata_changes(item, request.metadata, merge=True)}
         if request.status and request.status != item.status:
             changes["status"] = request.status
@@ -476,10 +546,17 @@ def append_session(organization_id: str, session_id: str, request: AppendSession
         if int(item.readingCount) + len(new_readings) < MIN_READINGS_FOR_ANALYSIS:
             changes.update(_NO_ANALYSIS)
         if new_readings:
+            first_seq = int(item.chunkCount)
             appended = sessions_dal.append_readings(item, new_readings, changes)
-            _meter_storage(organization_id, session_id, added_bytes, "session.append")
-            return appended, None
-        return sessions_dal.update_session(item, changes), None
+            new_chunks = [(appended.generation, seq) for seq in range(first_seq, int(appended.chunkCount))]
+            return (
+                appended,
+                None,
+                _Written(
+                    new_chunks, lambda: _meter_storage(organization_id, session_id, added_bytes, "session.append")
+                ),
+            )
+        return sessions_dal.update_session(item, changes), None, _Written([])
 
     return _with_retries(organization_id, session_id, mutate)
 
@@ -490,7 +567,7 @@ def replace_session(organization_id: str, session_id: str, request: ReplaceSessi
 
     stored_bytes = _encoded_size(readings)
 
-    def mutate(item: sessions_dal.SessionItem) -> tuple[sessions_dal.SessionItem, list[dict[str, Any]]]:
+    def mutate(item: sessions_dal.SessionItem) -> tuple[sessions_dal.SessionItem, list[dict[str, Any]], _Written]:
         first_ms, last_ms = _time_span(readings)
 
         replaced_bytes = int(item.storedBytes or 0)  # as of the version the write is conditioned on
@@ -504,9 +581,15 @@ def replace_session(organization_id: str, session_id: str, request: ReplaceSessi
             changes["status"] = request.status
         if len(readings) < MIN_READINGS_FOR_ANALYSIS:
             changes.update(_NO_ANALYSIS)
+        old_generation, old_chunk_count = item.generation, int(item.chunkCount)
         replaced = sessions_dal.replace_readings(item, clock.new_id(), readings, changes)
-        _meter_storage(organization_id, session_id, stored_bytes - replaced_bytes, "session.replace")
-        return replaced, readings
+
+        def finish() -> None:
+            _meter_storage(organization_id, session_id, stored_bytes - replaced_bytes, "session.replace")
+            sessions_dal.delete_generation(replaced, old_generation, old_chunk_count)
+
+        new_chunks = [(replaced.generation, seq) for seq in range(int(replaced.chunkCount))]
+        return replaced, readings, _Written(new_chunks, finish)
 
     return _with_retries(organization_id, session_id, mutate)
 
