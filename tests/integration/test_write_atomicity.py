@@ -132,3 +132,43 @@ def test_a_failed_replace_below_three_readings_leaves_nothing_behind(organizatio
         )
 
     assert _each_step(fail_write, replace) >= 2
+
+
+def _consistent(organization_id: str) -> int:
+    """Every stored session is analysed and counted; every registered station is counted. Returns
+    how many sessions are stored."""
+    from chargewatch.dal import sessions as sessions_dal
+    from chargewatch.dal import stations as stations_dal
+
+    stored = list(sessions_dal.query_sessions(organization_id))
+    for item in stored:
+        full = sessions_dal.get_session(organization_id, item.sessionId)
+        assert full is not None and full.analyzedVersion is not None, item.sessionId
+        assert int(full.analyzedVersion) == int(full.version), item.sessionId
+    totals = stations_dal.totals(organization_id)
+    assert int(totals.totalSessions) == len(stored)
+    assert int(totals.stationCount) == len(stations_dal.station_ids(organization_id))
+    return len(stored)
+
+
+def test_a_failed_write_in_a_batch_part_leaves_only_whole_sessions(organization, fail_write):
+    from chargewatch.services import batches
+
+    for n in range(1, MAX_STEPS + 1):
+        payload = [seed_session(f"b{n}-{i}", chargingStationId=f"CP-B{n}-{i % 2}") for i in range(3)]
+        before = _consistent(organization)
+        state = fail_write(n)
+        try:
+            outcomes = batches._process_sessions(organization, "batch-1", 0, payload, set())
+        except InjectedFailure:
+            fail_write(0)
+            assert _consistent(organization) == before  # the part comes back; nothing of it stays
+            continue
+        fail_write(0)
+        kept = {outcome.sessionId for outcome in outcomes if outcome.outcome == "processed"}
+        assert _consistent(organization) == before + len(kept)
+        for body in payload:  # a session reported failed is not stored; one reported processed is
+            stored = sessions.sessions_dal.get_session(organization, body["sessionId"]) is not None
+            assert stored == (body["sessionId"] in kept), body["sessionId"]
+        if state["writes"] < n:
+            break

@@ -281,14 +281,18 @@ def process_part(message: dict[str, Any], receive_count: int = 1) -> int:
     return recorded
 
 
-def _process_sessions(
-    organization_id: str, batch_id: str, first: int, payload: list[dict[str, Any]], done: set[int]
-) -> list[batches_dal.BatchResultItem]:
-    """Store each session exactly as POST /v1/sessions would, analyse the ones that need it in one
-    vectorised engine call, store each analysis with its read-side effects."""
-    outcomes: list[batches_dal.BatchResultItem] = []
+def _store_part(
+    organization_id: str,
+    batch_id: str,
+    first: int,
+    payload: list[dict[str, Any]],
+    done: set[int],
+    outcomes: list[batches_dal.BatchResultItem],
+    stored_now: dict[int, sessions_dal.SessionItem],
+) -> list[tuple[int, sessions_dal.SessionItem, dict[str, Any]]]:
+    """Store the part's sessions; those with an outcome already go to `outcomes`, those stored by this
+    call to `stored_now`; returns the ones to analyse (position, session, engine input)."""
     to_analyse: list[tuple[int, sessions_dal.SessionItem, dict[str, Any]]] = []
-    stored_now: dict[int, sessions_dal.SessionItem] = {}  # stored by this delivery: metered, or rolled back
     for offset, body in enumerate(payload):
         position = first + offset
         if position in done:
@@ -316,13 +320,24 @@ def _process_sessions(
         if readings is None:
             readings = sessions_dal.read_readings(item)
         to_analyse.append((position, item, sessions_service.engine_input(organization_id, item, readings)))
+    return to_analyse
+
+
+def _process_sessions(
+    organization_id: str, batch_id: str, first: int, payload: list[dict[str, Any]], done: set[int]
+) -> list[batches_dal.BatchResultItem]:
+    """Store each session exactly as POST /v1/sessions would, analyse the ones that need it in one
+    vectorised engine call, store each analysis with its read-side effects."""
+    outcomes: list[batches_dal.BatchResultItem] = []
+    stored_now: dict[int, sessions_dal.SessionItem] = {}  # stored by this delivery: metered, or rolled back
+    try:
+        to_analyse = _store_part(organization_id, batch_id, first, payload, done, outcomes, stored_now)
+        analyses = _analyze(to_analyse) if to_analyse else []
+    except Exception:  # the part comes back: the sessions this delivery stored go, so no half is left
+        for item in stored_now.values():
+            sessions_service.undo_create(organization_id, item)
+        raise
     if to_analyse:
-        try:
-            analyses = _analyze(to_analyse)
-        except Exception:  # nothing analysed: the sessions this delivery stored go, the part comes back
-            for item in stored_now.values():
-                sessions_service.undo_create(organization_id, item)
-            raise
         for (position, item, _), analysis in zip(to_analyse, analyses, strict=True):
             try:
                 document, analyzed_at = sessions_service.record_analysis(organization_id, item, analysis)
