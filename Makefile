@@ -37,7 +37,7 @@ lint: $(INSTALLED)
 # Two workers (xdist); --dist loadfile keeps each file on one worker, so a file's module-scoped
 # fixtures (an emulator, a trained model) are built once. Each worker builds its moto stack once.
 PYTEST_WORKERS ?= 2
-PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 ## test: lint, template checks and the whole test suite, offline (see docs/performance.md, "Test suite")
 test: lint validate
