@@ -329,36 +329,36 @@ def _mixed_sessions(synthetic, small):
 
 def test_a_batch_of_many_parts_completes_with_correct_counts(api, poller, monkeypatch):
     """Ten parts, ten pages of results, anomalies of both kinds, counters equal to a recount. Parts
-    of ten sessions instead of a hundred: the same path as a 1,000-session batch at a tenth of the
-    work (its throughput is measured by tests/perf/bench_batch.py, not here)."""
+    of five sessions instead of a hundred: the same path as a 1,000-session batch at a twentieth of
+    the work (its throughput is measured by tests/perf/bench_batch.py, not here)."""
     from chargewatch.services import batches as batches_service
 
-    monkeypatch.setattr(batches_service, "PART_MAX_SESSIONS", 10)
-    sessions = _mixed_sessions(15, 85)
+    monkeypatch.setattr(batches_service, "PART_MAX_SESSIONS", 5)
+    sessions = _mixed_sessions(5, 45)
     batch_id = _submit(api, sessions)["batchId"]
     assert poller.drain() == 10  # one message per part
 
-    batch = api.get(f"/v1/sessions/batch/{batch_id}", query="pageSize=10").json()
+    batch = api.get(f"/v1/sessions/batch/{batch_id}", query="pageSize=5").json()
     assert (batch["status"], batch["totalSessions"], batch["processedSessions"], batch["failedSessions"]) == (
         "completed",
-        100,
-        100,
+        50,
+        50,
         0,
     )
     results = [
         result
         for page in range(10)
-        for result in api.get(f"/v1/sessions/batch/{batch_id}", query=f"page={page}&pageSize=10").json()["results"]
+        for result in api.get(f"/v1/sessions/batch/{batch_id}", query=f"page={page}&pageSize=5").json()["results"]
     ]
     assert [result["sessionId"] for result in results] == [session["sessionId"] for session in sessions]
     flagged = {result["sessionId"] for result in results if result["isAnomaly"]}
     assert any(name.startswith("synth-") for name in flagged)  # the synthetic anomalies were found
-    assert {f"small-{index:04d}" for index in range(0, 85, 10)} <= flagged  # and every register drop
+    assert {f"small-{index:04d}" for index in range(0, 45, 10)} <= flagged  # and every register drop
 
     organization_id = _org_of(api)
     *_, totals = assert_counters_equal_recount(organization_id, [session["sessionId"] for session in sessions])
     statistics = api.get("/v1/statistics").json()
-    assert statistics["totalSessions"] == totals["totalSessions"] == 100
+    assert statistics["totalSessions"] == totals["totalSessions"] == 50
     assert statistics["sessionsWithAnomaliesCount"] == totals["sessionsWithAnomalies"] == len(flagged)
     assert statistics["totalAnomaliesCount"] == totals["totalAnomalies"]
 
