@@ -227,3 +227,21 @@ def test_members_and_application_tokens_cannot_switch_models_or_fine_tune(make_o
     owner = client_for(make_user("admin@acme.example", org=organization_id, role="admin").token)
     assert owner.patch("/v1/models/csar-2", {"active": True}).status == 200
     assert owner.post("/v1/models/fine-tune", fine_tune).status == 200
+
+
+def test_fine_tune_filters_and_key_expiry_with_edge_date_times_are_400(api):
+    mixed = {
+        "baseModelId": "csar-2",
+        "name": "mine",
+        "dataSource": {
+            "type": "sessions",
+            "sessionFilter": {"dateFrom": "2026-01-01T00:00:00", "dateTo": "2026-02-01T00:00:00+01:00"},
+        },
+    }
+    assert api.post("/v1/models/fine-tune", mixed).status == 200  # offset-less and offset bounds compare
+    mixed["dataSource"]["sessionFilter"]["chargingStationIds"] = ["CP/1"]
+    assert _fields(_error(api.post("/v1/models/fine-tune", mixed))) == [
+        "dataSource.sessionFilter.chargingStationIds[0]"
+    ]
+    overflow = api.post("/v1/api-keys", {"name": "ci", "expiresAt": "9999-12-31T23:59:59-01:00"})
+    assert _fields(_error(overflow)) == ["expiresAt"]

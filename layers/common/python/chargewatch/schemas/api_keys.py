@@ -22,7 +22,10 @@ class CreateApiKeyRequest(BaseModel):
     def _utc(cls, moment: datetime | None) -> datetime | None:
         if moment is None:
             return None
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        try:
+            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00 is past the last representable moment
+            raise ValueError("not a representable date-time") from None
 
 
 class _ApiKeyFields(BaseModel):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from chargewatch.schemas.fields import Identifier, Timestamp
 
 DATA_SOURCE_TYPES = ("sessions", "upload")
 
@@ -50,9 +51,10 @@ class TrainingConfig(BaseModel):
 class SessionFilter(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    chargingStationIds: list[str] | None = Field(default=None, max_length=100)
-    dateFrom: datetime | None = None
-    dateTo: datetime | None = None
+    chargingStationIds: list[Identifier] | None = Field(default=None, max_length=100)
+    # UTC-normalised, so an offset-less bound compares with one that has an offset
+    dateFrom: Timestamp | None = None
+    dateTo: Timestamp | None = None
 
     @model_validator(mode="after")
     def _range(self) -> SessionFilter:
