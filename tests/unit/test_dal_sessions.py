@@ -72,18 +72,26 @@ def test_stale_version_cannot_append(stack):
     assert dal.get_session(ORG, "s-1").readingCount == 5
 
 
-def test_replace_switches_generation_and_removes_the_old_one(stack):
+def test_replace_switches_generation_and_keeps_the_old_one_until_it_is_deleted(stack):
     readings = _readings(2500)
     dal.create_session(_new_item(readings=readings), readings)
     item = dal.get_session(ORG, "s-1")
-    old_generation = item.generation
+    old_generation, old_chunks = item.generation, int(item.chunkCount)
     replacement = _readings(4, energy0=100)
-    dal.replace_readings(item, clock.new_id(), replacement, {})
+    replaced = dal.replace_readings(item, clock.new_id(), replacement, {})
     stored = dal.get_session(ORG, "s-1")
     assert stored.generation != old_generation and stored.readingCount == 4
     assert dal.read_readings(stored) == replacement
-    leftovers = list(dal.MeterChunkItem.query(stored.PK, dal.MeterChunkItem.SK.startswith(f"MV#{old_generation}#")))
-    assert leftovers == []
+
+    def leftovers():
+        prefix = f"MV#{old_generation}#"
+        return list(dal.MeterChunkItem.query(stored.PK, dal.MeterChunkItem.SK.startswith(prefix)))
+
+    # a replace whose analysis fails switches back to the old generation, so it outlives the switch
+    assert len(leftovers()) == old_chunks == 3
+    dal.delete_generation(replaced, old_generation, old_chunks)
+    assert leftovers() == []
+    assert dal.read_readings(dal.get_session(ORG, "s-1")) == replacement
 
 
 def test_chunk_codec_round_trips_every_field():

@@ -450,6 +450,9 @@ def start_emulator(
             os.environ.update(stack.function_environment(logical_id))
         # No X-Ray daemon locally (what `sam local` does too); nothing else is overridden.
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+        # No CloudWatch either: EMF lines printed to this process's stdout would interleave with
+        # the output of whatever else runs in it (the CLI's --json, a test's captured output).
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         # Tokens name the real Cognito issuer; their keys are served by the moto server.
         os.environ["COGNITO_JWKS_URL"] = local_jwks_url(stack, emulator.moto_url) or ""
         # Local mode: webhooks may target http://127.0.0.1 receivers (demos); see docs/webhooks.md.

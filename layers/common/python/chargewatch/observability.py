@@ -23,7 +23,8 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "chargewatch"
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "Chargewatch"
@@ -79,9 +80,11 @@ def flush_metrics() -> None:
     pending = list(_dimensioned.items())
     _dimensioned.clear()
     for (name, dimension, dimension_value), value in pending:
-        with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE) as metric:
-            metric.add_dimension(name="service", value=SERVICE)
-            metric.add_dimension(name=dimension, value=dimension_value)
+        # its own provider (powertools' single_metric prints even with POWERTOOLS_METRICS_DISABLED)
+        document = AmazonCloudWatchEMFProvider(namespace=NAMESPACE, service=SERVICE)
+        document.add_dimension(name=dimension, value=dimension_value)
+        document.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        document.flush_metrics()
     if metrics.metric_set:
         metrics.flush_metrics()
 
