@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from chargewatch import observability
 from chargewatch.api import create_app, current_tenant, handle
 from chargewatch.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from chargewatch.params import AnomalyType, DateBound
+from chargewatch.params import AnomalyType, DateBound, schema_of
 from chargewatch.schemas.anomalies import (
     AnomalyConnectorPage,
     AnomalyDetail,
@@ -29,6 +29,15 @@ app = create_app()
 Page = Annotated[int, Query(ge=0, le=100_000)]
 PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 OptionalText = Annotated[str | None, Query(min_length=1, max_length=128)]
+GroupSort = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=128,
+        description="default lastUpdate",
+        json_schema_extra=schema_of({"type": "string", "enum": sorted(anomalies.GROUP_SORTS)}),
+    ),
+]
 
 
 def _date_filters(
@@ -80,7 +89,7 @@ def list_anomaly_connectors(
     anomalyType: AnomalyType = None,
     occurrenceFrom: DateBound = None,
     occurrenceTo: DateBound = None,
-    sortBy: OptionalText = None,
+    sortBy: GroupSort = None,
 ) -> AnomalyConnectorPage:
     filters = anomalies.AnomalyFilters(
         anomaly_type=anomalyType, connector_id=connectorId, **_date_filters(occurrenceFrom, occurrenceTo)
@@ -96,7 +105,7 @@ def list_anomaly_sessions(
     chargingSessionId: OptionalText = None,
     occurrenceFrom: DateBound = None,
     occurrenceTo: DateBound = None,
-    sortBy: OptionalText = None,
+    sortBy: GroupSort = None,
 ) -> AnomalySessionPage:
     filters = anomalies.AnomalyFilters(
         anomaly_type=anomalyType, session_id=chargingSessionId, **_date_filters(occurrenceFrom, occurrenceTo)

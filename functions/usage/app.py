@@ -46,7 +46,12 @@ def increment_tenant_usage(
     body: Annotated[UsageIncrementRequest, Body()],
     idempotency_key: Annotated[
         str | None,
-        Header(alias="Idempotency-Key", max_length=255, description="a retry with the same key applies once (24 h)"),
+        Header(
+            alias="Idempotency-Key",
+            max_length=255,
+            description="a retry with the same key applies once (24 h)",
+            json_schema_extra={"minLength": 1},  # the service refuses an empty key
+        ),
     ] = None,
 ) -> TenantUsageUpdated:
     tenant = current_tenant(app)

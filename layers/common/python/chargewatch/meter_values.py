@@ -7,6 +7,8 @@ the engine, statistics, exports — sees one unit per measurand.
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Iterable
 
 from chargewatch import limits
 
@@ -51,6 +53,20 @@ _SCALE_DOWN = {"Wh": ("kWh", 1e-3), "W": ("kW", 1e-3), "varh": ("kvarh", 1e-3), 
 _UNIT_SPELLINGS = {unit.lower(): unit for units, _ in MEASURAND_UNITS.values() for unit in units}
 _UNIT_SPELLINGS.update({"%": "Percent", "percent": "Percent", "celcius": "Celsius"})
 _MEASURAND_SPELLINGS = {name.lower(): name for name in MEASURAND_UNITS}
+
+
+def _any_case_pattern(spellings: Iterable[str]) -> str:
+    """A JSON Schema pattern matching any of `spellings` in any letter case, with surrounding
+    whitespace or empty: what canonical_measurand/canonical_unit accept, stated for the contract."""
+
+    def any_case(text: str) -> str:
+        return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in text)
+
+    return r"^(\s*(" + "|".join(any_case(text) for text in sorted(spellings)) + r")\s*)?$"
+
+
+MEASURAND_PATTERN = _any_case_pattern(_MEASURAND_SPELLINGS)
+UNIT_PATTERN = _any_case_pattern(_UNIT_SPELLINGS)
 
 
 def canonical_measurand(measurand: str | None) -> str:

@@ -28,7 +28,7 @@ class ExplainRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     lang: str = Field(default="en", description="en, nl or de", json_schema_extra=LANGUAGE_SCHEMA)
-    regenerate: bool = False
+    regenerate: bool = Field(default=False, strict=True)
 
 
 class ExplainResponse(BaseModel):

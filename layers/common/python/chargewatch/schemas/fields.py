@@ -11,7 +11,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from chargewatch import clock, limits
@@ -80,7 +80,31 @@ def _metadata_size(value: Any) -> Any:
     return value
 
 
-Number = Annotated[float, BeforeValidator(_not_a_boolean), Field(allow_inf_nan=False)]
+# A JSON number: finite, not a boolean, not a numeric string. Bounds go in the same Field, before
+# NOT_A_BOOLEAN (`Annotated[float, Field(strict=True, allow_inf_nan=False, le=...), NOT_A_BOOLEAN]`):
+# bounds added around an already-validated type are enforced but reach the JSON Schema as unknown
+# keywords (pydantic), so the contract would not state them.
+NOT_A_BOOLEAN = BeforeValidator(_not_a_boolean)
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False), NOT_A_BOOLEAN]
+# at most 38 digits before and after the point and a two-digit exponent: always a finite double
+_DECIMAL_TEXT = r"^\s*[+-]?([0-9]{1,38}(\.[0-9]{0,38})?|\.[0-9]{1,38})([eE][+-]?[0-9]{1,2})?\s*$"
+
+
+def _decimal_text(value: Any) -> Any:
+    # only the decimal strings the contract states (pydantic alone would also take "1_000")
+    if isinstance(value, str) and not re.match(_DECIMAL_TEXT, value):
+        raise PydanticCustomError("float_parsing", "must be a number or a decimal string")
+    return value
+
+
+# A meter reading: a JSON number or, as OCPP's sampledValue.value carries it, a decimal string.
+MeterReading = Annotated[
+    float,
+    Field(allow_inf_nan=False),
+    NOT_A_BOOLEAN,
+    BeforeValidator(_decimal_text),
+    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string", "pattern": _DECIMAL_TEXT}]}),
+]
 Timestamp = Annotated[
     datetime,
     BeforeValidator(_rfc3339_text),
@@ -94,6 +118,24 @@ Identifier = Annotated[
 _SubIdentifierText = Annotated[
     str, Field(min_length=1, max_length=limits.MAX_SUB_IDENTIFIER_LENGTH, pattern=limits.SUB_IDENTIFIER_PATTERN)
 ]
-SubIdentifier = Annotated[_SubIdentifierText | None, BeforeValidator(_int_to_str)]
+SubIdentifier = Annotated[
+    _SubIdentifierText | None,
+    BeforeValidator(_int_to_str),
+    # the contract states the integers OCPP uses for connector/EVSE ids, which are taken as their text
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": limits.MAX_SUB_IDENTIFIER_LENGTH,
+                    "pattern": limits.SUB_IDENTIFIER_PATTERN,
+                },
+                {"type": "integer"},
+                {"type": "null"},
+            ]
+        }
+    ),
+]
 Status = Annotated[str, Field(min_length=1, max_length=limits.MAX_STATUS_LENGTH, pattern=limits.STATUS_PATTERN)]
 MetadataSizeCheck = BeforeValidator(_metadata_size)

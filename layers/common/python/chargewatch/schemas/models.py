@@ -36,16 +36,18 @@ class UpdateModelRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     active: bool = Field(
-        description="true: later analyses of this tenant use this model; false: back to the base model"
+        strict=True, description="true: later analyses of this tenant use this model; false: back to the base model"
     )
 
 
 class TrainingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    holdoutFraction: float = Field(default=0.3, ge=0.1, le=0.5, description="share of labelled sessions held out")
-    seed: int = Field(default=0, ge=0, description="seed of the deterministic train/holdout split")
-    maxSessions: int = Field(default=2000, ge=20, le=5000)
+    holdoutFraction: float = Field(
+        default=0.3, strict=True, allow_inf_nan=False, ge=0.1, le=0.5, description="share of labelled sessions held out"
+    )
+    seed: int = Field(default=0, strict=True, ge=0, description="seed of the deterministic train/holdout split")
+    maxSessions: int = Field(default=2000, strict=True, ge=20, le=5000)
 
 
 class SessionFilter(BaseModel):

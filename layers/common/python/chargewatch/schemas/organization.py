@@ -36,7 +36,7 @@ class UpdateOrganizationRequest(BaseModel):
     address: str | None = Field(default=None, max_length=500)
     taxIdType: str | None = Field(default=None, max_length=50)
     taxIdValue: str | None = Field(default=None, max_length=100)
-    pricePerKwh: float | None = Field(default=None, ge=0, le=100)
+    pricePerKwh: float | None = Field(default=None, strict=True, allow_inf_nan=False, ge=0, le=100)
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
 
 

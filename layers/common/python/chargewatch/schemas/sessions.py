@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from chargewatch import limits, meter_values
 from chargewatch.pagination import Pagination
 from chargewatch.schemas.fields import (
+    NOT_A_BOOLEAN,
     Identifier,
     MetadataSizeCheck,
-    Number,
+    MeterReading,
     Status,
     SubIdentifier,
     Timestamp,
@@ -27,12 +28,16 @@ class MeterValueRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     timestamp: Timestamp
-    value: Number
-    measurand: str | None = Field(default=None, max_length=64)
-    unit: str | None = Field(default=None, max_length=32)
+    value: MeterReading
+    # Any letter case and surrounding blanks are accepted; the pattern says so (documentation only:
+    # the validators below give the clearer message).
+    measurand: str | None = Field(
+        default=None, max_length=64, json_schema_extra={"pattern": meter_values.MEASURAND_PATTERN}
+    )
+    unit: str | None = Field(default=None, max_length=32, json_schema_extra={"pattern": meter_values.UNIT_PATTERN})
     phase: Literal[meter_values.PHASES] | None = None  # type: ignore[valid-type]
     location: Literal[meter_values.LOCATIONS] | None = None  # type: ignore[valid-type]
-    reconstructed: bool | None = None
+    reconstructed: StrictBool | None = None
 
     @field_validator("measurand")
     @classmethod
@@ -64,9 +69,11 @@ class SessionMetadata(BaseModel):
         json_schema_extra={"description": f"at most {limits.MAX_METADATA_BYTES} bytes as JSON"},
     )
 
-    maxPowerKw: Annotated[Number, Field(gt=0, le=2000)] | None = None
-    batteryCapacityKwh: Annotated[Number, Field(gt=0, le=1000)] | None = None
-    startSoc: Annotated[Number, Field(ge=0, le=100)] | None = None
+    maxPowerKw: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0, le=2000), NOT_A_BOOLEAN] | None = None
+    batteryCapacityKwh: (
+        Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0, le=1000), NOT_A_BOOLEAN] | None
+    ) = None
+    startSoc: Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=100), NOT_A_BOOLEAN] | None = None
     currentType: Literal["AC", "DC"] | None = None
 
 
@@ -152,7 +159,7 @@ class MeterValue(BaseModel):
     unit: str | None = None
     phase: str | None = None
     location: str | None = None
-    reconstructed: bool | None = None
+    reconstructed: StrictBool | None = None
 
 
 class SessionDetail(SessionResult):

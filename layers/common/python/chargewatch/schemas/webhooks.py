@@ -76,7 +76,7 @@ class UpdateWebhookRequest(BaseModel):
     url: Url | None = None
     events: EventList | None = None
     description: Description | None = None
-    enabled: bool | None = None
+    enabled: bool | None = Field(default=None, strict=True)
 
     @field_validator("events")
     @classmethod

@@ -164,13 +164,13 @@ def _type_counts(counts: dict[str, int]) -> list[AnomalyTypeCount]:
     ]
 
 
-_GROUP_SORTS = {"anomalyCount", "lastUpdate", "detectionDate", "aiRiskScore"}
+GROUP_SORTS = {"anomalyCount", "lastUpdate", "detectionDate", "aiRiskScore"}
 
 
 def _sorted_groups(groups: list[dict[str, Any]], sort_by: str | None) -> list[dict[str, Any]]:
     key = sort_by or "lastUpdate"
-    if key not in _GROUP_SORTS:
-        raise ValidationError.for_field("sortBy", f"must be one of {', '.join(sorted(_GROUP_SORTS))}")
+    if key not in GROUP_SORTS:
+        raise ValidationError.for_field("sortBy", f"must be one of {', '.join(sorted(GROUP_SORTS))}")
     return sorted(groups, key=lambda group: group.get(key) or 0, reverse=True)
 
 
