@@ -159,9 +159,7 @@ class SharedStack:
 def all_functions_environment(stack) -> dict[str, str]:
     """What the functions see, all in one process: Globals plus every function's own variables
     (the tests call services of several functions in one process, as the emulator does)."""
-    env: dict[str, str] = {}
-    for logical_id in stack.resources("AWS::Serverless::Function"):
-        env.update(stack.function_environment(logical_id))
+    env = stack.process_environment()
     env["COGNITO_JWKS_URL"] = _moto_jwks_url()
     return env
 

@@ -210,6 +210,7 @@ def _add_admin(subparsers) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from chargewatch_tools.dlq import add_cli as add_dlq_cli
     from chargewatch_tools.emulator.cli import add_cli as add_emulator_cli
     from chargewatch_tools.schedule import add_cli as add_schedule_cli
     from chargewatch_tools.synth.cli import add_cli as add_synth_cli
@@ -222,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_synth_cli(subparsers)
     add_upload_cli(subparsers)
     add_schedule_cli(subparsers)
+    add_dlq_cli(subparsers)
     return parser
 
 

@@ -106,6 +106,14 @@ class Stack:
         merged = {**globals_env, **own_env}
         return {name: str(self.resolve(value)) for name, value in merged.items()}
 
+    def process_environment(self) -> dict[str, str]:
+        """Every function's environment in one: what a process that runs several functions (the
+        tests, the emulator) needs. Each variable means the same in every function that has it."""
+        merged: dict[str, str] = {}
+        for logical_id in self.resources("AWS::Serverless::Function"):
+            merged.update(self.function_environment(logical_id))
+        return merged
+
     def http_routes(self) -> list[dict[str, Any]]:
         """Every HttpApi event of every function: method, path, function logical id, auth."""
         routes = []
@@ -127,9 +135,12 @@ class Stack:
         return routes
 
     def default_authorizer(self) -> dict[str, Any] | None:
-        """(authorizer name, function logical id) of the HttpApi's default authorizer."""
-        for resource in self.resources("AWS::Serverless::HttpApi").values():
-            auth = resource["Properties"].get("Auth") or {}
+        """(authorizer name, function logical id) of the HttpApi's default authorizer: an explicit
+        HttpApi resource's, or the implicit API's (Globals HttpApi)."""
+        configs = [resource["Properties"] for resource in self.resources("AWS::Serverless::HttpApi").values()]
+        configs.append(self.template.get("Globals", {}).get("HttpApi") or {})
+        for config in configs:
+            auth = config.get("Auth") or {}
             name = auth.get("DefaultAuthorizer")
             if name:
                 config = auth["Authorizers"][name]
@@ -222,7 +233,8 @@ def create_stack(
     for logical_id in stack.resources("AWS::Serverless::Function"):
         stack.refs.setdefault(logical_id, f"{prefix}-{logical_id}")
         stack.arns.setdefault(logical_id, f"arn:aws:lambda:{stack.region}:{account}:function:{prefix}-{logical_id}")
-    for logical_id in stack.resources("AWS::Serverless::HttpApi"):
+    # the explicit HttpApi resources, and SAM's implicit one (HttpApi events without an ApiId)
+    for logical_id in [*stack.resources("AWS::Serverless::HttpApi"), "ServerlessHttpApi"]:
         stack.refs.setdefault(logical_id, "local")
     return stack
 

@@ -198,8 +198,7 @@ def _prepare_target(endpoint: str | None, resources: contextlib.ExitStack):
     os.environ.update({"AWS_REGION": region, "AWS_DEFAULT_REGION": region})
     resources.enter_context(mock_aws())
     stack = create_stack(boto3.Session(region_name=region), prefix=LOCAL_PREFIX)
-    for logical_id in stack.resources("AWS::Serverless::Function"):
-        os.environ.update(stack.function_environment(logical_id))
+    os.environ.update(stack.process_environment())
     _rebind()
     from chargewatch.services.organizations import create_organization
 

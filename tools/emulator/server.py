@@ -446,8 +446,7 @@ def start_emulator(
         emulator.stack = stack
         # Every function's template environment (Globals + its own). In-process they share one
         # os.environ, as they share one table; FunctionRegistry re-applies each at its cold start.
-        for logical_id in stack.resources("AWS::Serverless::Function"):
-            os.environ.update(stack.function_environment(logical_id))
+        os.environ.update(stack.process_environment())
         # No X-Ray daemon locally (what `sam local` does too); nothing else is overridden.
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
         # No CloudWatch either: EMF lines printed to this process's stdout would interleave with
