@@ -1,6 +1,6 @@
 """`chargewatch upload FILE.jsonl`: send a file of sessions through the batch API and wait for it.
 
-One session per line, in the shape of POST /v1/sessions (seed 003). API Gateway and Lambda cap a
+One session per line, in the shape of POST /v1/sessions. API Gateway and Lambda cap a
 request body at 6 MB, so the file goes out as several batches: consecutive lines are packed into
 submits of at most --max-body-bytes (default 5 MB, leaving headroom) and --max-sessions. Each
 batch is then polled (GET /v1/sessions/batch/{id}) until it is completed, and a summary is

@@ -1,4 +1,4 @@
-"""/api/v1/applications (seed 001): routes only. Logic lives in chargewatch.services.applications."""
+"""/api/v1/applications: routes only. Logic lives in chargewatch.services.applications."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from chargewatch.services import applications
 app = create_app()
 
 ApplicationId = Annotated[UUID, Path(description="Application UUID")]
-SessionId = Annotated[UUID, Path(description="Session UUID")]
+ApplicationSessionId = Annotated[UUID, Path(description="the application session's UUID")]
 CONNECT_ROUTE_KEY = "POST /api/v1/applications/{applicationId}/sessions"
 
 
@@ -81,7 +81,7 @@ def list_sessions(
 
 
 @app.get("/api/v1/applications/<applicationId>/sessions/<sessionId>", summary="Get Session", tags=["applications"])
-def get_session(applicationId: ApplicationId, sessionId: SessionId) -> SessionResponse:
+def get_session(applicationId: ApplicationId, sessionId: ApplicationSessionId) -> SessionResponse:
     return applications.get_session(current_tenant(app).organization_id, str(applicationId), str(sessionId))
 
 

@@ -6,17 +6,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from chargewatch import observability
 from chargewatch.api import create_app, current_tenant, handle
+from chargewatch.params import ChargingSessionId
 from chargewatch.schemas.explain import LANGUAGE_SCHEMA, AskRequest, AskResponse, ExplainRequest, ExplainResponse
 from chargewatch.services import explain
 
 app = create_app()
-
-SessionId = Annotated[str, Path(min_length=1, max_length=128)]
 
 
 @app.post(
@@ -25,7 +24,7 @@ SessionId = Annotated[str, Path(min_length=1, max_length=128)]
     tags=["explain"],
     description="Ask a natural language question about a specific session.",
 )
-def ask_session(session_id: SessionId, body: Annotated[AskRequest, Body()]) -> AskResponse:
+def ask_session(session_id: ChargingSessionId, body: Annotated[AskRequest, Body()]) -> AskResponse:
     return explain.ask(current_tenant(app).organization_id, session_id, body)
 
 
@@ -36,7 +35,7 @@ def ask_session(session_id: SessionId, body: Annotated[AskRequest, Body()]) -> A
     description="Return cached LLM explanation if available (404 when there is none).",
 )
 def get_session_explanation(
-    session_id: SessionId,
+    session_id: ChargingSessionId,
     lang: Annotated[str, Query(max_length=8, description="en, nl or de", json_schema_extra=LANGUAGE_SCHEMA)] = "en",
 ) -> ExplainResponse:
     return explain.get_explanation(current_tenant(app).organization_id, session_id, lang)
@@ -49,7 +48,7 @@ def get_session_explanation(
     description="Get an LLM-generated explanation of session anomalies (cached per analysis and language; "
     "`regenerate: true` makes a new one).",
 )
-def explain_session(session_id: SessionId, body: Annotated[ExplainRequest, Body()] = None) -> ExplainResponse:
+def explain_session(session_id: ChargingSessionId, body: Annotated[ExplainRequest, Body()] = None) -> ExplainResponse:
     return explain.explain(current_tenant(app).organization_id, session_id, body or ExplainRequest())
 
 

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from chargewatch import observability
 from chargewatch.api import create_app, current_tenant, handle
-from chargewatch.params import DateBound
+from chargewatch.params import ChargingSessionId, DateBound
 from chargewatch.schemas.batches import BatchStatusResponse, BatchSubmitted, SubmitBatchRequest
 from chargewatch.schemas.sessions import (
     AppendSessionRequest,
@@ -23,7 +23,6 @@ from chargewatch.services import batches, sessions
 
 app = create_app()
 
-SessionId = Annotated[str, Path(min_length=1, max_length=128)]
 BatchId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
@@ -81,17 +80,17 @@ def get_batch(
 
 
 @app.get("/v1/sessions/<session_id>", summary="Get Session Detail", tags=["sessions"])
-def get_session(session_id: SessionId) -> SessionDetail:
+def get_session(session_id: ChargingSessionId) -> SessionDetail:
     return sessions.get_session(current_tenant(app).organization_id, session_id)
 
 
 @app.put("/v1/sessions/<session_id>", summary="Replace Session", tags=["sessions"])
-def replace_session(session_id: SessionId, body: Annotated[ReplaceSessionRequest, Body()]) -> SessionResult:
+def replace_session(session_id: ChargingSessionId, body: Annotated[ReplaceSessionRequest, Body()]) -> SessionResult:
     return sessions.replace_session(current_tenant(app).organization_id, session_id, body)
 
 
 @app.patch("/v1/sessions/<session_id>", summary="Update Session", tags=["sessions"])
-def append_session(session_id: SessionId, body: Annotated[AppendSessionRequest, Body()]) -> SessionResult:
+def append_session(session_id: ChargingSessionId, body: Annotated[AppendSessionRequest, Body()]) -> SessionResult:
     return sessions.append_session(current_tenant(app).organization_id, session_id, body)
 
 

@@ -1,5 +1,5 @@
-"""Tenant switch (seed 002), tenant sessions (seed 000) and an organization's login sessions
-(seed 004): routes only. Logic lives in chargewatch.services.tenant_sessions.
+"""Tenant switch, tenant sessions and an organization's login sessions: routes only. Logic lives
+in chargewatch.services.tenant_sessions.
 
 `/api/v1/sessions` here are login/device sessions, not the charging sessions of `/v1/sessions`.
 """
@@ -40,9 +40,9 @@ TenantId = Annotated[
     str, Path(min_length=1, max_length=100, description="UUID of the tenant (organization) to activate")
 ]
 TenantSessionId = Annotated[str, Path(min_length=1, max_length=64)]
-SessionId = Annotated[UUID, Path(description="Session UUID")]
+OrganizationSessionId = Annotated[UUID, Path(description="the login session's UUID")]
 REDIRECT_ROUTE_KEY = "GET /api/tenants/{tenantId}/switch"
-# Seed 004 acts on an organization; the others also serve a signed-in user without one.
+# The organization's sessions act on an organization; the others also serve a signed-in user without one.
 ORGANIZATION_ROUTE_PREFIX = "/api/v1/sessions"
 
 
@@ -67,7 +67,7 @@ def _user(tenant: Tenant) -> Tenant:
     return tenant
 
 
-# ------------------------------------------------------------------ seed 002: tenant switch
+# ------------------------------------------------------------------ tenant switch
 
 
 @app.post(
@@ -119,7 +119,7 @@ def _redirect(location: str, cookies: list[Cookie] | None = None) -> Response:
     return Response(status_code=302, headers={"Location": location}, cookies=cookies or [], body="")
 
 
-# ------------------------------------------------------------------ seed 000: tenant sessions
+# ------------------------------------------------------------------ tenant sessions
 
 
 @app.get(
@@ -186,7 +186,7 @@ def delete_tenant_session(session_id: TenantSessionId) -> TenantSessionCleared:
     return tenant_sessions.delete_session(tenant.user_id, session_id)
 
 
-# ------------------------------------------------------------------ seed 004: the organization's sessions
+# ------------------------------------------------------------------ the organization's sessions
 
 
 @app.get(
@@ -216,7 +216,7 @@ def list_sessions(
     tags=["user-sessions"],
     description="One login session of the selected organization.",
 )
-def get_session(sessionId: SessionId) -> OrganizationSession:
+def get_session(sessionId: OrganizationSessionId) -> OrganizationSession:
     return tenant_sessions.get_organization_session(current_tenant(app).organization_id, str(sessionId))
 
 

@@ -1,4 +1,4 @@
-"""/api/tenant-usage (seed 002): routes only. Logic lives in chargewatch.services.usage."""
+"""/api/tenant-usage: routes only. Logic lives in chargewatch.services.usage."""
 
 from __future__ import annotations
 

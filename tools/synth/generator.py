@@ -18,20 +18,8 @@ from typing import Any
 
 import numpy as np
 
-CATEGORIES = (
-    "KWH_DECREASE",
-    "ENERGY_SPIKE",
-    "ENERGY_POWER_MISMATCH",
-    "FROZEN_TELEMETRY",
-    "ENERGY_PIT",
-    "SOC_DECREASE",
-    "SOC_ENERGY_INCONSISTENT",
-    "TIME_GAP",
-    "TIMESTAMP_DISORDER",
-    "ZERO_ENERGY",
-    "POWER_OVER_RATING",
-    "UNIT_MISMATCH",
-)
+from csar.categories import CATEGORIES
+
 # Injected inside the charging phase: they need power flowing around them.
 STEADY_CATEGORIES = frozenset({"ENERGY_PIT", "POWER_OVER_RATING", "FROZEN_TELEMETRY", "ENERGY_POWER_MISMATCH"})
 HARD_NEGATIVES = (

@@ -1,6 +1,7 @@
 """CSAR-2 anomaly categories as the API names and explains them (rules: docs/engine.md).
 
-Kept here, not imported from csar, so read endpoints never load numpy.
+The list itself is the engine's (csar.categories, numpy-free); tests/unit/test_categories.py fails
+when a category has no name and description here or one here is not the engine's.
 """
 
 from __future__ import annotations

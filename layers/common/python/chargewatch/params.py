@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
+from chargewatch import limits
 from chargewatch.categories import CATEGORY_INFO
 
 JsonSchema = dict[str, Any]
@@ -62,3 +63,7 @@ AnomalyType = Annotated[
         json_schema_extra=schema_of({"type": "string", "enum": list(CATEGORY_INFO)}),
     ),
 ]
+
+# A charging session's id in a path (/v1/sessions/{session_id}, .../ask, .../explain). Login and
+# application sessions have their own, differently named types next to their routes.
+ChargingSessionId = Annotated[str, Path(min_length=1, max_length=limits.MAX_IDENTIFIER_LENGTH)]

@@ -39,12 +39,12 @@ class Settings(BaseModel):
     webhook_max_delay_seconds: int = Field(default=900, ge=0, le=900)
     # SHADE station-day fan-out: the scheduler and the worker put work on this queue.
     shade_queue_url: str | None = None
-    # Fine-tuning jobs (issue 8): the queue the worker consumes.
+    # Fine-tuning jobs: the queue the worker consumes.
     fine_tune_queue_url: str | None = None
     # Ask/explain: "grounded" (offline, deterministic) unless Bedrock is configured.
     explain_provider: str = "grounded"
     bedrock_model_id: str = "anthropic.claude-3-haiku-20240307-v1:0"
-    # Identity (issue 7): Cognito user pool tokens. The JWKS URL is separate from the issuer because
+    # Identity: Cognito user pool tokens. The JWKS URL is separate from the issuer because
     # locally (moto) the issuer names the real AWS URL while the keys are served by the emulator.
     cognito_user_pool_id: str | None = None
     cognito_client_id: str | None = None
@@ -53,7 +53,7 @@ class Settings(BaseModel):
     # Plan limits override (JSON: {"free": {"storageBytes": ..., "aiTokensPerMonth": ...}}), merged
     # over chargewatch.services.usage.PLAN_LIMITS.
     plan_limits_json: str | None = None
-    # Seed 002 GET /api/tenants/{id}/switch redirect targets.
+    # GET /api/tenants/{id}/switch redirect targets.
     switch_redirect_success: str = "/excel"
     switch_redirect_unauthenticated: str = "/"
     switch_redirect_forbidden: str = "/onboarding"

@@ -13,7 +13,7 @@ from typing import Any
 from chargewatch.errors import AuthenticationError, PermissionDeniedError
 
 ADMIN_ROLES = ("owner", "admin")
-# seed 002: the tenant switch sets it, the authorizer reads it
+# the tenant switch sets it, the authorizer reads it
 ACTIVE_TENANT_COOKIE = "active_tenant_id"
 
 

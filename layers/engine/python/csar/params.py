@@ -1,6 +1,6 @@
 """Every threshold and weight the CSAR-2 rules use, in one frozen dataclass.
 
-Defaults are the numbers of the engine specification (issue 4). Fine-tuned models
+Defaults are the numbers of the engine specification. Fine-tuned models
 are variants of this dataclass; they travel as plain dicts via to_dict/from_dict.
 """
 

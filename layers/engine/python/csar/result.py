@@ -1,4 +1,4 @@
-"""Result dataclasses and their seed-003 (camelCase) serialisation."""
+"""Result dataclasses and their camelCase serialisation."""
 
 from __future__ import annotations
 
@@ -9,28 +9,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from .categories import BILLING_RELEVANT, CATEGORIES
+
+__all__ = ["BILLING_RELEVANT", "CATEGORIES", "MODEL_ID", "MODEL_VERSION", "Anomaly", "SessionAnalysis"]
+
 MODEL_ID = "csar-2"
 MODEL_VERSION = "2.0.0"
-
-CATEGORIES: tuple[str, ...] = (
-    "KWH_DECREASE",
-    "ENERGY_SPIKE",
-    "ENERGY_POWER_MISMATCH",
-    "FROZEN_TELEMETRY",
-    "ENERGY_PIT",
-    "SOC_DECREASE",
-    "SOC_ENERGY_INCONSISTENT",
-    "TIME_GAP",
-    "TIMESTAMP_DISORDER",
-    "ZERO_ENERGY",
-    "POWER_OVER_RATING",
-    "UNIT_MISMATCH",
-)
-
-# Categories whose anomalies change what a driver is billed.
-BILLING_RELEVANT: frozenset[str] = frozenset(
-    {"KWH_DECREASE", "ENERGY_SPIKE", "ENERGY_POWER_MISMATCH", "UNIT_MISMATCH", "FROZEN_TELEMETRY"}
-)
 
 
 def format_timestamp(epoch_seconds: float | None) -> str | None:
@@ -80,7 +64,7 @@ class Anomaly:
             "confidence": _rounded(self.confidence),
             "bucketRange": {"startUnit": int(self.bucket_start), "endUnit": int(self.bucket_end)},
             "timeRange": {"startTimestamp": self.start_timestamp, "endTimestamp": self.end_timestamp},
-            # Energy rides in details so the top-level shape stays exactly seed 003's.
+            # Energy rides in details so the top-level shape stays the public one.
             "details": {**self.details, "energyKwh": round(float(self.energy_kwh), 4)},
         }
 
@@ -123,7 +107,7 @@ class SessionAnalysis:
         return [a.category for a in self.anomalies]
 
     def to_dict(self) -> dict[str, Any]:
-        """Seed 003's analysis shape (camelCase), JSON-serialisable plain Python."""
+        """The public analysis shape (camelCase), JSON-serialisable plain Python."""
         return {
             "isAnomaly": bool(self.is_anomaly),
             "anomalyScore": _rounded(self.anomaly_score),

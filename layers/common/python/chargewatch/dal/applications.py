@@ -1,4 +1,4 @@
-"""Applications (an organization's registered integrations) and their sessions (seed 001).
+"""Applications (an organization's registered integrations) and their sessions.
 
 - application: PK `ORG#<org>#APP#<appId>`, SK `APP`; GSI1 `ORG#<org>#APPS` / `<createdAt>#<appId>`;
   GSI2 `APPSECRET#<sha256>` / `APP` (the authorizer finds the application by its secret)

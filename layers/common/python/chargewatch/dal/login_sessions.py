@@ -1,10 +1,10 @@
-"""Login sessions of users (seed 000 "tenant sessions", seen per organization by seed 004).
+"""Login sessions of users ("tenant sessions", also listed per organization).
 
 Not charging sessions (those are chargewatch.dal.sessions). One record per session:
 - item: PK `ORG#<org>#USESSION#<sessionId>`, SK `USESSION`
 - GSI1 `ORG#<org>#USESSIONS` / `<createdAt, fixed-width µs>#<sessionId>`: the organization's
-  sessions newest first with a `before` cursor (seed 004)
-- GSI2 `USER#<userId>#USESSIONS` / `USESSION#<sessionId>`: a user's own sessions (seed 000), and
+  sessions newest first with a `before` cursor
+- GSI2 `USER#<userId>#USESSIONS` / `USESSION#<sessionId>`: a user's own sessions, and
   one session of theirs by id; session ids are UUIDv7, so this order is creation order too
 - `ttl` = absolute expiry + retention (expired sessions are inactive at once, deleted later by TTL)
 

@@ -1,4 +1,4 @@
-"""Request and response models of /v1/anomalies and /v1/statistics (seed 003: camelCase)."""
+"""Request and response models of /v1/anomalies and /v1/statistics (camelCase)."""
 
 from __future__ import annotations
 

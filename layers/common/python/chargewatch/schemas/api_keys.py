@@ -1,4 +1,4 @@
-"""Request and response models of /v1/api-keys (seed 003: camelCase)."""
+"""Request and response models of /v1/api-keys (camelCase)."""
 
 from __future__ import annotations
 

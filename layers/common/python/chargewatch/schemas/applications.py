@@ -1,4 +1,4 @@
-"""Request and response models of /api/v1/applications (seed 001: camelCase)."""
+"""Request and response models of /api/v1/applications (camelCase)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Request and response models of /v1/sessions/{session_id}/ask and /explain (seed 003: camelCase)."""
+"""Request and response models of /v1/sessions/{session_id}/ask and /explain (camelCase)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Request and response models of /v1/models and /v1/models/fine-tune (seed 003: camelCase)."""
+"""Request and response models of /v1/models and /v1/models/fine-tune (camelCase)."""
 
 from __future__ import annotations
 

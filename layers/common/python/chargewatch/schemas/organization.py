@@ -1,4 +1,4 @@
-"""Request and response models of /v1/organization, /v1/members and invitations (seed 003: camelCase)."""
+"""Request and response models of /v1/organization, /v1/members and invitations (camelCase)."""
 
 from __future__ import annotations
 

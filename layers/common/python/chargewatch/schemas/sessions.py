@@ -1,4 +1,4 @@
-"""Request and response models of /v1/sessions (seed 003: camelCase)."""
+"""Request and response models of /v1/sessions (camelCase)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Response models of the SHADE station endpoints (seed 003: camelCase; detectionDetails keys
+"""Response models of the SHADE station endpoints (camelCase; detectionDetails keys
 are snake_case as in the seed's example) and the queue message of the station-day fan-out."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Response models of /v1/stations (seed 003: camelCase)."""
+"""Response models of /v1/stations (camelCase)."""
 
 from __future__ import annotations
 

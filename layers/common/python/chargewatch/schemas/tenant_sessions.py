@@ -1,5 +1,5 @@
-"""Login sessions: seed 000 `/api/v1/tenant-sessions` (snake_case, page/limit/total), seed 004
-`/api/v1/sessions` (camelCase, cursor pagination) and seed 002's tenant switch result.
+"""Login sessions: `/api/v1/tenant-sessions` (snake_case, page/limit/total),
+`/api/v1/sessions` (camelCase, cursor pagination) and the tenant switch result.
 
 Not charging sessions (chargewatch.schemas.sessions)."""
 
@@ -95,7 +95,7 @@ class UpdateTenantSessionRequest(BaseModel):
     tenant_context: TenantContextRequest
 
 
-# ------------------------------------------------------------------ seed 000 responses
+# ------------------------------------------------------------------ tenant-sessions responses
 
 
 class TenantContext(BaseModel):
@@ -144,7 +144,7 @@ class TenantSessionPage(BaseModel):
     pagination: PagePagination
 
 
-# ------------------------------------------------------------------ seed 004 responses
+# ------------------------------------------------------------------ organization sessions responses
 
 
 class Device(BaseModel):
@@ -172,7 +172,7 @@ class OrganizationSessionPage(BaseModel):
     nextCursor: str | None = Field(default=None, description="pass as `before` for the next page; null at the end")
 
 
-# ------------------------------------------------------------------ seed 002
+# ------------------------------------------------------------------ tenant switch
 
 
 class TenantSwitched(BaseModel):

@@ -1,4 +1,4 @@
-"""Seed 002 tenant usage: GET/POST /api/tenant-usage (field names as the seed spells them)."""
+"""Tenant usage: GET/POST /api/tenant-usage (field names as the published contract spells them)."""
 
 from __future__ import annotations
 

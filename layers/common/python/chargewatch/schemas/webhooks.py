@@ -1,4 +1,4 @@
-"""Request, response and event-payload models of /v1/webhooks (seed 003: camelCase)."""
+"""Request, response and event-payload models of /v1/webhooks (camelCase)."""
 
 from __future__ import annotations
 

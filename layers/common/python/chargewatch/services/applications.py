@@ -1,4 +1,4 @@
-"""Applications (an organization's registered integrations) and their sessions (seed 001).
+"""Applications (an organization's registered integrations) and their sessions.
 
 Two credentials, both random, shown once, stored only as SHA-256 (hashing and constant-time
 comparison are the API keys' helpers):

@@ -2,13 +2,13 @@
 
 Credentials (in `Authorization: Bearer <token>`, or a browser's `session` cookie holding a user token):
 - `cw_…` an organization's API key;
-- `cwa_…` an application session token (seed 001, chargewatch.services.applications);
+- `cwa_…` an application session token (chargewatch.services.applications);
 - otherwise a Cognito user-pool token of a person (chargewatch.services.cognito).
 
 The organization a request acts on is resolved here, in one place for every endpoint:
 `X-Organization-Id` (a user must be a member, else 403; an API key or application must match its own
 organization) -> the API key's / application's organization -> the active tenant cookie
-`active_tenant_id` (seed 002; ignored once the user is no longer a member) -> the user's default
+`active_tenant_id` (the tenant switch; ignored once the user is no longer a member) -> the user's default
 organization -> none (a signed-in user without organization: only open-signup routes accept that).
 The verdict travels to the handlers in the authorizer context (see `chargewatch.tenancy`).
 """

@@ -353,7 +353,7 @@ def _process_sessions(
                     organization_id, batch_id, position, sessions_service.session_result(item, document, analyzed_at)
                 )
             )
-    # usage metering (seed 002): one delta for the sessions this part stored and kept; never fails the part
+    # usage metering: one delta for the sessions this part stored and kept; never fails the part
     usage.meter_storage(
         organization_id,
         sum(int(item.storedBytes) for item in stored_now.values()),

@@ -1,4 +1,4 @@
-"""Members of an organization and invitations to join it (seed 003 /v1/members).
+"""Members of an organization and invitations to join it (/v1/members).
 
 An invitation carries a one-time token (`cwi_…`, only its SHA-256 stored) valid for 7 days; the
 invitee signs in with the invited e-mail address and accepts it, which writes their membership and

@@ -81,7 +81,7 @@ def _provision(
         organization_id, name=name, plan=plan, created_at=now, profile=profile, together_with=owner_membership
     )
     tenant_registry.register_tenant(organization_id)  # scheduled jobs (SHADE) list tenants from it
-    usage.initialise(organization_id)  # this month's counters at 0 (seed 002)
+    usage.initialise(organization_id)  # this month's counters at 0
     return organization_id
 
 

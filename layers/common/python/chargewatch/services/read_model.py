@@ -22,10 +22,8 @@ from chargewatch.dal import anomalies as anomalies_dal
 from chargewatch.dal import stations as stations_dal
 from chargewatch.dal.sessions import SessionItem
 from chargewatch.dal.table import TransactWrite
+from csar.categories import BILLING_RELEVANT
 
-BILLING_RELEVANT = frozenset(
-    {"KWH_DECREASE", "ENERGY_SPIKE", "ENERGY_POWER_MISMATCH", "UNIT_MISMATCH", "FROZEN_TELEMETRY"}
-)
 # Energy the engine believes was delivered but not billed (see docs/statistics.md).
 REVENUE_LEAK_CATEGORIES = frozenset({"KWH_DECREASE", "FROZEN_TELEMETRY", "ENERGY_POWER_MISMATCH"})
 _ANOMALY_NAMESPACE = uuid.UUID("5b0e7d0c-3f7a-4c1e-9f55-6a1f8d2f4a10")

@@ -453,7 +453,7 @@ def store_session(
 
 
 def _meter_storage(organization_id: str, session_id: str, delta_bytes: int, reason: str) -> None:
-    """Usage metering (seed 002) of bytes already stored: never fails the write (usage logs errors)."""
+    """Usage metering of bytes already stored: never fails the write (usage logs errors)."""
     usage.meter_storage(organization_id, delta_bytes, reason, {"sessionId": session_id})
 
 

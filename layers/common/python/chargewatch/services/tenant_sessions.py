@@ -1,5 +1,6 @@
-"""Login sessions of users: seed 000 tenant sessions, seed 004 an organization's sessions, and the
-seed 002 tenant switch that rotates them. Not charging sessions (chargewatch.services.sessions).
+"""Login sessions of users: a user's tenant sessions (/api/v1/tenant-sessions), an organization's
+sessions (/api/v1/sessions) and the tenant switch that rotates them. Not charging sessions
+(chargewatch.services.sessions).
 
 A tenant session binds one user to one organization with a `tenant_context` (role, terminology,
 feature flags). Its role is checked against the membership, so a client cannot grant itself more
@@ -17,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chargewatch import clock
-from chargewatch.dal import login_sessions as sessions_dal
+from chargewatch.dal import login_sessions as login_sessions_dal
 from chargewatch.dal import members as members_dal
 from chargewatch.dal import organizations as organizations_dal
 from chargewatch.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
@@ -46,7 +47,7 @@ RETENTION_AFTER_EXPIRY = timedelta(days=7)
 ACTIVITY_WRITE_INTERVAL = timedelta(seconds=60)
 ROLE_RANK = {"member": 0, "admin": 1, "owner": 2}
 
-ACTIVE_TENANT_MAX_AGE = 30 * 24 * 3600  # seed 002: 30 days
+ACTIVE_TENANT_MAX_AGE = 30 * 24 * 3600  # 30 days
 
 UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 RFC3339_PATTERN = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$")
@@ -56,7 +57,7 @@ UNKNOWN = "unknown"
 # --------------------------------------------------------------------------- rules
 
 
-def ended_at(item: sessions_dal.LoginSessionItem, now: datetime) -> datetime | None:
+def ended_at(item: login_sessions_dal.LoginSessionItem, now: datetime) -> datetime | None:
     """When the session ended (released, expired or idle), or None while it is active."""
     if item.releasedAt:
         return clock.parse_iso(item.releasedAt)
@@ -173,9 +174,9 @@ def _open(
     device: dict[str, Any],
     user_agent: str | None,
     now: datetime,
-) -> sessions_dal.LoginSessionItem:
+) -> login_sessions_dal.LoginSessionItem:
     expires = now + ABSOLUTE_LIFETIME
-    return sessions_dal.put_new(
+    return login_sessions_dal.put_new(
         organization_id,
         session_id=clock.new_sortable_id(),
         user_id=user_id,
@@ -189,25 +190,25 @@ def _open(
     )
 
 
-def _end(item: sessions_dal.LoginSessionItem, now: datetime, reason: str) -> bool:
+def _end(item: login_sessions_dal.LoginSessionItem, now: datetime, reason: str) -> bool:
     """Release the session; True when it was active until now. One that already expired keeps
     its natural end as releasedAt."""
     natural_end = ended_at(item, now)
     if item.releasedAt:
         return False
-    return sessions_dal.release(item, clock.to_iso(natural_end or now), reason) and natural_end is None
+    return login_sessions_dal.release(item, clock.to_iso(natural_end or now), reason) and natural_end is None
 
 
-def _own(user_id: str, session_id: str) -> sessions_dal.LoginSessionItem:
-    item = sessions_dal.find_for_user(user_id, session_id) if session_id and "#" not in session_id else None
+def _own(user_id: str, session_id: str) -> login_sessions_dal.LoginSessionItem:
+    item = login_sessions_dal.find_for_user(user_id, session_id) if session_id and "#" not in session_id else None
     if item is None:
         raise NotFoundError(f"tenant session {session_id} not found", code="tenant_session_not_found")
     return item
 
 
-def _record_activity(item: sessions_dal.LoginSessionItem, now: datetime) -> None:
+def _record_activity(item: login_sessions_dal.LoginSessionItem, now: datetime) -> None:
     if now - clock.parse_iso(item.lastActiveAt) >= ACTIVITY_WRITE_INTERVAL:
-        sessions_dal.touch(item, at=clock.to_iso(now))
+        login_sessions_dal.touch(item, at=clock.to_iso(now))
 
 
 class _OrganizationNames:
@@ -223,7 +224,7 @@ class _OrganizationNames:
         return self._names[organization_id]
 
 
-def _summary_fields(item: sessions_dal.LoginSessionItem, now: datetime, org_name: str | None) -> dict[str, Any]:
+def _summary_fields(item: login_sessions_dal.LoginSessionItem, now: datetime, org_name: str | None) -> dict[str, Any]:
     return {
         "session_id": item.sessionId,
         "user_id": item.userId,
@@ -235,7 +236,7 @@ def _summary_fields(item: sessions_dal.LoginSessionItem, now: datetime, org_name
     }
 
 
-def _tenant_context(item: sessions_dal.LoginSessionItem) -> TenantContext:
+def _tenant_context(item: login_sessions_dal.LoginSessionItem) -> TenantContext:
     stored = item.tenantContext or {}
     return TenantContext(
         org_id=item.organizationId,
@@ -245,13 +246,15 @@ def _tenant_context(item: sessions_dal.LoginSessionItem) -> TenantContext:
     )
 
 
-# --------------------------------------------------------------------------- seed 000
+# --------------------------------------------------------------------------- tenant sessions
 
 
 def list_own_sessions(user_id: str, *, page: int, limit: int, organization_id: str | None = None) -> TenantSessionPage:
     """The caller's active sessions, newest first; `page` is 1-based."""
     now, names = clock.now(), _OrganizationNames()
-    active = (item for item in sessions_dal.list_for_user(user_id, organization_id) if ended_at(item, now) is None)
+    active = (
+        item for item in login_sessions_dal.list_for_user(user_id, organization_id) if ended_at(item, now) is None
+    )
     data, counted = paginate(
         active, page - 1, limit, lambda item: TenantSession(**_summary_fields(item, now, names(item.organizationId)))
     )
@@ -286,7 +289,7 @@ def update_session(
         raise ConflictError(f"tenant session {session_id} has ended", code="tenant_session_inactive")
     role = membership_role(item.organizationId, user_id, super_admin)
     context = _checked_context(request.tenant_context, item.organizationId, role)
-    if not sessions_dal.touch(item, at=clock.to_iso(now), tenant_context=context):
+    if not login_sessions_dal.touch(item, at=clock.to_iso(now), tenant_context=context):
         raise ConflictError(f"tenant session {session_id} has ended", code="tenant_session_inactive")
     return TenantSessionUpdated(
         session_id=item.sessionId,
@@ -312,11 +315,13 @@ def end_member_sessions(organization_id: str, user_id: str) -> int:
     were active."""
     now = clock.now()
     return sum(
-        1 for item in list(sessions_dal.list_for_user(user_id, organization_id)) if _end(item, now, "member_removed")
+        1
+        for item in list(login_sessions_dal.list_for_user(user_id, organization_id))
+        if _end(item, now, "member_removed")
     )
 
 
-# --------------------------------------------------------------------------- seed 002 switch
+# --------------------------------------------------------------------------- tenant switch
 
 
 def checked_tenant_id(tenant_id: str | None) -> str:
@@ -335,20 +340,20 @@ def switch_tenant(user_id: str, super_admin: bool, tenant_id: str, *, user_agent
     return organization_id
 
 
-def _on_device(item: sessions_dal.LoginSessionItem, device_id: str, user_agent: str | None) -> bool:
+def _on_device(item: login_sessions_dal.LoginSessionItem, device_id: str, user_agent: str | None) -> bool:
     return (item.device or {}).get("id") == device_id or (item.userAgent or "") == (user_agent or "")[:512]
 
 
 def rotate_device_session(
     user_id: str, organization_id: str, role: str, *, user_agent: str | None
-) -> sessions_dal.LoginSessionItem:
+) -> login_sessions_dal.LoginSessionItem:
     """The user's active sessions on this browser end (reason `switched`) and one bound to the
     new organization takes over their device; one already bound to it is kept."""
     now = clock.now()
     device_id = derived_device_id(user_id, user_agent)
     current = [
         item
-        for item in sessions_dal.list_for_user(user_id)
+        for item in login_sessions_dal.list_for_user(user_id)
         if ended_at(item, now) is None and _on_device(item, device_id, user_agent)
     ]
     kept = next((item for item in current if item.organizationId == organization_id), None)
@@ -356,14 +361,14 @@ def rotate_device_session(
         if item is not kept:
             _end(item, now, "switched")
     if kept is not None:
-        sessions_dal.touch(kept, at=clock.to_iso(now))
+        login_sessions_dal.touch(kept, at=clock.to_iso(now))
         return kept
     device = dict(current[0].device) if current and current[0].device else describe_device(user_id, None, user_agent)
     context = {"org_id": organization_id, "role": role, "terminology": {}, "feature_flags": {}}
     return _open(organization_id, user_id, context, device, user_agent, now)
 
 
-# --------------------------------------------------------------------------- seed 004
+# --------------------------------------------------------------------------- organization sessions
 
 
 def parse_before(before: str | None) -> datetime | None:
@@ -381,7 +386,7 @@ def parse_before(before: str | None) -> datetime | None:
         raise ValidationError.for_field("before", f"not a valid date-time ({error})") from error
 
 
-def _organization_session(item: sessions_dal.LoginSessionItem, now: datetime) -> OrganizationSession:
+def _organization_session(item: login_sessions_dal.LoginSessionItem, now: datetime) -> OrganizationSession:
     device = item.device or {}
     end = ended_at(item, now)
     return OrganizationSession(
@@ -396,14 +401,14 @@ def _organization_session(item: sessions_dal.LoginSessionItem, now: datetime) ->
     )
 
 
-def _cursor_of(item: sessions_dal.LoginSessionItem) -> str:
+def _cursor_of(item: login_sessions_dal.LoginSessionItem) -> str:
     return item.GSI1SK.partition("#")[0]  # the µs creation stamp: RFC3339, and exact for `before`
 
 
 def list_organization_sessions(organization_id: str, *, limit: int, before: str | None) -> OrganizationSessionPage:
     """Newest first; nextCursor is null once there are no more."""
     cursor = parse_before(before)
-    items = sessions_dal.list_for_organization(organization_id, before=cursor, limit=limit + 1)
+    items = login_sessions_dal.list_for_organization(organization_id, before=cursor, limit=limit + 1)
     now, page = clock.now(), items[:limit]
     return OrganizationSessionPage(
         data=[_organization_session(item, now) for item in page],
@@ -414,7 +419,7 @@ def list_organization_sessions(organization_id: str, *, limit: int, before: str 
 def get_organization_session(organization_id: str, session_id: str) -> OrganizationSession:
     if not is_uuid(session_id):
         raise ValidationError.for_field("sessionId", "must be a UUID")
-    item = sessions_dal.get(organization_id, session_id)
+    item = login_sessions_dal.get(organization_id, session_id)
     if item is None:
         raise NotFoundError(f"session {session_id} not found", code="session_not_found")
     return _organization_session(item, clock.now())

@@ -1,4 +1,4 @@
-"""Usage metering: the one implementation for every metered resource (seed 002).
+"""Usage metering: the one implementation for every metered resource.
 
 Counters per tenant and billing month (UTC calendar month): `storageBytes` (a level: carried into
 the next month), `aiTokens` and `whatsappMessages` (start at 0 each month). Plan limits come from
@@ -8,7 +8,7 @@ pass a limit changes nothing and raises 402 (`storage_limit_exceeded`, `ai_limit
 (see chargewatch.dal.usage), so concurrent increments can never pass a limit together.
 
 Callers: POST /api/tenant-usage, charging-session storage (services.sessions), ask/explain
-(`ensure_ai_allowance` + `consume_ai_tokens`, unchanged since issue 8).
+(`ensure_ai_allowance` + `consume_ai_tokens`).
 """
 
 from __future__ import annotations
@@ -273,7 +273,7 @@ def meter_storage(organization_id: str, delta_bytes: int, reason: str, metadata:
         )
 
 
-# ------------------------------------------------------------------ AI tokens (issue 8 callers)
+# ------------------------------------------------------------------ AI tokens
 
 
 def ai_token_limit(organization_id: str) -> int | None:
