@@ -28,11 +28,12 @@ install: $(INSTALLED)
 run: $(INSTALLED)
 	$(BIN)/chargewatch run
 
-## lint: ruff (format check and lint) and mypy (strict on the layers); see pyproject.toml
+## lint: ruff (format check and lint), mypy (strict on the layers) and the import contracts; see pyproject.toml
 lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Two workers (xdist); --dist loadfile keeps each file on one worker, so a file's module-scoped
 # fixtures (an emulator, a trained model) are built once. Each worker builds its moto stack once.

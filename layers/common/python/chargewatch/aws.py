@@ -64,3 +64,17 @@ def pynamodb_host(settings: Settings | None = None) -> str | None:
         return endpoint
 
     return settings.aws_endpoint_url
+
+
+def error_types() -> tuple[type[Exception], type[Exception]]:
+    """(ClientError, BotoCoreError): what a boto3 call raises when the service refuses (the first)
+    or the call itself fails (the second), for callers that answer each differently."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return ClientError, BotoCoreError
+
+
+def error_code(error: Exception) -> str:
+    """The service's error code of a ClientError ('' for anything else)."""
+    response = getattr(error, "response", None) or {}
+    return str((response.get("Error") or {}).get("Code") or "")

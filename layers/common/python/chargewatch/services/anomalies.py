@@ -12,15 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pynamodb.transactions import TransactWrite
-
 from chargewatch import clock
 from chargewatch.categories import CATEGORY_INFO, category_description, category_name
 from chargewatch.dal import anomalies as anomalies_dal
 from chargewatch.dal import members as members_dal
 from chargewatch.dal import sessions as sessions_dal
 from chargewatch.dal import stations as stations_dal
-from chargewatch.dal.table import Condition, connection, is_condition_failure
+from chargewatch.dal.table import Condition, TransactWrite, connection, is_condition_failure
 from chargewatch.errors import ConcurrencyError, ConflictError, NotFoundError, ValidationError
 from chargewatch.pagination import paginate
 from chargewatch.schemas.anomalies import (

@@ -496,7 +496,9 @@ class BedrockProvider:
         self.model_id = model_id
 
     def _converse(self, facts: dict[str, Any], lang: str, task: str, question: str | None = None) -> Generation:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from chargewatch import aws
+
+        ClientError, BotoCoreError = aws.error_types()  # noqa: N806 (exception classes)
 
         content = [
             {"text": f"TASK: {task}"},
@@ -513,7 +515,7 @@ class BedrockProvider:
                 inferenceConfig={"maxTokens": MAX_OUTPUT_TOKENS, "temperature": 0.0},
             )
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
+            code = aws.error_code(error)
             if code in THROTTLING:
                 raise ProviderThrottledError(
                     "the AI provider is busy; retry in a moment", details=[{"provider": "bedrock", "code": code}]
