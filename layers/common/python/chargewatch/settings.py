@@ -7,19 +7,25 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chargewatch.limits import MAX_BODY_BYTES
 
 
-class Settings(BaseModel):
+class Settings(BaseSettings):
+    """Each field reads the environment variable of its name in upper case (AWS_REGION falls back
+    to AWS_DEFAULT_REGION, plan_limits_json reads PLAN_LIMITS); an empty variable means unset."""
+
+    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore", populate_by_name=True)
+
     stage: str = "dev"
     table_name: str = "chargewatch"
     batch_queue_url: str | None = None
     payload_bucket: str | None = None
     # "test" keys for dev/local, "live" for prod: the environment is visible in the key itself.
     api_key_env: str = "test"
-    aws_region: str = "eu-west-1"
+    aws_region: str = Field(default="eu-west-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
     # Set to reach moto/LocalStack instead of AWS (botocore honours it too).
     aws_endpoint_url: str | None = None
     # API Gateway and Lambda cap payloads at 6 MB; we refuse bigger bodies with a clear 413.
@@ -52,44 +58,30 @@ class Settings(BaseModel):
     cognito_jwks_url: str | None = None
     # Plan limits override (JSON: {"free": {"storageBytes": ..., "aiTokensPerMonth": ...}}), merged
     # over chargewatch.services.usage.PLAN_LIMITS.
-    plan_limits_json: str | None = None
+    plan_limits_json: str | None = Field(default=None, validation_alias="PLAN_LIMITS")
     # GET /api/tenants/{id}/switch redirect targets.
     switch_redirect_success: str = "/excel"
     switch_redirect_unauthenticated: str = "/"
     switch_redirect_forbidden: str = "/onboarding"
 
+    @field_validator("explain_provider", mode="before")
+    @classmethod
+    def _provider_name(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
-        raw: dict[str, Any] = {
-            "stage": env.get("STAGE"),
-            "table_name": env.get("TABLE_NAME"),
-            "batch_queue_url": env.get("BATCH_QUEUE_URL"),
-            "payload_bucket": env.get("PAYLOAD_BUCKET"),
-            "api_key_env": env.get("API_KEY_ENV"),
-            "aws_region": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
-            "aws_endpoint_url": env.get("AWS_ENDPOINT_URL") or None,
-            "max_body_bytes": env.get("MAX_BODY_BYTES"),
-            "auth_cache_ttl_seconds": env.get("AUTH_CACHE_TTL_SECONDS"),
-            "api_key_checksum_required": env.get("API_KEY_CHECKSUM_REQUIRED"),
-            "webhook_queue_url": env.get("WEBHOOK_QUEUE_URL") or None,
-            "webhook_dlq_url": env.get("WEBHOOK_DLQ_URL") or None,
-            "webhook_allow_local_http": env.get("WEBHOOK_ALLOW_LOCAL_HTTP"),
-            "webhook_max_delay_seconds": env.get("WEBHOOK_MAX_DELAY_SECONDS"),
-            "shade_queue_url": env.get("SHADE_QUEUE_URL") or None,
-            "fine_tune_queue_url": env.get("FINE_TUNE_QUEUE_URL") or None,
-            "explain_provider": (env.get("EXPLAIN_PROVIDER") or "").strip().lower() or None,
-            "bedrock_model_id": env.get("BEDROCK_MODEL_ID") or None,
-            "cognito_user_pool_id": env.get("COGNITO_USER_POOL_ID") or None,
-            "cognito_client_id": env.get("COGNITO_CLIENT_ID") or None,
-            "cognito_issuer": env.get("COGNITO_ISSUER") or None,
-            "cognito_jwks_url": env.get("COGNITO_JWKS_URL") or None,
-            "plan_limits_json": env.get("PLAN_LIMITS") or None,
-            "switch_redirect_success": env.get("SWITCH_REDIRECT_SUCCESS") or None,
-            "switch_redirect_unauthenticated": env.get("SWITCH_REDIRECT_UNAUTHENTICATED") or None,
-            "switch_redirect_forbidden": env.get("SWITCH_REDIRECT_FORBIDDEN") or None,
-        }
-        return cls(**{k: v for k, v in raw.items() if v is not None})
+        """Settings from `environ` (default: the process environment)."""
+        if environ is None:
+            return cls()
+        saved = dict(os.environ)
+        try:  # pydantic-settings reads os.environ; a given mapping stands in for it
+            os.environ.clear()
+            os.environ.update(environ)
+            return cls()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
 
 
 @lru_cache(maxsize=1)
