@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
 from datetime import UTC, datetime
@@ -28,9 +29,25 @@ def iso_now() -> str:
     return to_iso(now())
 
 
+# date, time, optional fraction (any length: beyond microseconds it is cut), optional offset
+_INSTANT = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})?$")
+
+
 def parse_iso(text: str) -> datetime:
-    """An ISO-8601 instant as stored by `to_iso` (Z suffix) -> an aware datetime."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    """The one parser of date-times in the API: an RFC 3339 / ISO-8601 instant -> an aware UTC
+    datetime. An offset-less one is taken as UTC (OCPP requires UTC anyway); a bare date is its
+    midnight UTC. ValueError when `text` is neither."""
+    text = text.strip()
+    found = _INSTANT.match(text)
+    if found is None:
+        moment = datetime.fromisoformat(text)  # a bare date (or raises ValueError)
+        if len(text) != 10:
+            raise ValueError(f"not an RFC 3339 date-time: {text!r}")
+        return moment.replace(tzinfo=UTC)
+    day, time_of_day, fraction, offset = found.groups()
+    microseconds = f".{(fraction or '0')[:6]:0<6}"
+    offset = "+00:00" if offset in (None, "Z", "z") else offset
+    return datetime.fromisoformat(f"{day}T{time_of_day}{microseconds}{offset}").astimezone(UTC)
 
 
 def from_epoch_ms(epoch_ms: int) -> datetime:

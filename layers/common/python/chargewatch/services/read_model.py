@@ -41,9 +41,7 @@ def _energy(anomaly: dict[str, Any]) -> float:
 def _moment_ms(text: str | None, fallback_ms: int) -> int:
     if not text:
         return fallback_ms
-    from datetime import datetime
-
-    return clock.to_epoch_ms(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    return clock.to_epoch_ms(clock.parse_iso(text))
 
 
 @dataclass

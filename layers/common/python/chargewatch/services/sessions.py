@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from chargewatch import clock, observability
@@ -672,10 +672,9 @@ def parse_date_bound(value: str | None, field: str, *, end_of_day: bool) -> date
         return None
     text = value.strip()
     try:
-        if len(text) == 10:
-            day = datetime.fromisoformat(text).replace(tzinfo=UTC)
-            return day + timedelta(days=1, milliseconds=-1) if end_of_day else day
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = clock.parse_iso(text)
     except ValueError:
         raise ValidationError.for_field(field, f"not an ISO-8601 date or date-time: {value!r}") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    if len(text) == 10 and end_of_day:  # a bare date: dateTo includes that whole day
+        return moment + timedelta(days=1, milliseconds=-1)
+    return moment

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from chargewatch import clock
@@ -377,11 +377,8 @@ def parse_before(before: str | None) -> datetime | None:
     found = RFC3339_PATTERN.match(before.strip())
     if not found:
         raise ValidationError.for_field("before", "must be an RFC3339 date-time, e.g. 2026-03-26T09:00:00Z")
-    day, time_of_day, fraction, offset = found.groups()
-    fraction = f".{(fraction or '0')[:6]:0<6}"
-    offset = "+00:00" if offset in ("Z", "z") else offset
     try:
-        return datetime.fromisoformat(f"{day}T{time_of_day}{fraction}{offset}").astimezone(UTC)
+        return clock.parse_iso(before)
     except ValueError as error:
         raise ValidationError.for_field("before", f"not a valid date-time ({error})") from error
 
