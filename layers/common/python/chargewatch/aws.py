@@ -41,9 +41,25 @@ def _localstack_session(settings: Settings) -> Any:  # a boto3 Session (boto3 sh
     )
 
 
+# service name -> (the settings it was built for, the client): one client per service and container,
+# rebuilt when the settings are reloaded (tests, the emulator) or the mode changes.
+_clients: dict[str, tuple[Settings, str, Any]] = {}
+
+
 def client(service_name: str, *, settings: Settings | None = None, **kwargs: Any) -> Any:
-    """A boto3 client for `service_name` (sqs, s3, ...), pointed where this process's mode says."""
+    """The boto3 client for `service_name` (sqs, s3, ...), pointed where this process's mode says.
+    Built once per container (clients are thread-safe and costly to build); a call with extra
+    client arguments gets a client of its own."""
     settings = settings or get_settings()
+    if kwargs:
+        return _build(service_name, settings, **kwargs)
+    cached = _clients.get(service_name)
+    if cached is None or cached[0] is not settings or cached[1] != mode():
+        cached = _clients[service_name] = (settings, mode(), _build(service_name, settings))
+    return cached[2]
+
+
+def _build(service_name: str, settings: Settings, **kwargs: Any) -> Any:
     if mode() == LOCALSTACK_MODE:
         return _localstack_session(settings).client(service_name, **kwargs)
     import boto3

@@ -47,20 +47,10 @@ SQS_SEND_BATCH = 10
 DEFAULT_MAX_RECEIVES = 5
 
 
-# --------------------------------------------------------------------------- AWS clients
-
-_clients: dict[str, tuple[Any, Any]] = {}
-
-
 def _client(service: str) -> Any:  # a boto3 client (boto3 ships no types)
-    """One boto3 client per container, rebuilt when settings are reloaded (tests, emulator)."""
-    settings = get_settings()
-    cached = _clients.get(service)
-    if cached is None or cached[0] is not settings:
-        from chargewatch import aws
+    from chargewatch import aws
 
-        cached = _clients[service] = (settings, aws.client(service, settings=settings))
-    return cached[1]
+    return aws.client(service)
 
 
 def _require_configured() -> tuple[str, str]:

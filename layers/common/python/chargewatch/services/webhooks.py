@@ -431,17 +431,11 @@ def publish_issue_updated(organization_id: str, data: IssueUpdatedData) -> list[
 
 # --------------------------------------------------------------------------- the queue
 
-_sqs: tuple[Any, Any] | None = None
-
 
 def _sqs_client() -> Any:  # boto3's sqs client (boto3 ships no types)
-    global _sqs
-    settings = get_settings()
-    if _sqs is None or _sqs[0] is not settings:  # settings reloaded (tests, emulator): new client
-        from chargewatch import aws
+    from chargewatch import aws
 
-        _sqs = (settings, aws.client("sqs", settings=settings))
-    return _sqs[1]
+    return aws.client("sqs")
 
 
 def _message(delivery: webhooks_dal.DeliveryItem, attempt: int, not_before: datetime) -> dict[str, Any]:
