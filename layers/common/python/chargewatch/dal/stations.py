@@ -33,6 +33,7 @@ from pynamodb.models import Model
 from pynamodb.pagination import ResultIterator
 from pynamodb.transactions import TransactWrite
 
+from chargewatch import retry
 from chargewatch.dal.table import GSI1, connection, is_condition_failure, register, tenant_pk
 
 NO_CONNECTOR = "-"
@@ -270,7 +271,7 @@ def ensure_registered(organization_id: str, station_id: str, *, station_uuid: st
     and counted alike. True when this call registered it."""
     if _directory_item_exists(organization_id, station_id):
         return False
-    for attempt in range(_REGISTER_ATTEMPTS):
+    for attempt in retry.attempts(_REGISTER_ATTEMPTS):
         try:
             with TransactWrite(connection=connection()) as transaction:
                 transaction.save(
@@ -294,7 +295,7 @@ def ensure_registered(organization_id: str, station_id: str, *, station_uuid: st
         except TransactWriteError as error:
             if is_condition_failure(error):
                 return False  # another writer registered it: counted once, by them
-            if not _is_transaction_conflict(error) or attempt == _REGISTER_ATTEMPTS - 1:
+            if not _is_transaction_conflict(error) or attempt.last:
                 raise
     return False
 
@@ -524,7 +525,7 @@ def sync_anomaly_flag(
         if connector_id is None
         else (ConnectorItem, connector_key(organization_id, station_id, connector_id), "connectorsWithAnomalies")
     )
-    for _ in range(attempts):
+    for _ in retry.attempts(attempts):
         try:
             item = model.get(*key, consistent_read=True)
         except model.DoesNotExist:

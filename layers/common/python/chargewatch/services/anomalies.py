@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from chargewatch import clock
+from chargewatch import clock, retry
 from chargewatch.categories import CATEGORY_INFO, category_description, category_name
 from chargewatch.dal import anomalies as anomalies_dal
 from chargewatch.dal import members as members_dal
@@ -310,7 +310,7 @@ def get_anomaly_detail(organization_id: str, session_id: str, category: str) -> 
 
 
 def update_issue(organization_id: str, issue_id: str, request: UpdateIssueRequest, *, actor: str) -> IssueResult:
-    for _ in range(5):
+    for _ in retry.attempts(5):
         issue = anomalies_dal.get_issue(organization_id, issue_id)
         if issue is None:
             raise NotFoundError(f"issue {issue_id} not found", code="issue_not_found")

@@ -7,15 +7,13 @@ values. The stored analysis is "current" when it was computed from the session's
 from __future__ import annotations
 
 import hashlib
-import random
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from chargewatch import clock, observability
+from chargewatch import clock, observability, retry
 from chargewatch.dal import sessions as sessions_dal
 from chargewatch.dal import stations as stations_dal
 from chargewatch.errors import ConcurrencyError, ConflictError, NotFoundError, ValidationError
@@ -223,7 +221,7 @@ def _store_with_effects(
     # A session never analysed (a new one, typically) has no stored analysis to read: assume so and
     # let the write's condition (no ANALYSIS item yet) prove it; if that fails, read and plan again.
     assume_unanalysed = item.analyzedVersion is None
-    for _ in range(_WRITE_ATTEMPTS):
+    for _ in retry.attempts(_WRITE_ATTEMPTS):
         previous = None if assume_unanalysed else sessions_dal.get_analysis(item)
         effects = read_model.analysis_effects(
             organization_id,
@@ -475,13 +473,12 @@ _Mutation = Callable[
 
 def _with_retries(organization_id: str, session_id: str, mutate: _Mutation) -> SessionResult:
     """Read-modify-write under the session's optimistic lock, retried on a lost race."""
-    for attempt in range(_WRITE_ATTEMPTS):
+    for _ in retry.attempts(_WRITE_ATTEMPTS):
         item = _require(organization_id, session_id)
         before = dict(item.attribute_values)
         try:
             outcome = mutate(item)
         except sessions_dal.VersionConflict:
-            time.sleep(random.uniform(0, min(0.25, 0.005 * 2**attempt)))  # jittered exponential backoff
             continue
         if outcome is None:  # nothing to change
             analysis, analyzed_at = _analysis_if_due(organization_id, item)

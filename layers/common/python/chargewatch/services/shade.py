@@ -18,7 +18,7 @@ from collections.abc import Set
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from chargewatch import aws, clock
+from chargewatch import aws, clock, retry
 from chargewatch.dal import sessions as sessions_dal
 from chargewatch.dal import station_days as station_days_dal
 from chargewatch.dal import stations as stations_dal
@@ -185,7 +185,7 @@ def analyze_station_day(organization_id: str, station_id: str, day: date) -> Sta
 
     params = shade.DEFAULT_PARAMS
     first_day = day - timedelta(weeks=params.window_weeks)
-    for attempt in range(SAVE_ATTEMPTS):
+    for attempt in retry.attempts(SAVE_ATTEMPTS):
         stored = {
             date.fromisoformat(item.day): item
             for item in station_days_dal.days_between(
@@ -211,7 +211,7 @@ def analyze_station_day(organization_id: str, station_id: str, day: date) -> Sta
         try:
             station_days_dal.save_day(item, previous)
         except station_days_dal.StationDayRaced:
-            if attempt == SAVE_ATTEMPTS - 1:
+            if attempt.last:
                 raise
             continue
         if analysis.isAnomaly and not (previous is not None and previous.isAnomaly):

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from chargewatch import clock, observability
+from chargewatch import clock, observability, retry
 from chargewatch.dal import organizations as organizations_dal
 from chargewatch.dal import usage as usage_dal
 from chargewatch.errors import ConcurrencyError, QuotaExceededError, ValidationError
@@ -159,7 +159,7 @@ def apply_usage(
         limits = limits_for(plan_of(organization_id)) if enforce_limits else {}
     storage_to_zero = False
     key_hash = hashlib.sha256(idempotency_key.encode()).hexdigest() if idempotency_key else None
-    for _attempt in range(8):
+    for _ in retry.attempts(8):
         at, event_id = clock.to_iso(now), clock.new_id()
         event = usage_dal.new_event(
             organization_id,
