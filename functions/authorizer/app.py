@@ -7,12 +7,20 @@ the gateway's own 401/403 bodies, and every handler enforces the verdict in one 
 
 from __future__ import annotations
 
+from aws_lambda_powertools.utilities.data_classes import event_source
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+    APIGatewayAuthorizerEventV2,
+    APIGatewayAuthorizerResponseV2,
+)
+
 from chargewatch import observability
 from chargewatch.services.auth import authorize
 
 
 @observability.http_handler
-def lambda_handler(event: dict, context: object) -> dict:
-    verdict = authorize(event.get("headers") or {}, cookies=event.get("cookies"))
+@event_source(data_class=APIGatewayAuthorizerEventV2)
+def lambda_handler(event: APIGatewayAuthorizerEventV2, context: object) -> dict:
+    headers = dict(event.headers) if event.get("headers") else {}
+    verdict = authorize(headers, cookies=event.get("cookies"))
     observability.bind_tenant(verdict.organization_id, principal_type=verdict.principal_type)
-    return {"isAuthorized": True, "context": verdict.to_context()}
+    return APIGatewayAuthorizerResponseV2(authorize=True, context=verdict.to_context()).asdict()
