@@ -11,13 +11,13 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from chargewatch import observability
-from chargewatch.services import webhooks
+from chargewatch.services import webhook_delivery
 
 logger = observability.logger
 
 
 @observability.handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    counts = webhooks.sweep_pending_deliveries()
+    counts = webhook_delivery.sweep_pending_deliveries()
     logger.info("webhook deliveries swept", extra=counts)
     return counts

@@ -22,9 +22,9 @@ def test_the_emulator_delivers_signed_webhooks():
                 f"{emulator.url}/v1/webhooks", timeout=30, json={"url": receiver.url, "events": ["session.analyzed"]}
             )
             assert created.status_code == 200, created.text
-            from chargewatch.services import webhooks
+            from chargewatch.services import webhook_events
 
-            webhooks.publish(emulator.organization_id, "session.analyzed", {"sessionId": "demo"})
+            webhook_events.publish(emulator.organization_id, "session.analyzed", {"sessionId": "demo"})
             deadline = time.monotonic() + 20
             while not receiver.requests and time.monotonic() < deadline:
                 time.sleep(0.1)

@@ -308,10 +308,10 @@ def test_read_side_isolation_with_prefix_sharing_tenants(make_org, client_for):
 
 
 def test_issue_update_publishes_issue_updated(api, monkeypatch):
-    from chargewatch.services import webhooks
+    from chargewatch.services import webhook_events
 
     published = []
-    monkeypatch.setattr(webhooks, "publish_issue_updated", lambda org, data: published.append((org, data)) or [])
+    monkeypatch.setattr(webhook_events, "publish_issue_updated", lambda org, data: published.append((org, data)) or [])
     api.post("/v1/sessions", energy_session("w1", station="CP-W", readings=8))
     api.patch("/v1/sessions/w1", DROP)
     issue_id = api.get("/v1/anomalies", query="chargingSessionId=w1").json()["content"][0]["issues"][0]["id"]

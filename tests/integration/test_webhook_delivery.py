@@ -10,7 +10,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from chargewatch import clock
 from chargewatch.dal import webhooks as webhooks_dal
-from chargewatch.services import webhooks
+from chargewatch.services import webhook_delivery, webhook_events, webhook_signing
 
 ORG = "acme"
 
@@ -35,7 +35,7 @@ def _delivery(webhook_id):
 def test_deliveries_verify_with_the_reference_library(org_client, receiver_factory, deliveries, fake_clock):
     receiver = receiver_factory()
     hook = _webhook(org_client, receiver.url)
-    webhooks.publish(ORG, "session.analyzed", {"sessionId": "sess-1"})
+    webhook_events.publish(ORG, "session.analyzed", {"sessionId": "sess-1"})
     deliveries.run()
     (request,) = receiver.requests
     payload = ReferenceVerifier(hook["secret"]).verify(request["body"], request["headers"])
@@ -53,7 +53,7 @@ def test_deliveries_verify_with_the_reference_library(org_client, receiver_facto
             {**request["headers"], "webhook-timestamp": str(int(request["headers"]["webhook-timestamp"]) + 1)},
         )
     with pytest.raises(WebhookVerificationError):  # another webhook's secret
-        ReferenceVerifier(webhooks.generate_secret()).verify(request["body"], request["headers"])
+        ReferenceVerifier(webhook_signing.generate_secret()).verify(request["body"], request["headers"])
     fake_clock.advance(minutes=5, seconds=1)
     with pytest.raises(WebhookVerificationError, match="too old"):  # a replay after 5 minutes
         verifier.verify(request["body"], request["headers"])
@@ -66,7 +66,7 @@ def test_rotation_signs_with_both_secrets_for_24_hours(org_client, receiver_fact
     new_secret = org_client.post(f"/v1/webhooks/{hook['id']}/rotate-secret").json()["secret"]
 
     fake_clock.advance(hours=23, minutes=59)
-    webhooks.publish(ORG, "session.analyzed", {"sessionId": "inside-grace"})
+    webhook_events.publish(ORG, "session.analyzed", {"sessionId": "inside-grace"})
     deliveries.run()
     inside = receiver.requests[-1]
     assert len(inside["headers"]["webhook-signature"].split(" ")) == 2
@@ -74,7 +74,7 @@ def test_rotation_signs_with_both_secrets_for_24_hours(org_client, receiver_fact
     ReferenceVerifier(old_secret).verify(inside["body"], inside["headers"])
 
     fake_clock.advance(minutes=2)  # 24 h and 1 min after the rotation
-    webhooks.publish(ORG, "session.analyzed", {"sessionId": "after-grace"})
+    webhook_events.publish(ORG, "session.analyzed", {"sessionId": "after-grace"})
     deliveries.run()
     after = receiver.requests[-1]
     assert len(after["headers"]["webhook-signature"].split(" ")) == 1
@@ -86,7 +86,7 @@ def test_rotation_signs_with_both_secrets_for_24_hours(org_client, receiver_fact
 def test_retries_follow_the_schedule_then_succeed(org_client, receiver_factory, deliveries, fake_clock):
     receiver = receiver_factory(statuses=[500, 502, 429, 503])
     hook = _webhook(org_client, receiver.url)
-    webhooks.publish(ORG, "session.analyzed", {"sessionId": "s"})
+    webhook_events.publish(ORG, "session.analyzed", {"sessionId": "s"})
     deliveries.run()
     times = [request["at"] for request in receiver.requests]
     assert [int((b - a).total_seconds()) for a, b in zip(times[:-1], times[1:], strict=True)] == [5, 300, 1800, 7200]
@@ -103,17 +103,17 @@ def test_retries_follow_the_schedule_then_succeed(org_client, receiver_factory, 
 def test_exhausted_delivery_fails_and_lands_in_the_dlq(org_client, receiver_factory, deliveries, fake_clock):
     receiver = receiver_factory(default=500)
     hook = _webhook(org_client, receiver.url)
-    webhooks.publish(ORG, "session.analyzed", {"sessionId": "s"})
+    webhook_events.publish(ORG, "session.analyzed", {"sessionId": "s"})
     deliveries.run()
     times = [request["at"] for request in receiver.requests]
     assert [int((b - a).total_seconds()) for a, b in zip(times[:-1], times[1:], strict=True)] == list(
-        webhooks.RETRY_DELAYS
+        webhook_delivery.RETRY_DELAYS
     )
     delivery = _delivery(hook["id"])
-    assert (delivery.status, int(delivery.attemptCount)) == ("failed", webhooks.MAX_ATTEMPTS)
+    assert (delivery.status, int(delivery.attemptCount)) == ("failed", webhook_delivery.MAX_ATTEMPTS)
     assert delivery.responseBody and delivery.completedAt
     (dead,) = deliveries.dead_letters()
-    assert dead["deliveryId"] == delivery.deliveryId and dead["attempt"] == webhooks.MAX_ATTEMPTS
+    assert dead["deliveryId"] == delivery.deliveryId and dead["attempt"] == webhook_delivery.MAX_ATTEMPTS
     detail = org_client.get(f"/v1/webhooks/{hook['id']}").json()
     assert detail["failureCount"] == 1 and detail["enabled"] is True  # 3.2 days of failures: not yet 5
 
@@ -131,16 +131,16 @@ def test_long_waits_are_chained_under_the_sqs_delay_cap(org_client, receiver_fac
         def send_message(self, QueueUrl, MessageBody, DelaySeconds=0):
             sent.append((json.loads(MessageBody), DelaySeconds))
 
-    monkeypatch.setattr(webhooks, "_sqs_client", lambda: _Queue())
+    monkeypatch.setattr(webhook_delivery, "_sqs_client", lambda: _Queue())
     receiver = receiver_factory(statuses=[500, 500, 500, 500])
     _webhook(org_client, receiver.url)
-    webhooks.publish(ORG, "session.analyzed", {"sessionId": "s"})
+    webhook_events.publish(ORG, "session.analyzed", {"sessionId": "s"})
     hops = 0
     while sent:
         message, delay = sent.pop(0)
         assert 0 <= delay <= 900
         fake_clock.advance(seconds=delay)
-        webhooks.process_delivery_message(message)
+        webhook_delivery.process_delivery_message(message)
         hops += 1
     times = [request["at"] for request in receiver.requests]
     assert [int((b - a).total_seconds()) for a, b in zip(times[:-1], times[1:], strict=True)] == [5, 300, 1800, 7200]
@@ -151,12 +151,12 @@ def test_long_waits_are_chained_under_the_sqs_delay_cap(org_client, receiver_fac
 def test_a_redelivered_message_never_posts_the_same_attempt_twice(org_client, receiver_factory, deliveries, fake_clock):
     receiver = receiver_factory()
     hook = _webhook(org_client, receiver.url)
-    webhooks.publish(ORG, "session.analyzed", {"sessionId": "s"})
+    webhook_events.publish(ORG, "session.analyzed", {"sessionId": "s"})
     (message,) = deliveries.pending_messages()
     # SQS delivers the same message again (e.g. the first consumer's delete was lost)
     deliveries.sqs.send_message(QueueUrl=deliveries.queue_url, MessageBody=json.dumps(message))
     deliveries.run()
-    webhooks.process_delivery_message(message)  # and once more, much later
+    webhook_delivery.process_delivery_message(message)  # and once more, much later
     assert len(receiver.requests) == 1
     assert _delivery(hook["id"]).status == "succeeded"
 
@@ -166,14 +166,14 @@ def test_a_claimed_attempt_in_flight_is_not_repeated_and_a_dead_one_counts_as_fa
 ):
     receiver = receiver_factory()
     hook = _webhook(org_client, receiver.url)
-    webhooks.publish(ORG, "session.analyzed", {"sessionId": "s"})
+    webhook_events.publish(ORG, "session.analyzed", {"sessionId": "s"})
     (message,) = deliveries.pending_messages()
     delivery = _delivery(hook["id"])
     webhooks_dal.claim_attempt(delivery, 1, fake_clock.now().isoformat())  # another invocation is on it
-    with pytest.raises(webhooks.AttemptInProgress):
-        webhooks.process_delivery_message(message)
+    with pytest.raises(webhook_delivery.AttemptInProgress):
+        webhook_delivery.process_delivery_message(message)
     assert receiver.requests == []
-    fake_clock.advance(seconds=webhooks.STALE_CLAIM.total_seconds() + 1)  # ...and it died
+    fake_clock.advance(seconds=webhook_delivery.STALE_CLAIM.total_seconds() + 1)  # ...and it died
     deliveries.run()
     delivery = _delivery(hook["id"])
     assert delivery.status == "succeeded" and int(delivery.attemptCount) == 2 and len(receiver.requests) == 1
@@ -183,37 +183,37 @@ def test_a_claimed_attempt_in_flight_is_not_repeated_and_a_dead_one_counts_as_fa
 def test_410_disables_the_webhook_at_once(org_client, receiver_factory, deliveries, fake_clock):
     receiver = receiver_factory(statuses=[410])
     hook = _webhook(org_client, receiver.url)
-    webhooks.publish(ORG, "session.analyzed", {"sessionId": "s"})
+    webhook_events.publish(ORG, "session.analyzed", {"sessionId": "s"})
     deliveries.run()
     assert len(receiver.requests) == 1
     detail = org_client.get(f"/v1/webhooks/{hook['id']}").json()
     assert detail["enabled"] is False and detail["disabledAt"] and "410" in detail["disabledReason"]
     assert detail["recentDeliveries"][0]["status"] == "failed"
-    assert webhooks.publish(ORG, "session.analyzed", {"sessionId": "s2"}) == []  # no more deliveries
+    assert webhook_events.publish(ORG, "session.analyzed", {"sessionId": "s2"}) == []  # no more deliveries
 
 
 def test_five_days_of_failures_disable_and_put_enabled_resets(org_client, receiver_factory, deliveries, fake_clock):
     receiver = receiver_factory(default=500)
     hook = _webhook(org_client, receiver.url)
     started = fake_clock.now()
-    webhooks.publish(ORG, "session.analyzed", {"sessionId": "first"})
+    webhook_events.publish(ORG, "session.analyzed", {"sessionId": "first"})
     deliveries.run()  # all 10 attempts fail over ~3.2 days
     assert org_client.get(f"/v1/webhooks/{hook['id']}").json()["enabled"] is True
 
     fake_clock.set(started + timedelta(days=4))
-    webhooks.publish(ORG, "session.analyzed", {"sessionId": "second"})
+    webhook_events.publish(ORG, "session.analyzed", {"sessionId": "second"})
     deliveries.run()
     detail = org_client.get(f"/v1/webhooks/{hook['id']}").json()
     assert detail["enabled"] is False and detail["failureCount"] == 2
     disabled_at = clock.parse_iso(detail["disabledAt"])
     assert timedelta(days=5) <= disabled_at - started < timedelta(days=5, hours=12)
     second = detail["recentDeliveries"][0]
-    assert second["status"] == "failed" and second["attemptCount"] < webhooks.MAX_ATTEMPTS
+    assert second["status"] == "failed" and second["attemptCount"] < webhook_delivery.MAX_ATTEMPTS
 
     enabled = org_client.put(f"/v1/webhooks/{hook['id']}", {"enabled": True}).json()
     assert enabled["enabled"] is True and enabled["failureCount"] == 0 and enabled["disabledAt"] is None
     receiver.default = 200
-    webhooks.publish(ORG, "session.analyzed", {"sessionId": "third"})
+    webhook_events.publish(ORG, "session.analyzed", {"sessionId": "third"})
     deliveries.run()
     assert org_client.get(f"/v1/webhooks/{hook['id']}").json()["recentDeliveries"][0]["status"] == "succeeded"
 
@@ -221,7 +221,7 @@ def test_five_days_of_failures_disable_and_put_enabled_resets(org_client, receiv
 def test_a_success_resets_the_failure_run(org_client, receiver_factory, deliveries, fake_clock):
     receiver = receiver_factory(statuses=[500])
     hook = _webhook(org_client, receiver.url)
-    webhooks.publish(ORG, "session.analyzed", {"sessionId": "s"})
+    webhook_events.publish(ORG, "session.analyzed", {"sessionId": "s"})
     deliveries.pending_messages()
     deliveries.poller.poll_once()  # first attempt fails
     assert org_client.get(f"/v1/webhooks/{hook['id']}").json()["failureCount"] == 1
@@ -236,7 +236,7 @@ def test_ssrf_at_delivery_time_is_a_failed_attempt(org_client, receiver_factory,
     monkeypatch.setattr(outbound, "resolve", lambda host, port: ["93.184.216.34"])
     hook = _webhook(org_client, "https://hooks.example.com/in")
     monkeypatch.setattr(outbound, "resolve", lambda host, port: ["169.254.169.254"])  # DNS now rebinds
-    webhooks.publish(ORG, "session.analyzed", {"sessionId": "s"})
+    webhook_events.publish(ORG, "session.analyzed", {"sessionId": "s"})
     deliveries.pending_messages()
     deliveries.poller.poll_once()
     delivery = _delivery(hook["id"])
@@ -256,7 +256,7 @@ def test_disabled_or_deleted_webhooks_end_their_pending_deliveries(
 ):
     receiver = receiver_factory()
     hook = _webhook(org_client, receiver.url)
-    webhooks.publish(ORG, "session.analyzed", {"sessionId": "s"})
+    webhook_events.publish(ORG, "session.analyzed", {"sessionId": "s"})
     org_client.put(f"/v1/webhooks/{hook['id']}", {"enabled": False})
     deliveries.run()
     assert receiver.requests == []
@@ -274,7 +274,7 @@ def test_event_payload_helpers(org_client, receiver_factory, deliveries, fake_cl
         events=("batch.completed", "station.anomaly_detected", "issue.updated", "session.analyzed", "anomaly.detected"),
     )
     now = fake_clock.now().isoformat()
-    webhooks.publish_batch_completed(
+    webhook_events.publish_batch_completed(
         ORG,
         BatchCompletedData(
             batchId="b1",
@@ -286,7 +286,7 @@ def test_event_payload_helpers(org_client, receiver_factory, deliveries, fake_cl
             completedAt=now,
         ),
     )
-    webhooks.publish_station_anomaly_detected(
+    webhook_events.publish_station_anomaly_detected(
         ORG,
         StationAnomalyDetectedData(
             chargingStationId="CP-1",
@@ -296,7 +296,7 @@ def test_event_payload_helpers(org_client, receiver_factory, deliveries, fake_cl
             analyzedAt=now,
         ),
     )
-    webhooks.publish_issue_updated(
+    webhook_events.publish_issue_updated(
         ORG,
         IssueUpdatedData(
             issueId="i1",
@@ -321,7 +321,7 @@ def test_event_payload_helpers(org_client, receiver_factory, deliveries, fake_cl
             {"category": "power_spike", "score": 0.9, "confidence": 0.8, "timeRange": {"startTimestamp": now}}
         ],
     }
-    assert len(webhooks.publish_session_analysis(ORG, _Session(), result, now)) == 2
+    assert len(webhook_events.publish_session_analysis(ORG, _Session(), result, now)) == 2
     deliveries.run()
     types = sorted(json.loads(request["body"])["type"] for request in receiver.requests)
     assert types == [

@@ -10,10 +10,10 @@ from standardwebhooks import Webhook as ReferenceVerifier
 
 from chargewatch import clock
 from chargewatch.dal import webhooks as webhooks_dal
-from chargewatch.services import webhooks
+from chargewatch.services import webhook_delivery, webhook_events, webhook_signing
 
 ORG = "acme"
-JUST_OVERDUE = dict(seconds=webhooks.SWEEP_GRACE.total_seconds() + 1)
+JUST_OVERDUE = dict(seconds=webhook_delivery.SWEEP_GRACE.total_seconds() + 1)
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def org_client(make_org, client_for, local_mode):
 def queue_down(monkeypatch):
     """While active, every send to the webhook-delivery queue fails as it would without a network."""
     state = {"down": False, "failed": 0}
-    real_client = webhooks._sqs_client
+    real_client = webhook_delivery._sqs_client
 
     class _Client:
         def __init__(self, real):
@@ -38,7 +38,7 @@ def queue_down(monkeypatch):
                 raise EndpointConnectionError(endpoint_url="https://sqs.eu-west-1.amazonaws.com")
             return self.real.send_message(**kwargs)
 
-    monkeypatch.setattr(webhooks, "_sqs_client", lambda: _Client(real_client()))
+    monkeypatch.setattr(webhook_delivery, "_sqs_client", lambda: _Client(real_client()))
     return state
 
 
@@ -57,7 +57,7 @@ def _sweep(gateway) -> dict:
 def _publish_while_down(queue_down, organization_id=ORG, session_id="s") -> str:
     queue_down["down"] = True
     try:
-        (delivery_id,) = webhooks.publish(organization_id, "session.analyzed", {"sessionId": session_id})
+        (delivery_id,) = webhook_events.publish(organization_id, "session.analyzed", {"sessionId": session_id})
     finally:
         queue_down["down"] = False
     return delivery_id
@@ -91,7 +91,7 @@ def test_a_delivery_whose_send_failed_is_attempted_after_the_sweep(
     assert delivery.deliveryId == delivery_id and delivery.status == "pending" and delivery.GSI1PK
 
     assert _sweep(gateway)["overdue"] == 0  # due now, not overdue by the grace period yet
-    fake_clock.advance(seconds=webhooks.SWEEP_GRACE.total_seconds())
+    fake_clock.advance(seconds=webhook_delivery.SWEEP_GRACE.total_seconds())
     assert _sweep(gateway)["overdue"] == 0  # overdue by exactly the grace period: still left alone
     fake_clock.advance(seconds=1)
     assert _sweep(gateway) == {"overdue": 1, "requeued": 1, "skipped": 0, "errors": 0}
@@ -119,7 +119,7 @@ def test_a_lost_retry_message_is_requeued_with_its_attempt_number(
 ):
     receiver = receiver_factory(statuses=[500, 500])
     hook = _webhook(org_client, receiver.url)
-    webhooks.publish(ORG, "session.analyzed", {"sessionId": "s"})
+    webhook_events.publish(ORG, "session.analyzed", {"sessionId": "s"})
     deliveries.poller.poll_once()  # attempt 1 fails; attempt 2 is queued (due in 5 s)
     fake_clock.advance(seconds=5)
     queue_down["down"] = True
@@ -146,7 +146,7 @@ def test_pending_deliveries_that_are_not_overdue_are_left_alone(
 ):
     receiver = receiver_factory(statuses=[500, 500, 500])
     hook = _webhook(org_client, receiver.url)
-    webhooks.publish(ORG, "session.analyzed", {"sessionId": "waiting"})
+    webhook_events.publish(ORG, "session.analyzed", {"sessionId": "waiting"})
     deliveries.poller.poll_once()
     fake_clock.advance(seconds=5)
     deliveries.poller.poll_once()  # attempts 1 and 2 failed; attempt 3 waits 5 minutes, queued
@@ -155,7 +155,7 @@ def test_pending_deliveries_that_are_not_overdue_are_left_alone(
 
     fake_clock.advance(minutes=4)  # the retry wait is not over
     assert _sweep(gateway)["overdue"] == 0
-    fake_clock.advance(seconds=60 + webhooks.SWEEP_GRACE.total_seconds())  # overdue by exactly the grace
+    fake_clock.advance(seconds=60 + webhook_delivery.SWEEP_GRACE.total_seconds())  # overdue by exactly the grace
     assert _sweep(gateway)["overdue"] == 0
     assert len(deliveries.pending_messages()) == 1  # only its own message
     again = _delivery(hook["id"])
@@ -167,8 +167,8 @@ def test_finished_deliveries_are_never_requeued(org_client, receiver_factory, de
     ok_hook = _webhook(org_client, ok.url)
     gone_hook = _webhook(org_client, gone.url)
     off_hook = _webhook(org_client, ok.url, events=("batch.completed",))
-    webhooks.publish(ORG, "session.analyzed", {"sessionId": "s"})  # succeeds at ok, fails (410) at gone
-    webhooks.publish(ORG, "batch.completed", {"batchId": "b"})
+    webhook_events.publish(ORG, "session.analyzed", {"sessionId": "s"})  # succeeds at ok, fails (410) at gone
+    webhook_events.publish(ORG, "batch.completed", {"batchId": "b"})
     org_client.put(f"/v1/webhooks/{off_hook['id']}", {"enabled": False})  # its delivery ends unattempted
     deliveries.run()
     assert org_client.post(f"/v1/webhooks/{ok_hook['id']}/test").json()["success"] is True
@@ -192,13 +192,13 @@ def test_a_stale_index_entry_is_skipped(org_client, receiver_factory, deliveries
     read is re-read within its tenant and skipped."""
     receiver = receiver_factory()
     hook = _webhook(org_client, receiver.url)
-    (delivery_id,) = webhooks.publish(ORG, "session.analyzed", {"sessionId": "s"})
+    (delivery_id,) = webhook_events.publish(ORG, "session.analyzed", {"sessionId": "s"})
     seen = _delivery(hook["id"]).GSI1SK
     deliveries.run()
     stale = webhooks_dal.PendingRef(ORG, hook["id"], delivery_id, seen)
     monkeypatch.setattr(webhooks_dal, "overdue_pending", lambda due_before, limit: iter([stale]))
     fake_clock.advance(hours=1)
-    assert webhooks.sweep_pending_deliveries() == {"overdue": 1, "requeued": 0, "skipped": 1, "errors": 0}
+    assert webhook_delivery.sweep_pending_deliveries() == {"overdue": 1, "requeued": 0, "skipped": 1, "errors": 0}
     assert deliveries.pending_messages() == [] and len(receiver.requests) == 1
 
 
@@ -207,7 +207,7 @@ def test_a_duplicate_message_after_a_sweep_never_posts_an_attempt_twice(
 ):
     receiver = receiver_factory(statuses=[500])
     hook = _webhook(org_client, receiver.url)
-    webhooks.publish(ORG, "session.analyzed", {"sessionId": "s"})
+    webhook_events.publish(ORG, "session.analyzed", {"sessionId": "s"})
     (original,) = deliveries.pending_messages()
     fake_clock.advance(**JUST_OVERDUE)  # the original is late (a backlog), not lost: the sweeper re-queues anyway
     assert _sweep(gateway)["requeued"] == 1
@@ -217,8 +217,8 @@ def test_a_duplicate_message_after_a_sweep_never_posts_an_attempt_twice(
     handled = deliveries.run()
     # attempt 1 (fails), its duplicate (dropped), attempt 2 (succeeds): no second chain of messages
     assert handled == 3
-    webhooks.process_delivery_message(original)  # and the original once more, much later
-    assert (receiver.requests[1]["at"] - receiver.requests[0]["at"]).total_seconds() == webhooks.RETRY_DELAYS[0]
+    webhook_delivery.process_delivery_message(original)  # and the original once more, much later
+    assert (receiver.requests[1]["at"] - receiver.requests[0]["at"]).total_seconds() == webhook_delivery.RETRY_DELAYS[0]
     delivery = _delivery(hook["id"])
     assert len(receiver.requests) == 2 and [a["attempt"] for a in delivery.attempts] == [1, 2]
     assert [a["httpStatus"] for a in delivery.attempts] == [500, 200] and delivery.status == "succeeded"
@@ -271,7 +271,7 @@ def test_the_sweeper_requeues_each_delivery_for_its_own_tenant(
             events=["session.analyzed"],
             enabled=True,
             failureCount=0,
-            secret=webhooks.generate_secret(),
+            secret=webhook_signing.generate_secret(),
             createdAt=clock.iso_now(),
             updatedAt=clock.iso_now(),
         )
@@ -308,7 +308,7 @@ def test_the_sweeper_requeues_each_delivery_for_its_own_tenant(
     # A message naming the other tenant (same webhook id, an id that prefix-matches) finds nothing there
     for message in messages:
         other = "acme-corp" if message["organizationId"] == "acme" else "acme"
-        webhooks.process_delivery_message({**message, "organizationId": other})
+        webhook_delivery.process_delivery_message({**message, "organizationId": other})
     assert all(receiver.requests == [] for receiver in receivers.values())
 
     for message in messages:

@@ -3,7 +3,7 @@
 import pytest
 
 from chargewatch.dal import webhooks as webhooks_dal
-from chargewatch.services import webhooks
+from chargewatch.services import webhook_events, webhooks
 
 WEBHOOK_FIELDS = {
     "id",
@@ -127,7 +127,7 @@ def test_delete_removes_the_delivery_records(api, local_mode, receiver_factory, 
     webhook = _create(api, receiver_factory().url)
     organization_id = api.get("/v1/api-keys").json()["items"][0]["tenantId"]
     for _ in range(3):
-        webhooks.publish(organization_id, "session.analyzed", {"sessionId": "s"})
+        webhook_events.publish(organization_id, "session.analyzed", {"sessionId": "s"})
     deliveries.run()
     assert len(webhooks_dal.recent_deliveries(organization_id, webhook["id"], 50)) == 3
     assert api.request("DELETE", f"/v1/webhooks/{webhook['id']}").json()["deliveriesDeleted"] == 3
@@ -138,7 +138,7 @@ def test_recent_deliveries_are_newest_first_and_bounded(api, local_mode, receive
     webhook = _create(api, receiver_factory().url)
     organization_id = api.get("/v1/api-keys").json()["items"][0]["tenantId"]
     for number in range(webhooks.RECENT_DELIVERIES + 2):
-        webhooks.publish(organization_id, "session.analyzed", {"sessionId": f"s{number}"})
+        webhook_events.publish(organization_id, "session.analyzed", {"sessionId": f"s{number}"})
         fake_clock.advance(seconds=1)
     deliveries.run()
     recent = api.get(f"/v1/webhooks/{webhook['id']}").json()["recentDeliveries"]
@@ -189,7 +189,7 @@ def test_every_webhook_route_is_isolated_between_prefix_sharing_tenants(
     assert webhooks_dal.get_webhook("acme", acme_hook["id"]).secret == acme_hook["secret"]
 
     # events reach only the organization's own webhooks, with its own ids
-    webhooks.publish("acme", "session.analyzed", {"sessionId": "acme-session"})
+    webhook_events.publish("acme", "session.analyzed", {"sessionId": "acme-session"})
     deliveries.run()
     assert len(acme_receiver.requests) == 1 and corp_receiver.requests == []
     assert b'"organizationId":"acme"' in acme_receiver.requests[0]["body"]

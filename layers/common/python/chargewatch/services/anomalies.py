@@ -39,7 +39,7 @@ from chargewatch.schemas.anomalies import (
     UpdateIssueRequest,
 )
 from chargewatch.schemas.webhooks import IssueUpdatedData
-from chargewatch.services import webhooks
+from chargewatch.services import webhook_events
 from chargewatch.services.read_model import REVENUE_LEAK_CATEGORIES
 
 BUCKET_MS = 5 * 60 * 1000
@@ -357,7 +357,7 @@ def update_issue(organization_id: str, issue_id: str, request: UpdateIssueReques
             if is_condition_failure(error):
                 continue
             raise
-        webhooks.publish_issue_updated(
+        webhook_events.publish_issue_updated(
             organization_id,
             IssueUpdatedData(
                 issueId=issue.id,

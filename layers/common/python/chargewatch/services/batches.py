@@ -403,9 +403,9 @@ def _complete_if_done(organization_id: str, batch_id: str) -> None:
         return  # another part completed it (and published the event)
     logger.info("batch completed", extra={"batchId": batch_id, "status": status, "failed": failed})
     from chargewatch.schemas.webhooks import BatchCompletedData
-    from chargewatch.services import webhooks
+    from chargewatch.services import webhook_events
 
-    webhooks.publish_batch_completed(
+    webhook_events.publish_batch_completed(
         organization_id,
         BatchCompletedData(
             batchId=batch_id,

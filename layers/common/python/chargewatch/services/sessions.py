@@ -30,7 +30,7 @@ from chargewatch.schemas.sessions import (
     SessionPage,
     SessionResult,
 )
-from chargewatch.services import read_model, usage, webhooks
+from chargewatch.services import read_model, usage, webhook_events
 
 if TYPE_CHECKING:
     from chargewatch.dal.table import TransactWrite
@@ -240,7 +240,7 @@ def _store_with_effects(
                 effects=effects.apply,
                 replaces_analyzed_at=previous.analyzedAt if previous else None,
             )
-            webhooks.publish_session_analysis(organization_id, item, document, summary.get("lastAnalyzedAt"))
+            webhook_events.publish_session_analysis(organization_id, item, document, summary.get("lastAnalyzedAt"))
             return
         except sessions_dal.VersionConflict:
             return  # the session moved on; the request that moved it stores the newer analysis

@@ -224,7 +224,7 @@ def _announce(organization_id: str, station_id: str, analysis: StationDayAnalysi
     """station.anomaly_detected, once per day that becomes anomalous: a re-run (re-fired day,
     redelivered message) of a day already stored as anomalous announces nothing new."""
     from chargewatch.schemas.webhooks import StationAnomalyDetectedData
-    from chargewatch.services import webhooks
+    from chargewatch.services import webhook_events
 
     markers = [
         {
@@ -236,7 +236,7 @@ def _announce(organization_id: str, station_id: str, analysis: StationDayAnalysi
         }
         for d in analysis.detections
     ]
-    webhooks.publish_station_anomaly_detected(
+    webhook_events.publish_station_anomaly_detected(
         organization_id,
         StationAnomalyDetectedData(
             chargingStationId=station_id,
