@@ -127,8 +127,16 @@ def _create_user(args: argparse.Namespace) -> int:
         print(json.dumps({"error": {"code": "create_user_failed", "message": str(error)}}), file=sys.stderr)
         return 2
     now = clock.iso_now()
+    # A person's default organization is the one they created or first joined: a later --org adds a
+    # membership without moving it.
+    existing = users.get(user_id)
+    keeps_default = existing is not None and bool(existing.defaultOrganizationId)
     users.upsert(
-        user_id, email=args.email, now=now, super_admin=args.super_admin or None, default_organization_id=args.org
+        user_id,
+        email=args.email,
+        now=now,
+        super_admin=args.super_admin or None,
+        default_organization_id=None if keeps_default else args.org,
     )
     if args.org:
         members.put_member(args.org, user_id=user_id, email=args.email, role=args.role, joined_at=now)

@@ -293,9 +293,7 @@ def add_cli(subparsers) -> None:
         help="largest submit body (default 5 MB; the API refuses more than 6 MB)",
     )
     parser.add_argument("--max-sessions", type=int, default=MAX_SESSIONS_PER_SUBMIT, help="most sessions per submit")
-    parser.add_argument(
-        "--default-station", help="chargingStationId for lines without one (e.g. `chargewatch synth` output)"
-    )
+    parser.add_argument("--default-station", help="chargingStationId for lines without one")
     parser.add_argument("--poll-interval", type=float, default=1.0, help="seconds between status polls")
     parser.add_argument("--timeout", type=float, default=3600.0, help="give up waiting after this many seconds")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")

@@ -28,3 +28,29 @@ def test_create_org_needs_a_target(monkeypatch):
     monkeypatch.delenv("TABLE_NAME", raising=False)
     with pytest.raises(SystemExit):
         cli.main(["admin", "create-org", "--name", "x"])
+
+
+def test_create_user_keeps_the_default_organization_they_first_joined(stack, make_org, capsys):
+    from chargewatch.dal import members, users
+
+    first, _ = make_org("First Fleet")
+    second, _ = make_org("Second Fleet")
+    for organization_id in (first, second):
+        assert (
+            cli.main(
+                [
+                    "admin",
+                    "create-user",
+                    "--email",
+                    "ops@example.com",
+                    "--password",
+                    "Passw0rd-demo",
+                    "--org",
+                    organization_id,
+                ]
+            )
+            == 0
+        )
+    user_id = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["userId"]
+    assert users.get(user_id).defaultOrganizationId == first
+    assert members.get_member(first, user_id) is not None and members.get_member(second, user_id) is not None

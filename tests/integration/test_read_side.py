@@ -255,7 +255,12 @@ def test_issue_workflow_and_its_effect_on_statistics(api):
         api.get("/v1/anomalies", query="anomalyIssuesStatus=IN_PROGRESS").json()["content"][0]["issues"][0]["id"]
         == issue_id
     )
-    assert api.get("/v1/anomalies", query="assignedTo=u-ops").json()["pagination"]["totalCount"] >= 1
+    by_id = api.get("/v1/anomalies", query="assignedTo=u-ops").json()
+    assert by_id["pagination"]["totalCount"] >= 1
+    # the filter takes the e-mail the issue was assigned with, in any case, as it takes the user id
+    for email in ("ops@example.com", "OPS@Example.com"):
+        assert api.get("/v1/anomalies", query=f"assignedTo={email}").json() == by_id
+    assert api.get("/v1/anomalies", query="assignedTo=nobody@example.com").json()["pagination"]["totalCount"] == 0
 
     dismissed = api.patch(f"/v1/anomalies/issues/{issue_id}", {"status": "DISMISSED", "reason": "meter swap, known"})
     assert dismissed.status == 200

@@ -39,7 +39,22 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         default=CATEGORIES,
         help="comma-separated subset of: " + ",".join(CATEGORIES),
     )
+    parser.add_argument(
+        "--stations",
+        type=int,
+        default=5,
+        help="spread the sessions over this many stations (chargingStationId SYNTH-CP-001...), so the "
+        "output can be uploaded as it is (default 5)",
+    )
     parser.set_defaults(handler=run)
+
+
+def _with_station(session: dict, index: int, stations: int) -> dict:
+    """A station and connector for a generated session: the API needs one, the engine does not."""
+    station = index % max(1, stations)
+    session.setdefault("chargingStationId", f"SYNTH-CP-{station + 1:03d}")
+    session.setdefault("connectorId", str(index // max(1, stations) % 2 + 1))
+    return session
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,8 +68,8 @@ def run(args: argparse.Namespace) -> int:
     )
     out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8")
     try:
-        for session in sessions:
-            out.write(json.dumps(session, separators=(",", ":")) + "\n")
+        for index, session in enumerate(sessions):
+            out.write(json.dumps(_with_station(session, index, args.stations), separators=(",", ":")) + "\n")
     except BrokenPipeError:  # e.g. piped into `head`
         sys.stderr.close()
         return 0

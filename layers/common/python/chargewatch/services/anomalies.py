@@ -117,9 +117,10 @@ def _issues_matching(
     if status is not None:
         condition = Issue.status == status
     if assigned_to is not None:
-        condition = (
-            (Issue.assignedTo == assigned_to) if condition is None else condition & (Issue.assignedTo == assigned_to)
-        )
+        # issues store the assignee's user id; a filter may name them by e-mail, as assigning does
+        member = members_dal.find_member(organization_id, assigned_to)
+        assignee = member.userId if member is not None else assigned_to
+        condition = (Issue.assignedTo == assignee) if condition is None else condition & (Issue.assignedTo == assignee)
     return anomalies_dal.list_issues(organization_id, filter_condition=condition)
 
 
