@@ -159,6 +159,20 @@ def test_existing_session_is_idempotent_and_a_conflict_is_a_failed_result(api, p
     assert api.get("/v1/statistics").json()["totalSessions"] == 3
 
 
+def test_a_failed_item_leaves_no_phantom_station(api, poller):
+    assert api.post("/v1/sessions", energy_session("taken", station="CP-REAL")).status == 200
+    conflicting = energy_session("taken", station="CP-PHANTOM", readings=9)
+    assert api.post("/v1/sessions", conflicting).status == 409
+    batch_id = _submit(api, [conflicting, energy_session("fine", station="CP-REAL")])["batchId"]
+    poller.drain()
+    assert api.get(f"/v1/sessions/batch/{batch_id}").json()["failedSessions"] == 1
+    assert api.get("/v1/stations/lookup").json()["items"] == ["CP-REAL"]
+    stations = api.get("/v1/stations").json()
+    assert [station["chargingStationId"] for station in stations["content"]] == ["CP-REAL"]
+    assert stations["pagination"]["totalCount"] == 1
+    assert api.get("/v1/stations/CP-PHANTOM").status == 404
+
+
 def test_validation_reports_the_index_and_stores_nothing(api, stack):
     sessions = [energy_session(f"v-{i}") for i in range(5)]
     sessions[3]["meterValues"][0]["value"] = "not a number"

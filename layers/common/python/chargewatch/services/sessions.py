@@ -431,7 +431,11 @@ def store_session(
     try:
         sessions_dal.create_session(item, readings, effects=count_session)
     except sessions_dal.VersionConflict:
-        existing = _require(organization_id, request.sessionId)  # the id exists (a retry, or a concurrent create)
+        # the id exists (a retry, or a concurrent create): a station this attempt registered holds
+        # no session of it, so it must not appear in station lists and lookups
+        if registered:
+            stations_dal.drop_if_empty(organization_id, item.chargingStationId, item.connectorId, registered=True)
+        existing = _require(organization_id, request.sessionId)
     except Exception:
         if registered:  # the station was registered for a session that was never stored
             stations_dal.drop_if_empty(organization_id, item.chargingStationId, item.connectorId, registered=True)
