@@ -566,3 +566,41 @@ def test_backfill_counts_data_written_before_the_counters(api):
     assert api.put("/v1/sessions/d2", CLEAN).status == 200  # CP-C → 0 anomalies
     stats = _statistics_match(api, organization_id, ids)
     assert stats["chargingStationsWithAnomaliesCount"] == 2
+
+
+def _dropping(session_id, day, connector="1"):
+    """A session whose register falls back near zero at its end: a KWH_DECREASE on `day`."""
+    session = energy_session(session_id, station="CP-LATE", day=day, readings=8, connector=connector)
+    session["meterValues"].append(
+        {"measurand": "Energy.Active.Import.Register", "timestamp": f"{day}T10:40:00Z", "unit": "kWh", "value": 0.5}
+    )
+    return session
+
+
+def _station(api):
+    """The station as the list shows it (aiScore is a list field), checked against its detail."""
+    (listed,) = [item for item in api.get("/v1/stations").json()["content"] if item["chargingStationId"] == "CP-LATE"]
+    assert api.get("/v1/stations/CP-LATE").json()["lastAnomalyDate"] == listed["lastAnomalyDate"]
+    return listed
+
+
+def test_station_last_anomaly_follows_the_newest_anomaly_not_the_last_write(api):
+    assert api.post("/v1/sessions", _dropping("late-april", "2026-04-01")).status == 200
+    april = _station(api)
+    assert april["lastAnomalyDate"].startswith("2026-04-01") and april["aiScore"] is not None
+    # an older anomalous session arriving late leaves the newer date (and its score) alone
+    assert api.post("/v1/sessions", _dropping("late-march", "2026-03-01", connector="2")).status == 200
+    assert (_station(api)["lastAnomalyDate"], _station(api)["aiScore"]) == (april["lastAnomalyDate"], april["aiScore"])
+    # re-analysing the older one changes nothing either
+    assert (
+        api.put("/v1/sessions/late-march", {"meterValues": _dropping("x", "2026-03-01")["meterValues"]}).status == 200
+    )
+    assert _station(api)["lastAnomalyDate"] == april["lastAnomalyDate"]
+    # the newest anomaly disappears on re-analysis: the next newest takes over
+    clean = energy_session("late-april", station="CP-LATE", day="2026-04-01", readings=8)["meterValues"]
+    assert api.put("/v1/sessions/late-april", {"meterValues": clean}).status == 200
+    assert _station(api)["lastAnomalyDate"].startswith("2026-03-01")
+    # and when no anomaly is left, there is no last anomaly
+    clean = energy_session("late-march", station="CP-LATE", day="2026-03-01", readings=8)["meterValues"]
+    assert api.put("/v1/sessions/late-march", {"meterValues": clean}).status == 200
+    assert (_station(api)["lastAnomalyDate"], _station(api)["aiScore"]) == (None, None)

@@ -139,6 +139,15 @@ def query_anomalies(
     )
 
 
+def latest_of_station(organization_id: str, station_id: str, *, excluding_session: str) -> AnomalyItem | None:
+    """The station's newest anomaly outside one session (newest first on the tenant's time index;
+    only needed when that session held the station's newest anomaly and lost it)."""
+    condition = (AnomalyItem.chargingStationId == station_id) & (AnomalyItem.sessionId != excluding_session)
+    for item in query_anomalies(organization_id, filter_condition=condition):
+        return item
+    return None
+
+
 def get_issue(organization_id: str, issue_id: str) -> IssueItem | None:
     try:
         return IssueItem.get(*issue_key(organization_id, issue_id), consistent_read=True)

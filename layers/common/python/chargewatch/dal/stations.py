@@ -371,7 +371,8 @@ def move_counts(
     anomalies_delta: int,
     category_deltas: dict[str, int],
     totals_deltas: dict[str, float],
-    last_anomaly: tuple[str, float] | None,
+    last_anomaly: tuple[str | None, float | None] | None,
+    connector_anomaly_at: str | None = None,
     flags: tuple[AnomalyFlag, AnomalyFlag] | None = None,
 ) -> None:
     """Apply the difference between an old and a new analysis of one session.
@@ -400,10 +401,14 @@ def move_counts(
         connector_actions.append(ConnectorItem.totalAnomalies.add(anomalies_delta))
     if last_anomaly is not None:
         moment, score = last_anomaly
-        station_actions += [StationItem.lastAnomalyDate.set(moment), StationItem.lastAnomalyScore.set(score)]
+        if moment is None or score is None:  # the station has no anomaly left
+            station_actions += [StationItem.lastAnomalyDate.remove(), StationItem.lastAnomalyScore.remove()]
+        else:
+            station_actions += [StationItem.lastAnomalyDate.set(moment), StationItem.lastAnomalyScore.set(score)]
+    if connector_anomaly_at is not None:
         connector_actions += [
-            ConnectorItem.lastAnomalyDate.set(moment),
-            ConnectorItem.firstAnomalyDate.set(ConnectorItem.firstAnomalyDate | moment),
+            ConnectorItem.lastAnomalyDate.set(connector_anomaly_at),
+            ConnectorItem.firstAnomalyDate.set(ConnectorItem.firstAnomalyDate | connector_anomaly_at),
         ]
     if station_actions:
         transaction.update(

@@ -215,6 +215,40 @@ def _write_issue_changes(transaction: TransactWrite, plan: _Plan) -> None:
             )
 
 
+def _station_latest_anomaly(
+    organization_id: str,
+    session: SessionItem,
+    old_items: dict[str, anomalies_dal.AnomalyItem],
+    new_items: dict[str, anomalies_dal.AnomalyItem],
+    new_document: dict[str, Any] | None,
+) -> tuple[str | None, float | None] | None:
+    """The station's lastAnomalyDate/aiScore after this analysis, or None when they stay as stored.
+
+    The newest anomaly wins by when it happened, not by when its session was written: a late or
+    re-analysed older session leaves a newer date alone, and when this session held the newest
+    anomaly and lost it, the newest of the station's other sessions takes over (or none)."""
+    station = stations_dal.get_station(organization_id, session.chargingStationId)
+    stored_ms = (
+        clock.to_epoch_ms(clock.parse_iso(station.lastAnomalyDate)) if station and station.lastAnomalyDate else None
+    )
+    candidate: tuple[int, str, float] | None = None
+    if new_items:
+        latest = max(new_items.values(), key=lambda item: int(item.occurredAtMs))
+        score = float((new_document or {}).get("anomalyScore") or latest.score)
+        candidate = (int(latest.occurredAtMs), latest.occurredAt, score)
+    held_newest = stored_ms is not None and any(int(item.occurredAtMs) == stored_ms for item in old_items.values())
+    if held_newest and stored_ms is not None and (candidate is None or candidate[0] < stored_ms):
+        other = anomalies_dal.latest_of_station(
+            organization_id, session.chargingStationId, excluding_session=session.sessionId
+        )
+        if other is not None and (candidate is None or int(other.occurredAtMs) > candidate[0]):
+            candidate = (int(other.occurredAtMs), other.occurredAt, float(other.score))
+        return (None, None) if candidate is None else (candidate[1], candidate[2])
+    if candidate is None or (stored_ms is not None and candidate[0] < stored_ms):
+        return None
+    return candidate[1], candidate[2]
+
+
 def analysis_effects(
     organization_id: str,
     session: SessionItem,
@@ -251,10 +285,11 @@ def analysis_effects(
     # whether this moves a station / connector across zero anomalies is decided against these reads,
     # and the transaction is conditioned on them (stations_dal._flag_move): a race means plan again
     flags = stations_dal.read_anomaly_flags(organization_id, station, connector) if anomalies_delta else None
-    last_anomaly = None
-    if new_items:
-        latest = max(new_items.values(), key=lambda item: int(item.occurredAtMs))
-        last_anomaly = (latest.occurredAt, float((new_document or {}).get("anomalyScore") or latest.score))
+    last_anomaly = (
+        _station_latest_anomaly(organization_id, session, old_items, new_items, new_document)
+        if old_items or new_items
+        else None
+    )
 
     def apply(transaction: TransactWrite) -> None:
         for sk, previous in old_items.items():
@@ -273,6 +308,9 @@ def analysis_effects(
             category_deltas={k: v for k, v in plan.category_deltas.items() if v},
             totals_deltas={k: round(v, 6) for k, v in totals.items() if v},
             last_anomaly=last_anomaly,
+            connector_anomaly_at=max(new_items.values(), key=lambda item: int(item.occurredAtMs)).occurredAt
+            if new_items
+            else None,
             flags=flags,
         )
 
