@@ -604,3 +604,19 @@ def test_station_last_anomaly_follows_the_newest_anomaly_not_the_last_write(api)
     clean = energy_session("late-march", station="CP-LATE", day="2026-03-01", readings=8)["meterValues"]
     assert api.put("/v1/sessions/late-march", {"meterValues": clean}).status == 200
     assert (_station(api)["lastAnomalyDate"], _station(api)["aiScore"]) == (None, None)
+
+
+def test_revenue_bills_the_energy_the_car_received_and_the_spike_is_at_risk(api):
+    session = energy_session("spiky", station="CP-SPIKE", readings=10)  # 11 kW, 5-minute readings
+    for reading in session["meterValues"]:
+        if reading["measurand"].startswith("Energy") and reading["timestamp"] >= "2026-02-27T10:25:00Z":
+            reading["value"] += 1_000_000  # +1,000 kWh (in Wh) that no 11 kW charger delivers in 5 minutes
+    session["metadata"] = {"maxPowerKw": 11}
+    result = api.post("/v1/sessions", session).json()
+    assert [anomaly["category"] for anomaly in result["anomalies"]] == ["ENERGY_SPIKE"]
+
+    stats = api.get("/v1/statistics").json()
+    price = stats["pricePerKwh"]
+    received = 9 * 11 * 5 / 60  # nine 5-minute intervals at 11 kW: 8.25 kWh
+    assert stats["totalRevenue"] == pytest.approx(received * price, abs=0.01)
+    assert stats["revenueAtRisk"] == pytest.approx(1000 * price, rel=0.01)  # the phantom energy, not billed

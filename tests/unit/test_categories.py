@@ -21,6 +21,9 @@ def test_billing_relevance_is_defined_once_by_the_engine():
     assert read_model.BILLING_RELEVANT is engine.BILLING_RELEVANT is result.BILLING_RELEVANT
     assert engine.BILLING_RELEVANT < set(engine.CATEGORIES)
     assert read_model.REVENUE_LEAK_CATEGORIES <= engine.BILLING_RELEVANT
+    # phantom energy is billing-relevant (it counts at risk) and never part of the leak estimate
+    assert engine.PHANTOM_ENERGY <= engine.BILLING_RELEVANT
+    assert not engine.PHANTOM_ENERGY & read_model.REVENUE_LEAK_CATEGORIES
 
 
 def test_every_category_another_module_names_is_one_of_the_engines():

@@ -25,3 +25,7 @@ CATEGORIES: tuple[str, ...] = (
 BILLING_RELEVANT: frozenset[str] = frozenset(
     {"KWH_DECREASE", "ENERGY_SPIKE", "ENERGY_POWER_MISMATCH", "UNIT_MISMATCH", "FROZEN_TELEMETRY"}
 )
+
+# Energy these anomalies carry was reported by the meter but received by no car (a jump beyond what
+# the charger can deliver, Wh sent as kWh): it is not billable, and it is what a bill would overcharge.
+PHANTOM_ENERGY: frozenset[str] = frozenset({"ENERGY_SPIKE", "UNIT_MISMATCH"})

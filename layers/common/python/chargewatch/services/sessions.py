@@ -194,7 +194,7 @@ def record_analysis(
         "anomalyConfidence": float(document.get("anomalyConfidence") or 0.0),
         "anomalyCount": len(anomalies),
         "anomalyCategories": sorted({anomaly["category"] for anomaly in anomalies}),
-        "energyKwh": round(float(result.energy_kwh), 6),
+        "energyKwh": round(received_energy_kwh(float(result.energy_kwh), anomalies), 6),
     }
     analysis = sessions_dal.new_analysis_item(
         sessionVersion=int(item.version),
@@ -209,6 +209,20 @@ def record_analysis(
     for anomaly in anomalies:
         observability.count(observability.ANOMALIES_DETECTED, dimension=("category", str(anomaly["category"])))
     return document, analyzed_at
+
+
+def received_energy_kwh(estimated_kwh: float, anomalies: list[dict[str, Any]]) -> float:
+    """The energy the car received: the engine's estimate less what its phantom-energy anomalies
+    (csar.categories.PHANTOM_ENERGY) carry. Revenue and energy statistics add this up; the phantom
+    part counts at risk through the anomaly's incident instead (docs/statistics.md)."""
+    from csar.categories import PHANTOM_ENERGY
+
+    phantom = sum(
+        float((anomaly.get("details") or {}).get("energyKwh") or 0.0)
+        for anomaly in anomalies
+        if anomaly.get("category") in PHANTOM_ENERGY
+    )
+    return max(0.0, estimated_kwh - phantom)
 
 
 def _store_with_effects(
