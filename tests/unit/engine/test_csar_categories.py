@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from csar_session_builders import (
     ENERGY,
     POWER,
@@ -125,6 +126,33 @@ def test_register_stuck_while_power_flows_is_frozen_telemetry():
     found = anomaly(result, "FROZEN_TELEMETRY")
     assert (found.start_timestamp, found.end_timestamp) == (iso(times[20]), iso(times[34]))
     assert found.energy_kwh > 2.0 and result.is_incident
+
+
+@pytest.mark.parametrize("interval_s", [60, 300, 900])
+def test_a_twenty_minute_freeze_at_22_kw_is_found_whatever_the_sampling(interval_s):
+    """20 minutes of a stuck register while 22 kW are reported: ~7 kWh unbilled. At 5-minute
+    sampling that is 5 readings, at 15-minute sampling 2 or 3: duration and energy decide."""
+    readings, times, _ = session(22.0, minutes=120, interval_s=interval_s)
+    energies = energy_readings(readings)
+    first = next(i for i, t in enumerate(times) if t >= 1800)
+    last = next(i for i, t in enumerate(times) if t >= 1800 + 1200)
+    stuck = energies[first]["value"]
+    missed = energies[last]["value"] - stuck
+    for index, reading in enumerate(energies):
+        if first <= index <= last:
+            reading["value"] = stuck
+        elif index > last:
+            reading["value"] = round(reading["value"] - missed, 6)  # the frozen energy is lost
+    found = anomaly(analyze(readings), "FROZEN_TELEMETRY")
+    assert (found.start_timestamp, found.end_timestamp) == (iso(times[first]), iso(times[last]))
+    assert found.energy_kwh == pytest.approx(22.0 * (times[last] - times[first]) / 3600, rel=0.05)
+
+
+def test_one_flat_minute_at_full_power_is_not_frozen():
+    readings, _, _ = session(22.0, minutes=60, interval_s=60)
+    energies = energy_readings(readings)
+    energies[30]["value"] = energies[29]["value"]  # one reading repeated (a late register update)
+    assert "FROZEN_TELEMETRY" not in categories(analyze(readings))
 
 
 def test_suspended_ev_pause_is_not_frozen():

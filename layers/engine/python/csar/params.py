@@ -47,7 +47,7 @@ class CsarParams:
     mismatch_min_kwh: float = 0.5
 
     # --- FROZEN_TELEMETRY -----------------------------------------------------
-    frozen_min_readings: int = 6
+    frozen_min_readings: int = 2  # one flat interval; duration and missed energy decide
     frozen_min_seconds: float = 600.0
     frozen_min_power_kw: float = 1.0
     frozen_min_soc_rise: float = 2.0  # SoC evidence when no power is reported

@@ -334,6 +334,8 @@ def frozen_telemetry(ctx: BatchContext, log: EventLog) -> None:
     last = last_interval + 1  # last reading of the constant run
     readings = last - first + 1
     duration = t[last] - t[first]
+    # Judged by how long the register stood still and how much energy it missed meanwhile (below),
+    # not by how many readings it took: at 5-minute sampling 20 frozen minutes are 5 readings.
     keep = (readings >= p.frozen_min_readings) & (duration >= p.frozen_min_seconds)
     first, last, readings, duration = first[keep], last[keep], readings[keep], duration[keep]
     if not len(first):
@@ -362,8 +364,13 @@ def frozen_telemetry(ctx: BatchContext, log: EventLog) -> None:
         sessions[frozen],
         t[first[frozen]],
         t[last[frozen]],
+        # longer, and (with power) more energy missed against what a coarse register hides
         margin=(duration[frozen] / p.frozen_min_seconds - 1.0)
-        + (readings[frozen] - p.frozen_min_readings) / p.frozen_min_readings,
+        + np.where(
+            by_power[frozen],
+            np.log1p(expected_kwh[frozen] / (2.0 * ctx.resolution_kwh[sessions[frozen]] + 0.05)),
+            0.5,
+        ),
         corroboration=np.where(by_power[frozen], 1.0, 0.6),
         energy_kwh=np.where(by_power[frozen], expected_kwh[frozen], 0.0),
     )
