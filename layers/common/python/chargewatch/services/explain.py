@@ -216,9 +216,17 @@ def _current_key(organization_id: str, session_id: str) -> str:
     return f"{int(item.version)}:{current[1] if current else '-'}"
 
 
-def _generate(organization_id: str, reason: str, produce: Callable[[], explainers.Generation]) -> explainers.Generation:
+def _generate(
+    organization_id: str,
+    reason: str,
+    provider: explainers.ExplanationProvider,
+    produce: Callable[[], explainers.Generation],
+) -> explainers.Generation:
     """Metering around one generation: refused (402) before it when the month is used up, and
-    not delivered when its tokens would pass the limit."""
+    not delivered when its tokens would pass the limit. The offline (grounded) explainer runs no
+    model: it consumes no AI tokens, so it neither counts against nor is refused by the quota."""
+    if not provider.consumes_tokens:
+        return produce()
     limit = usage.ensure_ai_allowance(organization_id)
     generation = produce()
     usage.consume_ai_tokens(organization_id, generation.tokens, reason, limit=limit)
@@ -244,7 +252,7 @@ def explain(organization_id: str, session_id: str, request: ExplainRequest) -> E
         if cached is not None:
             return ExplainResponse(sessionId=session_id, explanation=cached.explanation, cached=True)
     provider = explainers.provider()
-    generation = _generate(organization_id, "explain", lambda: provider.explain(facts, lang))
+    generation = _generate(organization_id, "explain", provider, lambda: provider.explain(facts, lang))
     explanations_dal.put(
         organization_id,
         session_id,
@@ -263,5 +271,5 @@ def ask(organization_id: str, session_id: str, request: AskRequest) -> AskRespon
     lang = check_lang(request.lang)
     facts, _ = _session_facts(organization_id, session_id)
     provider = explainers.provider()
-    generation = _generate(organization_id, "ask", lambda: provider.ask(facts, request.question, lang))
+    generation = _generate(organization_id, "ask", provider, lambda: provider.ask(facts, request.question, lang))
     return AskResponse(sessionId=session_id, answer=generation.text)

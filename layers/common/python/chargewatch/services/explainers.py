@@ -35,6 +35,7 @@ def estimate_tokens(text: str) -> int:
 
 class ExplanationProvider(Protocol):
     name: str
+    consumes_tokens: bool  # false for the offline explainer: nothing to meter against the AI quota
 
     def explain(self, facts: dict[str, Any], lang: str) -> Generation: ...
 
@@ -284,17 +285,7 @@ def grounded_explanation(facts: dict[str, Any], lang: str) -> str:
     )
     currency = facts["pricing"]["currency"]
     for anomaly in anomalies:
-        definition = (facts["categoryDefinitions"].get(anomaly["category"]) or {}).get("definition", "")
-        lines.append(
-            text["item"].format(
-                name=anomaly["name"],
-                category=anomaly["category"],
-                start=_fmt(anomaly.get("startTimestamp")),
-                end=_fmt(anomaly.get("endTimestamp")),
-                score=_fmt(anomaly.get("score")),
-                definition=definition,
-            )
-        )
+        lines.append(_anomaly_line(text["item"], anomaly, facts, lang))
         if anomaly.get("energyKwh"):
             lines.append(
                 text["money"].format(
@@ -323,8 +314,12 @@ TOPICS: dict[str, tuple[str, ...]] = {
         "price",
         "bill",
         "omzet",
-        "kosten",
+        "kost",  # kosten, kost (nl), kostet (de)
         "geld",
+        "euro",
+        "bezahl",
+        "betaal",
+        "verdien",
         "prijs",
         "umsatz",
         "preis",
@@ -333,6 +328,13 @@ TOPICS: dict[str, tuple[str, ...]] = {
     "energy": ("energy", "kwh", "energie", "how much", "hoeveel", "wie viel"),
     "timing": ("when", "time", "how long", "duration", "start", "wanneer", "hoe lang", "tijd", "wann", "dauer", "zeit"),
     "anomaly": ("anomal", "afwijking", "why", "waarom", "warum", "wrong", "problem", "fout", "fehler", "issue"),
+}
+
+# How a "nothing found about X" answer names the topic, per language.
+TOPIC_WORDS: dict[str, dict[str, str]] = {
+    "en": {"soc": "the state of charge (SoC)", "gap": "the gaps between readings"},
+    "nl": {"soc": "de laadtoestand", "gap": "de gaten tussen metingen"},
+    "de": {"soc": "dem Ladezustand", "gap": "den Lücken zwischen Messwerten"},
 }
 
 ANSWERS: dict[str, dict[str, str]] = {
@@ -348,7 +350,7 @@ ANSWERS: dict[str, dict[str, str]] = {
         "no_anomalies": "No anomalies were detected in this session.",
         "anomaly": "{name} ({category}) from {start} to {end}, score {score}: {definition}",
         "related": "Detected: {name} ({category}) from {start} to {end}, score {score}.",
-        "not_detected": "No {what} anomaly was detected in this session.",
+        "not_detected": "No anomaly in {what} was detected in this session.",
         "unknown": "The data of this session cannot answer that question. It covers energy, power, state of charge, reading gaps, timing and the detected anomalies.",
     },
     "nl": {
@@ -390,10 +392,53 @@ TOPIC_CATEGORIES = {
 }
 
 
-def _anomaly_line(template: str, anomaly: dict[str, Any], facts: dict[str, Any]) -> str:
+# Category names and definitions in Dutch and German (English ones come with the facts), so that an
+# answer in nl/de carries no English sentence; the category code stays as the identifier.
+CATEGORY_TEXT: dict[str, dict[str, tuple[str, str]]] = {
+    "nl": {
+        "KWH_DECREASE": ("Daling energieteller", "De energieteller daalde tussen metingen (reset of overloop van de meter)."),
+        "ENERGY_SPIKE": ("Energiepiek", "Een energiestap vraagt een vermogen ver boven wat de lader kan leveren."),
+        "ENERGY_POWER_MISMATCH": ("Energie/vermogen-verschil", "Gemeten energie en geïntegreerd vermogen verschillen over meerdere intervallen."),
+        "FROZEN_TELEMETRY": ("Bevroren telemetrie", "De energieteller stond stil terwijl er vermogen werd gemeld."),
+        "ENERGY_PIT": ("Vermogensdip", "Het vermogen zakte een tijd ver onder zijn niveau en herstelde daarna."),
+        "SOC_DECREASE": ("Daling laadtoestand", "De laadtoestand van de auto daalde terwijl er energie werd geladen."),
+        "SOC_ENERGY_INCONSISTENT": ("Laadtoestand/energie-tegenspraak", "Energie en stijging van de laadtoestand geven een onmogelijke accucapaciteit."),
+        "TIME_GAP": ("Gat in de tijd", "Metingen bleven veel langer uit dan het normale interval van de sessie."),
+        "TIMESTAMP_DISORDER": ("Tijdstempels door elkaar", "Metingen kwamen in de verkeerde volgorde of één tijdstempel had twee waarden."),
+        "ZERO_ENERGY": ("Geen energie", "Een sessie van tien minuten of langer leverde bijna geen energie."),
+        "POWER_OVER_RATING": ("Vermogen boven nominaal", "Het gemelde vermogen lag boven het nominale vermogen van de aansluiting."),
+        "UNIT_MISMATCH": ("Verkeerde eenheid", "Energiemetingen sprongen ongeveer 1000x en terug (Wh verzonden als kWh)."),
+    },
+    "de": {
+        "KWH_DECREASE": ("Rückgang des Energiezählers", "Der Energiezähler fiel zwischen zwei Messungen (Zähler-Reset oder Überlauf)."),
+        "ENERGY_SPIKE": ("Energiesprung", "Ein Energiezuwachs setzt eine Leistung weit über dem voraus, was die Ladestation liefern kann."),
+        "ENERGY_POWER_MISMATCH": ("Energie/Leistung-Abweichung", "Gemessene Energie und integrierte Leistung weichen über mehrere Intervalle ab."),
+        "FROZEN_TELEMETRY": ("Eingefrorene Telemetrie", "Der Energiezähler blieb stehen, während Leistung gemeldet wurde."),
+        "ENERGY_PIT": ("Leistungseinbruch", "Die Leistung fiel eine Zeit lang weit unter ihr Niveau und erholte sich dann."),
+        "SOC_DECREASE": ("Rückgang des Ladezustands", "Der Ladezustand des Fahrzeugs sank, während Energie geladen wurde."),
+        "SOC_ENERGY_INCONSISTENT": ("Ladezustand/Energie-Widerspruch", "Energie und Anstieg des Ladezustands ergeben eine unmögliche Akkukapazität."),
+        "TIME_GAP": ("Zeitlücke", "Messungen blieben viel länger aus als das übliche Intervall der Sitzung."),
+        "TIMESTAMP_DISORDER": ("Zeitstempel durcheinander", "Messungen kamen in falscher Reihenfolge oder ein Zeitstempel trug zwei Werte."),
+        "ZERO_ENERGY": ("Keine Energie", "Eine Sitzung von zehn Minuten oder länger lieferte fast keine Energie."),
+        "POWER_OVER_RATING": ("Leistung über Nennwert", "Die gemeldete Leistung lag über der Nennleistung des Anschlusses."),
+        "UNIT_MISMATCH": ("Falsche Einheit", "Energiewerte sprangen um etwa das 1000-Fache und zurück (Wh als kWh gesendet)."),
+    },
+}  # fmt: skip
+
+
+def _category_text(anomaly: dict[str, Any], facts: dict[str, Any], lang: str) -> tuple[str, str]:
+    """(name, definition) of an anomaly's category in `lang`."""
+    translated = CATEGORY_TEXT.get(lang, {}).get(anomaly["category"])
+    if translated is not None:
+        return translated
     definition = (facts["categoryDefinitions"].get(anomaly["category"]) or {}).get("definition", "")
+    return anomaly["name"], definition
+
+
+def _anomaly_line(template: str, anomaly: dict[str, Any], facts: dict[str, Any], lang: str) -> str:
+    name, definition = _category_text(anomaly, facts, lang)
     return template.format(
-        name=anomaly["name"],
+        name=name,
         category=anomaly["category"],
         start=_fmt(anomaly.get("startTimestamp")),
         end=_fmt(anomaly.get("endTimestamp")),
@@ -416,7 +461,7 @@ def grounded_answer(facts: dict[str, Any], question: str, lang: str) -> str:
     topics = [topic for topic, keys in TOPICS.items() if any(key in q for key in keys)]
     parts: list[str] = []
     for anomaly in named:
-        parts.append(_anomaly_line(words["anomaly"], anomaly, facts))
+        parts.append(_anomaly_line(words["anomaly"], anomaly, facts, lang))
     for topic in topics:
         if topic == "soc":
             parts.append(
@@ -444,27 +489,28 @@ def grounded_answer(facts: dict[str, Any], question: str, lang: str) -> str:
                 )
             )
         elif topic == "anomaly" and not named:
-            parts += [_anomaly_line(words["anomaly"], a, facts) for a in anomalies] or [words["no_anomalies"]]
+            parts += [_anomaly_line(words["anomaly"], a, facts, lang) for a in anomalies] or [words["no_anomalies"]]
         if topic in TOPIC_CATEGORIES and not named:
             related = [a for a in anomalies if a["category"] in TOPIC_CATEGORIES[topic]]
-            parts += [_anomaly_line(words["related"], a, facts) for a in related]
+            parts += [_anomaly_line(words["related"], a, facts, lang) for a in related]
             if not related and topic in ("soc", "gap") and "anomaly" not in topics:
-                parts.append(words["not_detected"].format(what=topic.upper() if topic == "soc" else topic))
+                parts.append(words["not_detected"].format(what=TOPIC_WORDS[lang][topic]))
     if not parts:
         return words["unknown"]
     return "\n".join(dict.fromkeys(parts))
 
 
 class GroundedProvider:
+    """Offline and deterministic: templates over the facts, no model, so no tokens are consumed."""
+
     name = "grounded"
+    consumes_tokens = False
 
     def explain(self, facts: dict[str, Any], lang: str) -> Generation:
-        text = grounded_explanation(facts, lang)
-        return Generation(text, estimate_tokens(json.dumps(facts)), estimate_tokens(text))
+        return Generation(grounded_explanation(facts, lang), 0, 0)
 
     def ask(self, facts: dict[str, Any], question: str, lang: str) -> Generation:
-        text = grounded_answer(facts, question, lang)
-        return Generation(text, estimate_tokens(json.dumps(facts)) + estimate_tokens(question), estimate_tokens(text))
+        return Generation(grounded_answer(facts, question, lang), 0, 0)
 
 
 # --------------------------------------------------------------------------- bedrock
@@ -489,6 +535,7 @@ MAX_OUTPUT_TOKENS = 800
 
 class BedrockProvider:
     name = "bedrock"
+    consumes_tokens = True  # metered from the usage Bedrock reports
 
     def __init__(self, client: Any, model_id: str):  # a bedrock-runtime boto3 client (untyped)
 
