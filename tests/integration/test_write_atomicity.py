@@ -78,9 +78,18 @@ def _each_step(fail_write, operation) -> int:
 @pytest.fixture
 def organization(make_org):
     organization_id, _ = make_org("Acme", organization_id="acme")
-    # the tenant's counters exist already (a first session ever creates them at 0 on rollback)
     sessions.create_session(organization_id, CreateSessionRequest.model_validate(energy_session("first")))
     return organization_id
+
+
+def test_the_first_session_of_a_new_tenant_failing_leaves_nothing_behind(make_org, fail_write):
+    organization_id, _ = make_org("Fresh", organization_id="fresh")
+
+    def create(n):
+        body = seed_session(f"very-first-{n}", chargingStationId="CP-FIRST")
+        sessions.create_session(organization_id, CreateSessionRequest.model_validate(body))
+
+    assert _each_step(fail_write, create) >= 2
 
 
 def test_a_failed_create_leaves_nothing_behind(organization, fail_write):
@@ -97,6 +106,19 @@ def test_a_failed_create_at_a_known_station_leaves_nothing_behind(organization, 
         sessions.create_session(organization, CreateSessionRequest.model_validate(body))
 
     assert _each_step(fail_write, create) >= 2
+
+
+def test_a_failed_create_restores_the_station_metadata_it_overwrote(organization, fail_write):
+    first = energy_session("located", station="CP-1")
+    first["metadata"] = {"city": "Amsterdam"}
+    sessions.create_session(organization, CreateSessionRequest.model_validate(first))
+
+    def create(n):
+        body = seed_session(f"moved-{n}", chargingStationId="CP-1")
+        body["metadata"] = {**(body.get("metadata") or {}), "city": "Utrecht"}
+        sessions.create_session(organization, CreateSessionRequest.model_validate(body))
+
+    assert _each_step(fail_write, create) >= 2  # every failed step left the table (metadata too) as it was
 
 
 def test_a_failed_append_leaves_nothing_behind(organization, fail_write):

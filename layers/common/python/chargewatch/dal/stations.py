@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import DeleteError, TransactWriteError
+from pynamodb.exceptions import DeleteError, PutError, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
@@ -136,6 +136,16 @@ class TenantTotalsItem(Model):
     connectorsWithAnomalies = NumberAttribute(default=0)  # connectors flagged `withAnomalies`
 
 
+def initialise_totals(organization_id: str) -> None:
+    """The tenant's counters at 0, written with the organization: the first session's counts then
+    only move numbers (a rolled-back first create leaves the table as it found it)."""
+    try:
+        TenantTotalsItem(*totals_key(organization_id)).save(condition=TenantTotalsItem.PK.does_not_exist())
+    except PutError as error:
+        if not is_condition_failure(error):
+            raise
+
+
 def station_key(organization_id: str, station_id: str) -> tuple[str, str]:
     return station_pk(organization_id, station_id), "META"
 
@@ -211,11 +221,22 @@ def add_session(
     return registered
 
 
-def remove_session(transaction: TransactWrite, organization_id: str, station_id: str, connector_id: str | None) -> None:
-    """Undo `add_session` for a session whose create is being rolled back: -1 where it added 1."""
-    transaction.update(
-        StationItem(*station_key(organization_id, station_id)), actions=[StationItem.totalSessions.add(-1)]
-    )
+def remove_session(
+    transaction: TransactWrite,
+    organization_id: str,
+    station_id: str,
+    connector_id: str | None,
+    *,
+    restore_metadata: dict[str, Any] | None = None,
+) -> None:
+    """Undo `add_session` for a session whose create is being rolled back: -1 where it added 1, and
+    the station's metadata as it was when the create overwrote it (`restore_metadata`; {} = none)."""
+    actions: list[Action] = [StationItem.totalSessions.add(-1)]
+    if restore_metadata is not None:
+        actions.append(
+            StationItem.metadata.set(restore_metadata) if restore_metadata else StationItem.metadata.remove()
+        )
+    transaction.update(StationItem(*station_key(organization_id, station_id)), actions=actions)
     transaction.update(
         ConnectorItem(*connector_key(organization_id, station_id, connector_id)),
         actions=[ConnectorItem.totalSessions.add(-1)],

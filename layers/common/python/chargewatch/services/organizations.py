@@ -8,6 +8,7 @@ from typing import Any
 from chargewatch import clock
 from chargewatch.dal import members as members_dal
 from chargewatch.dal import organizations as organizations_dal
+from chargewatch.dal import stations as stations_dal
 from chargewatch.dal import tenant_registry
 from chargewatch.dal import users as users_dal
 from chargewatch.errors import NotFoundError, ValidationError
@@ -82,6 +83,7 @@ def _provision(
     )
     tenant_registry.register_tenant(organization_id)  # scheduled jobs (SHADE) list tenants from it
     usage.initialise(organization_id)  # this month's counters at 0
+    stations_dal.initialise_totals(organization_id)  # the read model's counters at 0
     return organization_id
 
 

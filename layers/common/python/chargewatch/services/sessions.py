@@ -379,7 +379,13 @@ def rolled_back_on_failure(organization_id: str, item: sessions_dal.SessionItem)
 
 def undo_create(organization_id: str, item: sessions_dal.SessionItem) -> None:
     def uncount(transaction: TransactWrite) -> None:
-        stations_dal.remove_session(transaction, organization_id, item.chargingStationId, item.connectorId)
+        stations_dal.remove_session(
+            transaction,
+            organization_id,
+            item.chargingStationId,
+            item.connectorId,
+            restore_metadata=getattr(item, "previous_station_metadata", None),
+        )
 
     try:
         if sessions_dal.delete_unanalysed_session(item, uncount):
@@ -425,6 +431,8 @@ def store_session(
         version=1,
     )
     station_metadata = {key: value for key, value in (item.metadata or {}).items() if key in STATION_METADATA_KEYS}
+    # what a rolled-back create puts back: it overwrites the station's metadata on the way
+    previous_station = stations_dal.get_station(organization_id, item.chargingStationId) if station_metadata else None
 
     registered = False
 
@@ -456,6 +464,10 @@ def store_session(
         raise
     else:
         item.registered_station = registered  # type: ignore[attr-defined]
+        if station_metadata:
+            item.previous_station_metadata = (  # type: ignore[attr-defined]
+                (previous_station.metadata or {}) if previous_station is not None else {}
+            )
         if meter:
             _meter_storage(organization_id, request.sessionId, int(item.storedBytes), "session.create")
         return item, readings
