@@ -167,6 +167,10 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
         for cookie in cookies:
             self.send_header("Set-Cookie", cookie)
         self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            # Say so: a client that pools connections would otherwise send its next request
+            # into a socket this server is about to close.
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD" and body:
             self.wfile.write(body)
