@@ -33,7 +33,7 @@ def schedules(template: dict) -> dict[str, str]:
     return found
 
 
-def scheduled_event(day: str | None) -> dict:
+def scheduled_event(day: str | None, *, catch_up: bool = False) -> dict:
     from chargewatch import clock
 
     return {
@@ -45,7 +45,7 @@ def scheduled_event(day: str | None) -> dict:
         "time": clock.iso_now(),
         "region": os.environ.get("AWS_REGION", "eu-west-1"),
         "resources": [],
-        "detail": {"date": day} if day else {},
+        "detail": {"catchUp": True} if catch_up else ({"date": day} if day else {}),
     }
 
 
@@ -63,7 +63,7 @@ def _fire(args: argparse.Namespace) -> int:
             stack = emulator_cli._prepare_target(endpoint, resources)
             registry = emulator_cli._registry(stack, {}, endpoint)
             with contextlib.redirect_stdout(sys.stderr):
-                result = registry.invoke(known[args.name], scheduled_event(args.date))
+                result = registry.invoke(known[args.name], scheduled_event(args.date, catch_up=args.catch_up))
                 handled = 0
                 if args.drain or endpoint is None:
                     import boto3
@@ -106,6 +106,11 @@ def add_cli(subparsers) -> None:
     fire = commands.add_parser("fire", help="invoke a scheduled function now")
     fire.add_argument("name", help="function logical id or schedule event name, e.g. DailyShade or WebhookSweep")
     fire.add_argument("--date", help="the day to analyse (YYYY-MM-DD, UTC); default: yesterday")
+    fire.add_argument(
+        "--catch-up",
+        action="store_true",
+        help="DailyShade: analyse every station-day with sessions and no SHADE result (`make run`: each minute)",
+    )
     fire.add_argument(
         "--drain", action="store_true", help="also run the queue consumers here until the queues are empty"
     )

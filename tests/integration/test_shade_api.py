@@ -128,17 +128,91 @@ def test_fan_out_worker_and_station_endpoints(fleet, gateway):
     assert corp_api.get("/v1/stations/ST-1/energy").json()["energyDelivered"] == pytest.approx(16.5, abs=0.01)
 
 
-def test_unknown_station_and_no_inference(fleet, api):
+def test_unknown_station_is_404_and_a_station_shade_never_analysed_answers_from_its_sessions(fleet, api):
     acme_api, corp_api = fleet
     for path in ("anomalies", "energy", "inference", "shade-overview"):
         missing = acme_api.get(f"/v1/stations/NOPE/{path}")
         assert missing.status == 404 and missing.json()["error"]["code"] == "station_not_found"
         # a station of another tenant is unknown here
         assert api.get(f"/v1/stations/ST-1/{path}").status == 404
-    not_yet = corp_api.get("/v1/stations/ST-1/inference")
-    assert not_yet.status == 404 and not_yet.json()["error"]["code"] == "shade_inference_not_found"
+    # acme-corp's ST-1 has one session and no SHADE day: every route answers from that session
+    inference = corp_api.get("/v1/stations/ST-1/inference")
+    assert inference.status == 200, inference.body
+    assert inference.json()["isAnomaly"] is False and inference.json()["detectionDetails"] == {}
+    energy = corp_api.get("/v1/stations/ST-1/energy").json()
+    assert energy["energyDelivered"] == pytest.approx(16.5, abs=0.01)
+    assert energy["energyConsumptionStation"][9]["timestamp"] == "2026-03-11T09:00:00Z"
+    assert energy["energyConsumptionStation"][9]["energy"] == pytest.approx(11.0, abs=0.01)
+    overview = corp_api.get("/v1/stations/ST-1/shade-overview").json()
+    assert overview["energyTimeline"][-1]["cumulativeKwh"] == pytest.approx(16.5, abs=0.01)
+    assert overview["energyTimeline"][0]["timestamp"].startswith(DAY.isoformat())
+    # a read stores nothing: the station still has no inference in its list
+    assert station_days_dal.get_day("acme-corp", "ST-1", DAY.isoformat()) is None
     assert corp_api.get("/v1/stations/ST-1/anomalies").json()["pagination"]["totalCount"] == 0
     assert acme_api.get("/v1/stations/ST-1/energy", query="date=2026-13-01").status == 400
+
+
+def test_a_day_shade_has_not_stored_is_judged_on_read_as_the_schedule_will(fleet, gateway):
+    acme_api, _ = fleet
+    provisional = acme_api.get("/v1/stations/ST-1/inference").json()
+    assert provisional["isAnomaly"] is True, provisional  # 21 stored days of history; connector 2 silent today
+    assert provisional["detectionDetails"]["anomaly_type"] == "connector_offline"
+    assert provisional["detectionDetails"]["affected_period"] == DAY.isoformat()
+    assert station_days_dal.get_day("acme", "ST-1", DAY.isoformat()) is None
+    _fire(gateway, DAY)
+    stored = acme_api.get("/v1/stations/ST-1/inference").json()
+    assert stored["detectionDetails"] == provisional["detectionDetails"]
+    assert stored["anomalyScore"] == provisional["anomalyScore"]
+
+
+def test_a_day_not_over_yet_shows_its_energy_and_no_verdict(fleet, monkeypatch):
+    acme_api, corp_api = fleet
+    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 3, 11, 21, tzinfo=UTC))
+    # the latest verdict stays the last complete day SHADE judged
+    assert acme_api.get("/v1/stations/ST-1/inference").json()["analyzedAt"] is not None
+    today = acme_api.get("/v1/stations/ST-1/shade-overview", query=f"date={DAY.isoformat()}").json()
+    assert today["isAnomaly"] is False and today["anomalyMarkers"] == [] and today["dayScore"] == 0.0
+    assert today["energyTimeline"][-1]["cumulativeKwh"] == pytest.approx(82.5, abs=0.01)
+    # energy defaults to the newest day with sessions, today included
+    energy = acme_api.get("/v1/stations/ST-1/energy").json()
+    assert energy["energyConsumptionStation"][0]["timestamp"] == "2026-03-11T00:00:00Z"
+    assert energy["energyDelivered"] == pytest.approx(82.5, abs=0.01)
+    # a station with sessions only today: today's energy, no verdict
+    corp = corp_api.get("/v1/stations/ST-1/inference").json()
+    assert corp["isAnomaly"] is False and corp["anomalyScore"] == 0.0
+
+
+def test_energy_counts_a_session_that_arrived_after_shade_stored_the_day(fleet, gateway):
+    _, corp_api = fleet
+    _fire(gateway, DAY)
+    assert corp_api.post("/v1/sessions", _session("c-late", "ST-1", "1", DAY, 20)).status == 200
+    energy = corp_api.get("/v1/stations/ST-1/energy", query=f"date={DAY.isoformat()}").json()
+    assert energy["energyDelivered"] == pytest.approx(33.0, abs=0.01)
+    assert energy["energyConsumptionStation"][20]["energy"] == pytest.approx(11.0, abs=0.01)
+
+
+def _catch_up(gateway):
+    result = gateway.registry.invoke(
+        "ShadeSchedulerFunction", {"detail-type": "Scheduled Event", "detail": {"catchUp": True}}
+    )
+    QueuePoller(gateway.registry, boto3.client("sqs", region_name="eu-west-1"), failed_visibility_seconds=0).drain()
+    return result
+
+
+def test_catch_up_analyses_every_station_day_between_first_and_last_session_once(fleet, gateway):
+    acme_api, _ = fleet
+    assert acme_api.post("/v1/sessions", _session("a-early", "ST-ACME", "1", DAY - timedelta(days=3), 9)).status == 200
+    # ST-1 x2, ST-CORP: DAY; ST-ACME: DAY-3 .. DAY, the two silent days between included
+    assert _catch_up(gateway) == {"catchUp": True, "stationDays": 7}
+    assert [d.day for d in station_days_dal.days_between("acme", "ST-ACME", "2026-03-01", "2026-03-31")] == [
+        "2026-03-08",
+        "2026-03-09",
+        "2026-03-10",
+        "2026-03-11",
+    ]
+    assert station_days_dal.get_day("acme-corp", "ST-CORP", DAY.isoformat()) is not None
+    assert station_days_dal.get_day("acme-corp", "ST-ACME", DAY.isoformat()) is None
+    assert _catch_up(gateway)["stationDays"] == 0  # nothing left to catch up
 
 
 def test_statistics_uptime_and_idempotent_rerun(fleet, gateway, monkeypatch):

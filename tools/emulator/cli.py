@@ -28,7 +28,8 @@ def add_cli(subparsers) -> None:
         "run",
         help="start the local emulator: moto on 127.0.0.1:4566 and the HTTP API on 127.0.0.1:$PORT (3000)",
         description="Start the local emulator (in memory; Ctrl-C stops it). Environment: PORT, MOTO_PORT, "
-        "DEMO_API_KEY, DEMO_ORGANIZATION_ID, CHARGEWATCH_EMULATOR_VERBOSE, CHARGEWATCH_PROFILE.",
+        "DEMO_API_KEY, DEMO_ORGANIZATION_ID, CHARGEWATCH_EMULATOR_VERBOSE, CHARGEWATCH_EMULATOR_SCHEDULES (0 = off), "
+        "CHARGEWATCH_PROFILE.",
     )
     run.add_argument("--port", type=int, default=None, help="API port (default: $PORT or 3000; 0 = any free port)")
     run.add_argument(

@@ -119,6 +119,17 @@ class QueuePoller:
                     self.sqs.delete_message(QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"])
         return handled
 
+    def pending(self) -> int:
+        """Messages waiting or in flight on the polled queues (approximate, as SQS reports them)."""
+        total = 0
+        for source in self.sources:
+            attributes = self.sqs.get_queue_attributes(
+                QueueUrl=source.queue_url,
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]
+            total += sum(int(value) for value in attributes.values())
+        return total
+
     def drain(self, max_rounds: int = 1000) -> int:
         """Poll until every queue is empty right now (failed messages may still come back later)."""
         total = 0

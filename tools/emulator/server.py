@@ -35,11 +35,13 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
 from chargewatch_tools.emulator import moto_fixes
+from chargewatch_tools.emulator.schedules import CATCH_UP_SECONDS
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3000
@@ -52,6 +54,7 @@ STACK_PREFIX = "chargewatch-local"
 # (the handlers answer that one with their own 413 JSON).
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
 QUEUE_IDLE_POLL_SECONDS = 0.5
+SCHEDULE_MAX_SLEEP_SECONDS = 30.0  # re-reads the clock at least this often (a laptop that slept)
 # Variables that would send the in-process handlers over HTTP (or to real AWS) instead of the mock.
 _ENDPOINT_VARIABLES = (
     "AWS_ENDPOINT_URL",
@@ -241,6 +244,8 @@ class Emulator:
     _uninstall_patches: Any = None
     _poller: Any = None
     _poller_thread: threading.Thread | None = None
+    _scheduler: Any = None
+    _scheduler_thread: threading.Thread | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
     _stopped: bool = False
 
@@ -284,6 +289,32 @@ class Emulator:
             if not handled:  # idle: each empty poll takes the invocation thread ~2 ms per queue
                 self._stopping.wait(QUEUE_IDLE_POLL_SECONDS)
 
+    def _run_schedules(self) -> None:
+        """The template's schedules on their cron/rate, and the SHADE catch-up; on the invocation thread."""
+        while not self._stopping.is_set():
+            self._scheduler.run_due(datetime.now(UTC))
+            self._stopping.wait(min(self._scheduler.seconds_until_due(datetime.now(UTC)), SCHEDULE_MAX_SLEEP_SECONDS))
+
+    def _invoke_scheduled(self, function: str, event: dict[str, Any]) -> Any:
+        if self._stopping.is_set():
+            return None
+        if self.verbose:
+            print(f"schedule -> {function} {json.dumps(event.get('detail') or {})}", file=sys.stderr, flush=True)
+        return self._worker.submit(self.gateway.registry.invoke, function, event).result()
+
+    def _queues_busy(self) -> bool:
+        if self._stopping.is_set():
+            return True
+        return self._poller is not None and self._worker.submit(self._poller.pending).result() > 0
+
+    @property
+    def schedules(self) -> list[str]:
+        if self._scheduler is None:
+            return []
+        return [f"{s.name} {s.expression} {s.timezone}" for s in self._scheduler.schedules] + [
+            f"{function} catch-up every {CATCH_UP_SECONDS:.0f} s" for function in self._scheduler.catch_up_functions
+        ]
+
     @property
     def queue_consumers(self) -> list[str]:
         return [
@@ -307,6 +338,8 @@ class Emulator:
             self._http_thread.join(timeout=5)
         if self._poller_thread is not None:
             self._poller_thread.join(timeout=10)
+        if self._scheduler_thread is not None:
+            self._scheduler_thread.join(timeout=10)
         self._worker.shutdown(wait=True)
         if self._moto_server is not None:
             self._moto_server.stop()
@@ -376,12 +409,14 @@ def start_emulator(
     verbose: bool = False,
     serialize: bool = True,
     profile: bool | str = False,
+    schedules: bool = False,
 ) -> Emulator:
     """Start moto (in-process mock + server), the template's resources, the demo org and the API.
 
     `port=0` / `moto_port=0` pick free ports (tests). `demo_api_key` / `organization_id` default to
-    DEMO_API_KEY / DEMO_ORGANIZATION_ID from the environment. Returns once both servers accept
-    connections; call `.stop()` (or use it as a context manager) to end them.
+    DEMO_API_KEY / DEMO_ORGANIZATION_ID from the environment. `schedules` runs the template's
+    schedules and the SHADE catch-up (`make run` does; tests of other things leave them off).
+    Returns once both servers accept connections; call `.stop()` (or use it as a context manager).
     """
     demo_api_key = demo_api_key if demo_api_key is not None else (os.environ.get("DEMO_API_KEY") or None)
     organization_id = organization_id or os.environ.get("DEMO_ORGANIZATION_ID") or DEFAULT_ORGANIZATION_ID
@@ -496,6 +531,20 @@ def start_emulator(
             )
             emulator._poller_thread.start()
 
+        if schedules:
+            from chargewatch_tools.emulator.schedules import Scheduler, template_schedules
+
+            emulator._scheduler = Scheduler(
+                template_schedules(stack.resources("AWS::Serverless::Function")),
+                emulator._invoke_scheduled,
+                datetime.now(UTC),
+                busy=emulator._queues_busy,
+            )
+            emulator._scheduler_thread = threading.Thread(
+                target=emulator._run_schedules, name="chargewatch-schedules", daemon=True
+            )
+            emulator._scheduler_thread.start()
+
         if profile:
             import cProfile
 
@@ -563,6 +612,7 @@ def banner(emulator: Emulator) -> str:
         f"  Demo organization id  {emulator.organization_id}",
         f"  Demo API key          {emulator.api_key}",
         f"  Queue consumers       {', '.join(emulator.queue_consumers) or 'none in template.yaml'}",
+        f"  Schedules             {', '.join(emulator.schedules) or 'off (CHARGEWATCH_EMULATOR_SCHEDULES=0)'}",
         "",
         "Create a session (3 meter values):",
         "",
@@ -603,7 +653,8 @@ def run(port: int | None = None, moto_port: int | None = None, *, verbose: bool 
         profile: bool | str = os.environ.get("CHARGEWATCH_PROFILE") or False
         if profile in ("1", "true", "yes"):
             profile = True
-        emulator = start_emulator(port, moto_port, verbose=verbose, profile=profile)
+        schedules = os.environ.get("CHARGEWATCH_EMULATOR_SCHEDULES", "1").lower() not in ("0", "false", "no")
+        emulator = start_emulator(port, moto_port, verbose=verbose, profile=profile, schedules=schedules)
     except EmulatorError as error:
         print(f"chargewatch emulator: {error}", file=sys.stderr, flush=True)
         return 2

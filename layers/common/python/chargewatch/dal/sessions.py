@@ -431,6 +431,7 @@ def query_sessions(
     started_to_ms: int | None = None,
     filter_condition: Condition | None = None,
     newest_first: bool = True,
+    limit: int | None = None,
 ) -> Iterator[SessionItem]:
     """Sessions of a tenant (or of one of its stations) by start time, via GSI1 / GSI2."""
     index: GSI1[SessionItem] | GSI2[SessionItem]
@@ -457,4 +458,5 @@ def query_sessions(
         range_key_condition=range_condition,
         filter_condition=filter_condition,
         scan_index_forward=not newest_first,
+        limit=limit,
     )

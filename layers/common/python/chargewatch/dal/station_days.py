@@ -102,12 +102,15 @@ def list_days(
     )
 
 
-def days_between(organization_id: str, station_id: str, first_day: str, last_day: str) -> list[StationDayItem]:
+def days_between(
+    organization_id: str, station_id: str, first_day: str, last_day: str, attributes: list[str] | None = None
+) -> list[StationDayItem]:
     """Station-days in [first_day, last_day] (ISO dates), oldest first."""
     return list(
         StationDayItem.query(
             station_pk(organization_id, station_id),
             StationDayItem.SK.between(f"{DAY_PREFIX}{first_day}", f"{DAY_PREFIX}{last_day}"),
+            attributes_to_get=attributes,
         )
     )
 

@@ -23,7 +23,7 @@ from chargewatch.dal import sessions as sessions_dal
 from chargewatch.dal import station_days as station_days_dal
 from chargewatch.dal import stations as stations_dal
 from chargewatch.dal import tenant_registry
-from chargewatch.errors import NotFoundError, ValidationError
+from chargewatch.errors import ValidationError
 from chargewatch.meter_values import ENERGY_IMPORT_REGISTER
 from chargewatch.pagination import paginate
 from chargewatch.schemas.shade import (
@@ -53,6 +53,7 @@ MAX_POWER_KW = 400.0
 STATIONS_PER_MESSAGE = 10
 SAVE_ATTEMPTS = 3
 UPTIME_WINDOW_DAYS = 30
+CATCH_UP_DAYS = 60  # per station, back from its last session day: the uptime statistics' two windows
 FULL_UPTIME = 100.0  # no station-day in the window yet: every connector counts as available
 _INFERENCE_NAMESPACE = uuid.UUID("5b0c3a55-2f0e-4c1e-9d8e-5ade5ade5ade")
 _LIST_ATTRIBUTES = ["PK", "SK", "inferenceId", "isAnomaly", "dayScore", "detectionDetails", "analyzedAt", "day"]
@@ -179,34 +180,43 @@ def _detection_details(analysis: StationDayAnalysis) -> dict[str, Any]:
     }
 
 
-def analyze_station_day(organization_id: str, station_id: str, day: date) -> StationDayAnalysis | None:
-    """Compute and store one station-day (overwrites a previous computation of that day)."""
+def _analyse(
+    organization_id: str, station_id: str, day: date, *, judge: bool = True
+) -> tuple[StationDayAnalysis, station_days_dal.StationDayItem | None]:
+    """The engine's analysis of a day from stored station-days and sessions, with the stored item
+    of that day (None when never analysed). `judge=False` gives the engine no history: the day's
+    energy without a verdict (a day not over yet has no complete energy to judge)."""
     from csar import shade
 
     params = shade.DEFAULT_PARAMS
     first_day = day - timedelta(weeks=params.window_weeks)
-    for attempt in retry.attempts(SAVE_ATTEMPTS):
-        stored = {
-            date.fromisoformat(item.day): item
-            for item in station_days_dal.days_between(
-                organization_id, station_id, first_day.isoformat(), day.isoformat()
-            )
+    stored = {
+        date.fromisoformat(item.day): item
+        for item in station_days_dal.days_between(organization_id, station_id, first_day.isoformat(), day.isoformat())
+    }
+    previous = stored.pop(day, None)
+    if not judge:
+        computed = station_energy_by_day(organization_id, station_id, day, day)
+        return shade.analyze_station_day(day, computed.get(day, {}), {}, params), previous
+    computed = station_energy_by_day(organization_id, station_id, first_day, day, skip_days=set(stored))
+    history: dict[date, dict[str, Any]] = {d: item.energy or {} for d, item in stored.items()}
+    history.update({d: energy for d, energy in computed.items() if d != day})
+    # days before the station's first energy are not history (a new station has none)
+    active = [d for d, energy in history.items() if any(sum(v) > 0 for v in energy.values())]
+    if active:
+        first_active = min(active)
+        history = {
+            d: history.get(d, {}) for d in (first_active + timedelta(days=i) for i in range((day - first_active).days))
         }
-        previous = stored.pop(day, None)
-        computed = station_energy_by_day(organization_id, station_id, first_day, day, skip_days=set(stored))
-        history: dict[date, dict[str, Any]] = {d: item.energy or {} for d, item in stored.items()}
-        history.update({d: energy for d, energy in computed.items() if d != day})
-        # days before the station's first energy are not history (a new station has none)
-        active = [d for d, energy in history.items() if any(sum(v) > 0 for v in energy.values())]
-        if active:
-            first_active = min(active)
-            history = {
-                d: history.get(d, {})
-                for d in (first_active + timedelta(days=i) for i in range((day - first_active).days))
-            }
-        else:
-            history = {}
-        analysis = shade.analyze_station_day(day, computed.get(day, {}), history, params)
+    else:
+        history = {}
+    return shade.analyze_station_day(day, computed.get(day, {}), history, params), previous
+
+
+def analyze_station_day(organization_id: str, station_id: str, day: date) -> StationDayAnalysis | None:
+    """Compute and store one station-day (overwrites a previous computation of that day)."""
+    for attempt in retry.attempts(SAVE_ATTEMPTS):
+        analysis, previous = _analyse(organization_id, station_id, day)
         item = _station_day_item(organization_id, station_id, analysis)
         try:
             station_days_dal.save_day(item, previous)
@@ -307,6 +317,76 @@ def schedule_day(day: date) -> int:
     )
 
 
+def _session_day(item: sessions_dal.SessionItem) -> date:
+    """The UTC day a session's energy last touches (its end; its start while it runs)."""
+    last_ms = int(item.endedAtMs) if item.endedAtMs is not None else int(item.startedAtMs)
+    return clock.from_epoch_ms(max(last_ms, int(item.startedAtMs))).date()
+
+
+def _session_day_bound(
+    organization_id: str, station_id: str, *, newest: bool, before: date | None = None
+) -> date | None:
+    """The day of the station's newest (or oldest) session, among sessions starting before `before`."""
+    for item in sessions_dal.query_sessions(
+        organization_id,
+        charging_station_id=station_id,
+        started_to_ms=_midnight_ms(before) - 1 if before is not None else None,
+        newest_first=newest,
+        limit=1,
+    ):
+        day = _session_day(item) if newest else clock.from_epoch_ms(int(item.startedAtMs)).date()
+        return min(day, before - timedelta(days=1)) if before is not None else day
+    return None
+
+
+def _days_to_catch_up(organization_id: str, station_id: str, today: date, lookback_days: int) -> list[date]:
+    """Complete days from the station's first to its last session day (at most `lookback_days`
+    back from the last) that have no stored SHADE result."""
+    last = _session_day_bound(organization_id, station_id, newest=True, before=today)
+    first = _session_day_bound(organization_id, station_id, newest=False)
+    if last is None or first is None:
+        return []
+    first = max(first, last - timedelta(days=lookback_days - 1))
+    analysed = {
+        item.day
+        for item in station_days_dal.days_between(
+            organization_id, station_id, first.isoformat(), last.isoformat(), attributes=["PK", "SK", "day"]
+        )
+    }
+    days = (first + timedelta(days=i) for i in range((last - first).days + 1))
+    return [day for day in days if day.isoformat() not in analysed]
+
+
+def schedule_catch_up(today: date | None = None, lookback_days: int = CATCH_UP_DAYS) -> int:
+    """Scheduler, catch-up: one message per tenant, day and group of stations for every complete
+    station-day between a station's first and last session that has no SHADE result (sessions
+    uploaded late, a tenant's history imported, a schedule that did not run). Returns the
+    station-days scheduled; running it again before they are analysed schedules them again
+    (the analysis is idempotent)."""
+    today = today or clock.now().date()
+    messages, station_days = [], 0
+    for organization_id in tenant_registry.list_tenant_ids():
+        by_day: dict[date, list[str]] = {}
+        for station in stations_dal.list_stations(organization_id):
+            for day in _days_to_catch_up(organization_id, station.chargingStationId, today, lookback_days):
+                by_day.setdefault(day, []).append(station.chargingStationId)
+        for day in sorted(by_day):
+            station_ids = by_day[day]
+            station_days += len(station_ids)
+            messages += [
+                ShadeWorkMessage(
+                    kind="stations",
+                    organizationId=organization_id,
+                    day=day.isoformat(),
+                    stationIds=station_ids[i : i + STATIONS_PER_MESSAGE],
+                )
+                for i in range(0, len(station_ids), STATIONS_PER_MESSAGE)
+            ]
+    if messages:
+        _send(messages)
+    return station_days
+
+
 def process_message(body: str | dict[str, Any]) -> int:
     """Worker: expand a tenant, or analyse a group of stations. Returns the units of work done."""
     message = ShadeWorkMessage.model_validate(json.loads(body) if isinstance(body, str) else body)
@@ -333,25 +413,50 @@ def process_message(body: str | dict[str, Any]) -> int:
 # ------------------------------------------------------------------ read side
 
 
-def _not_analysed(station_id: str) -> NotFoundError:
-    return NotFoundError(f"station {station_id} has no SHADE inference yet", code="shade_inference_not_found")
+def _requested_day(day: str | None) -> date | None:
+    if day is None:
+        return None
+    try:
+        return date.fromisoformat(day)
+    except ValueError:
+        raise ValidationError.for_field("date", "must be a calendar date, YYYY-MM-DD") from None
+
+
+def _newest_day(
+    organization_id: str, station_id: str, *, complete: bool
+) -> tuple[date, station_days_dal.StationDayItem | None]:
+    """The newest day known of a station, with its stored station-day (None: never analysed):
+    its latest SHADE day or the day of its newest session, whichever is later. `complete` skips
+    a session day not over yet while an earlier day is known. With neither: yesterday."""
+    today = clock.now().date()
+    latest = station_days_dal.latest_day(organization_id, station_id)
+    newest = _session_day_bound(organization_id, station_id, newest=True, before=today if complete else None)
+    if latest is not None and (newest is None or date.fromisoformat(latest.day) >= newest):
+        return date.fromisoformat(latest.day), latest
+    if newest is None and complete:
+        newest = _session_day_bound(organization_id, station_id, newest=True)
+    return newest or default_day(), None
+
+
+def _requested_or_newest(
+    organization_id: str, station_id: str, day: str | None, *, complete: bool
+) -> tuple[date, station_days_dal.StationDayItem | None]:
+    requested = _requested_day(day)
+    stations_service._require(organization_id, station_id)
+    if requested is None:
+        return _newest_day(organization_id, station_id, complete=complete)
+    return requested, station_days_dal.get_day(organization_id, station_id, requested.isoformat())
 
 
 def _day_item(organization_id: str, station_id: str, day: str | None) -> station_days_dal.StationDayItem:
-    if day is not None:
-        try:
-            day = date.fromisoformat(day).isoformat()
-        except ValueError:
-            raise ValidationError.for_field("date", "must be a calendar date, YYYY-MM-DD") from None
-    stations_service._require(organization_id, station_id)
-    item = (
-        station_days_dal.get_day(organization_id, station_id, day)
-        if day
-        else station_days_dal.latest_day(organization_id, station_id)
-    )
-    if item is None:
-        raise _not_analysed(station_id)
-    return item
+    """The station-day asked for (default: the newest complete one known) as SHADE stored it or,
+    when SHADE has not analysed it yet, analysed now and not stored (provisional until the
+    schedule stores it). A day not over yet gets its energy so far and no verdict."""
+    when, item = _requested_or_newest(organization_id, station_id, day, complete=True)
+    if item is not None:
+        return item
+    analysis, _ = _analyse(organization_id, station_id, when, judge=when < clock.now().date())
+    return _station_day_item(organization_id, station_id, analysis)
 
 
 def list_station_anomalies(organization_id: str, station_id: str, page: int, page_size: int) -> StationAnomalyPage:
@@ -385,13 +490,15 @@ def _hourly(buckets: list[float]) -> list[float]:
 
 
 def get_station_energy(organization_id: str, station_id: str, day: str | None = None) -> StationEnergy:
-    item = _day_item(organization_id, station_id, day)
-    when = date.fromisoformat(item.day)
-    energy = item.energy or {}
+    """Hourly energy of a station-day from its sessions (SHADE or not); anomaly times from SHADE."""
+    when, analysed = _requested_or_newest(organization_id, station_id, day, complete=False)
+    energy = station_energy_by_day(organization_id, station_id, when, when).get(when, {})
+    connector_ids = sorted(set(energy) | set((analysed.energy or {}) if analysed is not None else ()))
     station = [0.0] * 24
     connectors = []
-    for connector_id in sorted(energy):
-        hourly = _hourly(energy[connector_id])
+    for connector_id in connector_ids:
+        buckets = energy.get(connector_id)
+        hourly = _hourly([float(v) for v in buckets]) if buckets is not None else [0.0] * 24
         station = [a + b for a, b in zip(station, hourly, strict=True)]  # both 24 hours
         connectors.append(
             ConnectorEnergy(
@@ -399,14 +506,15 @@ def get_station_energy(organization_id: str, station_id: str, day: str | None = 
                 energy=[EnergyPoint(timestamp=_stamp(when, h * 60), energy=v) for h, v in enumerate(hourly)],
             )
         )
+    detections = (analysed.detections or []) if analysed is not None else []
     return StationEnergy(
         chargingStationId=station_id,
-        energyDelivered=round(float(item.totalKwh or 0), 3),
+        energyDelivered=round(sum(float(sum(values)) for values in energy.values()), 3),
         energyConsumptionStation=[
             EnergyPoint(timestamp=_stamp(when, h * 60), energy=round(v, 4)) for h, v in enumerate(station)
         ],
         energyConsumptionConnectors=connectors,
-        anomalyOccurrences=[_stamp(when, int(d["startMinute"])) for d in (item.detections or [])],
+        anomalyOccurrences=[_stamp(when, int(d["startMinute"])) for d in detections],
     )
 
 
