@@ -4,7 +4,8 @@ One session per line, in the shape of POST /v1/sessions. API Gateway and Lambda 
 request body at 6 MB, so the file goes out as several batches: consecutive lines are packed into
 submits of at most --max-body-bytes (default 5 MB, leaving headroom) and --max-sessions. Each
 batch is then polled (GET /v1/sessions/batch/{id}) until it is completed, and a summary is
-printed: sessions, anomalies by category, failures with their reasons.
+printed: sessions, anomalies by category, failures with their reasons (an invalid session is a
+failure named by its line; the valid ones around it are analysed).
 
 Works against the local emulator (`make run`: --api http://127.0.0.1:3000) and a deployed stack
 (--api https://<api-id>.execute-api.<region>.amazonaws.com/<stage>). Standard library HTTP only.
@@ -141,14 +142,19 @@ def _explain(status: int, body: Any, chunk: list[Line]) -> str:
     """An API error, with `sessions[i]` translated to the line of the file."""
     error = (body or {}).get("error") or {}
     details = error.get("details") or []
-    messages = []
-    for detail in details or [{"field": "", "message": error.get("message") or body}]:
-        text = f"{detail.get('field', '')}: {detail.get('message', '')}".strip(": ")
-        match = re.match(r"sessions\[(\d+)\]\.?(.*)", text)
-        if match and int(match.group(1)) < len(chunk):
-            text = f"line {chunk[int(match.group(1))].number}: {match.group(2)}"
-        messages.append(text)
+    messages = [
+        _on_line(f"{detail.get('field', '')}: {detail.get('message', '')}".strip(": "), chunk)
+        for detail in details or [{"field": "", "message": error.get("message") or body}]
+    ]
     return f"HTTP {status} {error.get('code', '')}: " + "; ".join(messages)
+
+
+def _on_line(text: str, chunk: list[Line]) -> str:
+    """'sessions[2].meterValues[1].value: ...' -> 'line 7: meterValues[1].value: ...' (the file's line)."""
+    match = re.match(r"sessions\[(\d+)\]\.?(.*)", text, re.DOTALL)
+    if match and int(match.group(1)) < len(chunk):
+        return f"line {chunk[int(match.group(1))].number}: {match.group(2)}"
+    return text
 
 
 def _progress(total: int, description: str, enabled: bool):
@@ -173,6 +179,7 @@ def upload(
         raise UploadError(f"{path}: no sessions")
     summary = Summary(sessions=len(lines))
     totals: dict[str, int] = {}
+    chunks: dict[str, list[Line]] = {}
     with _progress(len(lines), "submit", progress) as bar:
         for chunk in pack(lines, max_body_bytes, max_sessions):
             body = ('{"sessions":[' + ",".join(line.text for line in chunk) + "]}").encode()
@@ -184,6 +191,7 @@ def upload(
                 )
             summary.batches.append(answer["batchId"])
             totals[answer["batchId"]] = int(answer["totalSessions"])
+            chunks[answer["batchId"]] = chunk
             bar.update(len(chunk))
     deadline = time.monotonic() + timeout
     finished: dict[str, dict[str, Any]] = {}
@@ -219,7 +227,8 @@ def upload(
                 raise UploadError(_explain(status, state, []))
             for result in state["results"]:
                 if result.get("status") == "failed":
-                    summary.failures.append({"sessionId": result["sessionId"], "message": result.get("message") or ""})
+                    message = _on_line(result.get("message") or "", chunks[batch_id])
+                    summary.failures.append({"sessionId": result["sessionId"], "message": message})
                     continue
                 summary.anomalous += bool(result.get("isAnomaly"))
                 summary.categories.update(anomaly["category"] for anomaly in result.get("anomalies") or [])

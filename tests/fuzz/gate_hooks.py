@@ -82,11 +82,27 @@ ACCEPTED: dict[str, tuple[str, Callable[[Any, Any], bool]]] = {
         "https only (http only to the emulator's local receiver): DNS and address rules a pattern cannot state",
         lambda case, response: response.status_code == 400 and _error(response)["code"] == "invalid_webhook_url",
     ),
+    "batch_partial_acceptance": (
+        "a batch is accepted with its invalid sessions as failed results at their index (the valid ones are "
+        "processed): tolerated only when the server's own validator rejects at least one session of it",
+        lambda case, response: (
+            response.status_code == 200
+            and case.operation.path == "/v1/sessions/batch"
+            and bool(_rejected_sessions(case.body))
+        ),
+    ),
     "expiry_in_the_past": (
         "an API key's expiresAt must lie in the future (depends on the clock)",
         lambda case, response: response.status_code == 400 and _error_field(response) == "expiresAt",
     ),
 }
+
+
+def _rejected_sessions(body: Any) -> list[Any]:
+    from chargewatch.services.batches import validate_sessions
+
+    sessions = body.get("sessions") if isinstance(body, dict) else None
+    return validate_sessions(sessions)[1] if isinstance(sessions, list) else []
 
 
 def _matches(case: Any, response: Any) -> str | None:

@@ -173,23 +173,52 @@ def test_a_failed_item_leaves_no_phantom_station(api, poller):
     assert api.get("/v1/stations/CP-PHANTOM").status == 404
 
 
-def test_validation_reports_the_index_and_stores_nothing(api, stack):
+def test_invalid_sessions_fail_at_their_index_and_the_valid_ones_are_processed(api, stack, poller):
     sessions = [energy_session(f"v-{i}") for i in range(5)]
     sessions[3]["meterValues"][0]["value"] = "not a number"
-    response = api.post("/v1/sessions/batch", {"sessions": sessions})
+    sessions.append(energy_session("v-0"))  # 5: a duplicate id within the batch
+    sessions.append("not a session")  # 6: not even an object
+    sessions.append({"sessionId": "no-station"})  # 7: a required field missing
+    submitted = api.post("/v1/sessions/batch", {"sessions": sessions})
+    assert submitted.status == 200, submitted.body
+    assert submitted.json()["totalSessions"] == 8
+    batch_id = submitted.json()["batchId"]
+    early = api.get(f"/v1/sessions/batch/{batch_id}").json()
+    assert early["failedSessions"] == 4 and early["processedSessions"] == 0  # rejected at submit already
+
+    poller.drain()
+    status = api.get(f"/v1/sessions/batch/{batch_id}", query="pageSize=20").json()
+    assert status["status"] == "completed_with_failures"
+    assert (status["processedSessions"], status["failedSessions"], status["totalSessions"]) == (4, 4, 8)
+    results = status["results"]
+    assert [r["status"] for r in results] == ["active"] * 3 + ["failed"] + ["active"] + ["failed"] * 3
+    assert results[3]["sessionId"] == "v-3"
+    assert results[3]["message"].startswith("sessions[3].meterValues[0].value: ")
+    assert results[5]["message"] == "sessions[5].sessionId: duplicate of sessions[0].sessionId"
+    assert results[6]["sessionId"] == "sessions[6]" and results[6]["message"].startswith("sessions[6]: ")
+    assert results[7]["sessionId"] == "no-station"
+    assert results[7]["message"].startswith("sessions[7].chargingStationId: ")
+
+    # only the valid sessions exist; the first v-0 kept its own body
+    assert api.get("/v1/sessions/v-3").status == 404
+    assert api.get("/v1/statistics").json()["totalSessions"] == 4
+
+
+def test_a_batch_without_one_valid_session_is_400_and_stores_nothing(api, stack):
+    bad = energy_session("v-bad")
+    bad["meterValues"][0]["value"] = "not a number"
+    response = api.post("/v1/sessions/batch", {"sessions": [bad, {"sessionId": "x"}]})
     assert response.status == 400
     error = response.json()["error"]
     assert error["code"] == "validation_error"
-    assert [detail["field"] for detail in error["details"]] == ["sessions[3].meterValues[0].value"]
-
-    duplicate = api.post(
-        "/v1/sessions/batch", {"sessions": [energy_session("d"), energy_session("e"), energy_session("d")]}
-    )
-    assert duplicate.status == 400
-    assert duplicate.json()["error"]["details"][0]["field"] == "sessions[2].sessionId"
-    assert api.post("/v1/sessions/batch", {"sessions": []}).status == 400
-    missing_station = api.post("/v1/sessions/batch", {"sessions": [{"sessionId": "x"}]})
-    assert missing_station.json()["error"]["details"][0]["field"] == "sessions[0].chargingStationId"
+    assert [detail["field"] for detail in error["details"]] == [
+        "sessions[0].meterValues[0].value",
+        "sessions[1].chargingStationId",
+    ]
+    for envelope in ({"sessions": []}, {}, {"sessions": {"a": 1}}, {"sessions": None}, []):
+        refused = api.post("/v1/sessions/batch", envelope)
+        assert refused.status == 400, envelope
+        assert refused.json()["error"]["details"][0]["field"].startswith(("sessions", "body")), refused.body
 
     # nothing was stored or enqueued
     assert _queue_depth(stack, "BatchAnalysisQueue") == 0

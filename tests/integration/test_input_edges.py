@@ -62,11 +62,16 @@ def test_a_huge_value_on_put_patch_and_batch_is_refused_and_the_session_stays_re
     huge = {**READING, "value": 1e18}
     assert _fields(_error(api.put("/v1/sessions/healthy", {"meterValues": [huge] * 3})))[0] == "meterValues[0].value"
     assert _fields(_error(api.patch("/v1/sessions/healthy", {"meterValues": [huge]}))) == ["meterValues[0].value"]
-    batch = {"sessions": [seed_session("other"), seed_session("bad", meterValues=[huge])]}
-    assert _fields(_error(api.post("/v1/sessions/batch", batch))) == ["sessions[1].meterValues[0].value"]
+    alone = {"sessions": [seed_session("bad", meterValues=[huge])]}
+    assert _fields(_error(api.post("/v1/sessions/batch", alone))) == ["sessions[0].meterValues[0].value"]
     after = api.get("/v1/sessions/healthy")
     assert after.status == 200 and after.json() == before
     assert _count(api) == 1
+    # beside a valid session it is that batch's failed result, at its index: the valid one goes on
+    mixed = {"sessions": [seed_session("other"), seed_session("bad", meterValues=[huge])]}
+    batch_id = api.post("/v1/sessions/batch", mixed).json()["batchId"]
+    (rejected,) = api.get(f"/v1/sessions/batch/{batch_id}").json()["results"]  # the other is queued
+    assert rejected["status"] == "failed" and rejected["message"].startswith("sessions[1].meterValues[0].value: ")
 
 
 @pytest.mark.parametrize("value", [True, False, None, [], {}, "x", "NaN", "Infinity"])

@@ -181,7 +181,7 @@ def test_a_failed_write_in_a_batch_part_leaves_only_whole_sessions(organization,
         before = _consistent(organization)
         state = fail_write(n)
         try:
-            outcomes = batches._process_sessions(organization, "batch-1", 0, payload, set())
+            outcomes = batches._process_sessions(organization, "batch-1", list(range(len(payload))), payload, set())
         except InjectedFailure:
             fail_write(0)
             assert _consistent(organization) == before  # the part comes back; nothing of it stays

@@ -77,7 +77,7 @@ def test_any_json_value_in_any_field_is_parsed_or_a_clean_validation_error(field
     try:
         reading = MeterValueRequest.model_validate({**VALID, field: value})
     except ValidationError as error:
-        for detail in error.errors():  # every error is one the API can report (api._validation_details)
+        for detail in error.errors():  # every error is one the API can report (errors.validation_details)
             assert isinstance(detail["msg"], str) and detail["loc"] is not None
         return
     # what was accepted is storable: finite, within the documented bound of its measurand

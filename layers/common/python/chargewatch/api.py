@@ -11,7 +11,6 @@ import base64
 import binascii
 import json
 import math
-from collections.abc import Sequence
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -19,59 +18,23 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError as Rout
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from chargewatch import access, limits, observability
-from chargewatch.errors import ChargewatchError, PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError
+from chargewatch.errors import (
+    ChargewatchError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+    ValidationError,
+    validation_code,
+    validation_details,
+)
 from chargewatch.settings import get_settings
 from chargewatch.tenancy import Tenant, tenant_from_event
 
 logger = observability.logger
 
-_ERROR_MESSAGES = {
-    "json_invalid": "request body is not valid JSON",
-    "missing": "field required",
-    "extra_forbidden": "unknown field",
-}
-
 
 def error_response(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> Response[str]:
     body = {"error": {"code": code, "message": message, "details": details or []}}
     return Response(status_code=status, content_type="application/json", body=json.dumps(body))
-
-
-def field_path(location: Sequence[str | int]) -> str:
-    """('body', 'meterValues', 3, 'measurand') -> 'meterValues[3].measurand'."""
-    parts = list(location)
-    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
-        source, parts = parts[0], parts[1:]
-    else:
-        source = None
-    path = ""
-    for part in parts:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif part and not str(part).startswith("function-after") and "[" not in str(part):
-            path += ("." if path else "") + str(part)
-    return path or (source or "body")
-
-
-def _validation_details(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    details = []
-    for error in errors:
-        message = error.get("msg") or _ERROR_MESSAGES.get(error.get("type", ""), error.get("type", "invalid"))
-        if message.startswith("Value error, "):
-            message = message[len("Value error, ") :]
-        location = tuple(error.get("loc", ()))
-        context = error.get("ctx") or {}
-        if isinstance(context, dict) and context.get("field"):  # schemas.fields.field_error names a sub-field
-            location += (context["field"],)
-        details.append({"field": field_path(location), "message": message, "type": error.get("type")})
-    return details
-
-
-def _error_code(errors: list[dict[str, Any]]) -> str:
-    """A specific code (e.g. `metadata_too_large`) when every error carries the same one."""
-    codes = {(error.get("ctx") or {}).get("code") if isinstance(error.get("ctx"), dict) else None for error in errors}
-    code = codes.pop() if len(codes) == 1 else None
-    return code if isinstance(code, str) else "validation_error"
 
 
 # --------------------------------------------------------------------------- JSON bodies
@@ -207,7 +170,7 @@ def create_app() -> APIGatewayHttpResolver:
     @app.exception_handler(RequestValidationError)
     def _invalid_request(error: RequestValidationError) -> Response[str]:
         errors = list(error.errors())
-        details = _validation_details(errors)
+        details = validation_details(errors)
         if any(detail["type"] == "json_invalid" for detail in details):
             return error_response(
                 400,
@@ -216,7 +179,7 @@ def create_app() -> APIGatewayHttpResolver:
                 [{"field": "body", "message": "not valid JSON", "type": "json_invalid"}],
             )
         summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
-        return error_response(400, _error_code(errors), summary or "invalid request", details)
+        return error_response(400, validation_code(errors), summary or "invalid request", details)
 
     @app.exception_handler(RouteNotFound)
     def _no_route(_error: Exception) -> Response[str]:

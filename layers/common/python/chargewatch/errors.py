@@ -6,7 +6,14 @@ A 5xx is a bug.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+_ERROR_MESSAGES = {
+    "json_invalid": "request body is not valid JSON",
+    "missing": "field required",
+    "extra_forbidden": "unknown field",
+}
 
 
 class ChargewatchError(Exception):
@@ -89,3 +96,44 @@ class ProviderError(ChargewatchError):
 
     status_code = 502
     code = "ai_provider_error"
+
+
+# ---------------------------------------------------------------- pydantic errors, as the API names them
+
+
+def field_path(location: Sequence[str | int]) -> str:
+    """('body', 'meterValues', 3, 'measurand') -> 'meterValues[3].measurand'."""
+    parts = list(location)
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        source, parts = parts[0], parts[1:]
+    else:
+        source = None
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part and not str(part).startswith("function-after") and "[" not in str(part):
+            path += ("." if path else "") + str(part)
+    return path or (source or "body")
+
+
+def validation_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """pydantic's `errors()` as the API's details: {field, message, type}."""
+    details = []
+    for error in errors:
+        message = error.get("msg") or _ERROR_MESSAGES.get(error.get("type", ""), error.get("type", "invalid"))
+        if message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        location = tuple(error.get("loc", ()))
+        context = error.get("ctx") or {}
+        if isinstance(context, dict) and context.get("field"):  # schemas.fields.field_error names a sub-field
+            location += (context["field"],)
+        details.append({"field": field_path(location), "message": message, "type": error.get("type")})
+    return details
+
+
+def validation_code(errors: Sequence[Any]) -> str:
+    """A specific code (e.g. `metadata_too_large`) when every error carries the same one."""
+    codes = {(error.get("ctx") or {}).get("code") if isinstance(error.get("ctx"), dict) else None for error in errors}
+    code = codes.pop() if len(codes) == 1 else None
+    return code if isinstance(code, str) else "validation_error"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 
 from chargewatch import limits
 from chargewatch.schemas.sessions import CreateSessionRequest, SessionResult
@@ -17,12 +17,25 @@ BatchStatus = Literal["pending", "processing", "completed", "completed_with_fail
 class SubmitBatchRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    sessions: Annotated[list[CreateSessionRequest], Field(min_length=1, max_length=MAX_SESSIONS_PER_BATCH)]
+    # Each session is validated on its own by the service (SkipValidation keeps the documented
+    # schema): one malformed session must not reject the valid ones sent with it.
+    sessions: Annotated[
+        list[SkipValidation[CreateSessionRequest]],
+        Field(
+            min_length=1,
+            max_length=MAX_SESSIONS_PER_BATCH,
+            description="validated one by one: an invalid session becomes a failed result of the batch at "
+            "its index, whose message names the field (sessions[3].meterValues[0].value: ...), and the valid "
+            "ones are processed; 400 only when no session is valid",
+        ),
+    ]
 
 
 class BatchSubmitted(BaseModel):
     batchId: str
-    totalSessions: int
+    totalSessions: int = Field(
+        description="every submitted session; invalid ones are already failed results of the batch"
+    )
     status: BatchStatus
 
 

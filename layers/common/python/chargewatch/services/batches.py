@@ -19,12 +19,15 @@ import json
 import os
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
+
+from pydantic import ValidationError as PydanticValidationError
 
 from chargewatch import clock, observability
 from chargewatch.dal import batches as batches_dal
 from chargewatch.dal import sessions as sessions_dal
-from chargewatch.errors import ChargewatchError, NotFoundError, ValidationError
+from chargewatch.errors import ChargewatchError, NotFoundError, ValidationError, validation_code, validation_details
 from chargewatch.schemas.batches import BatchStatus, BatchStatusResponse, BatchSubmitted, SubmitBatchRequest
 from chargewatch.schemas.sessions import CreateSessionRequest, SessionResult
 from chargewatch.services import sessions as sessions_service
@@ -63,21 +66,69 @@ def _require_configured() -> tuple[str, str]:
 # --------------------------------------------------------------------------- submit
 
 
-def _check_sessions(sessions: list[CreateSessionRequest]) -> None:
-    """What the request model cannot see: ids unique within the batch, chunk budget per session."""
+MAX_REJECTION_DETAILS = 100  # per 400 answer: enough to fix a file, bounded in size
+
+
+@dataclass(frozen=True)
+class RejectedSession:
+    index: int
+    sessionId: str | None  # noqa: N815 - as the session names it
+    code: str
+    details: list[dict[str, Any]]  # {field, message}, the first one reported as the reason
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(f"{d['field']}: {d['message']}" for d in self.details[:5])
+
+
+def _rejected(index: int, body: Any, details: list[dict[str, Any]], code: str) -> RejectedSession:
+    raw_id = body.get("sessionId") if isinstance(body, dict) else None
+    return RejectedSession(
+        index=index,
+        sessionId=raw_id if isinstance(raw_id, str) and raw_id else None,
+        code=code,
+        details=[{"field": d["field"], "message": d["message"]} for d in details],
+    )
+
+
+def validate_sessions(raw: list[Any]) -> tuple[list[tuple[int, CreateSessionRequest]], list[RejectedSession]]:
+    """Each submitted session on its own, as POST /v1/sessions would, plus what only the batch can
+    see (ids unique within it; the chunk budget per session): (accepted with their index, rejected)."""
+    accepted: list[tuple[int, CreateSessionRequest]] = []
+    rejected: list[RejectedSession] = []
     seen: dict[str, int] = {}
-    for index, session in enumerate(sessions):
+    for index, body in enumerate(raw):
+        try:
+            session = CreateSessionRequest.model_validate(body)
+        except PydanticValidationError as error:
+            located = [{**e, "loc": ("sessions", index, *e["loc"])} for e in error.errors()]
+            rejected.append(_rejected(index, body, validation_details(located), validation_code(located)))
+            continue
+        field = f"sessions[{index}]"
         if session.sessionId in seen:
-            raise ValidationError.for_field(
-                f"sessions[{index}].sessionId",
-                f"duplicate of sessions[{seen[session.sessionId]}].sessionId",
-                code="duplicate_session_id",
+            message = f"duplicate of sessions[{seen[session.sessionId]}].sessionId"
+            rejected.append(
+                _rejected(index, body, [{"field": f"{field}.sessionId", "message": message}], "duplicate_session_id")
             )
-        seen[session.sessionId] = index
-        if sessions_dal.chunk_count_for(len(session.meterValues)) > sessions_dal.MAX_CHUNKS_PER_WRITE:
-            raise ValidationError.for_field(
-                f"sessions[{index}].meterValues", "too many meter values in one session", code="too_many_meter_values"
+        elif sessions_dal.chunk_count_for(len(session.meterValues)) > sessions_dal.MAX_CHUNKS_PER_WRITE:
+            message = "too many meter values in one session"
+            rejected.append(
+                _rejected(index, body, [{"field": f"{field}.meterValues", "message": message}], "too_many_meter_values")
             )
+        else:
+            seen[session.sessionId] = index
+            accepted.append((index, session))
+    return accepted, rejected
+
+
+def _none_valid(rejected: list[RejectedSession]) -> ValidationError:
+    details = [d for r in rejected for d in r.details][:MAX_REJECTION_DETAILS]
+    codes = {r.code for r in rejected}
+    return ValidationError(
+        f"no session of the batch is valid: {rejected[0].reason}",
+        code=codes.pop() if len(codes) == 1 else "validation_error",
+        details=details,
+    )
 
 
 def split_parts(
@@ -100,19 +151,21 @@ def split_parts(
 
 
 def submit_batch(organization_id: str, request: SubmitBatchRequest) -> BatchSubmitted:
-    _check_sessions(request.sessions)
+    accepted, rejected = validate_sessions(list(request.sessions))
+    if not accepted:
+        raise _none_valid(rejected)
     queue_url, bucket = _require_configured()
     batch_id = clock.new_sortable_id()
     prefix = f"{PAYLOAD_PREFIX}{organization_id}/{batch_id}/"
-    parts = split_parts(request.sessions)
+    parts = split_parts(accepted, lambda indexed: len(indexed[1].meterValues))
     s3 = _client("s3")
     messages = []
-    for number, (first, sessions) in enumerate(parts):
+    for number, (_, indexed) in enumerate(parts):
         key = f"{prefix}part-{number:05d}.json.gz"
         # What was sent (validated, canonical): re-validated by the consumer it yields the same
         # request hash as a single create of the same body (explicit nulls would not re-validate).
         body = json.dumps(
-            [session.model_dump(mode="json", exclude_unset=True) for session in sessions], separators=(",", ":")
+            [session.model_dump(mode="json", exclude_unset=True) for _, session in indexed], separators=(",", ":")
         )
         s3.put_object(
             Bucket=bucket,
@@ -127,20 +180,31 @@ def submit_batch(organization_id: str, request: SubmitBatchRequest) -> BatchSubm
                 "batchId": batch_id,
                 "part": number,
                 "key": key,
-                "first": first,
-                "sessionIds": [session.sessionId for session in sessions],
+                "first": indexed[0][0],
+                "positions": [index for index, _ in indexed],
+                "sessionIds": [session.sessionId for _, session in indexed],
             }
         )
+    total = len(accepted) + len(rejected)
     batch = batches_dal.new_batch_item(
         organization_id,
         batch_id,
         status=batches_dal.PENDING,
-        totalSessions=len(request.sessions),
+        totalSessions=total,
         partCount=len(parts),
         payloadPrefix=prefix,
         createdAt=clock.iso_now(),
     )
     batches_dal.put_batch(batch)
+    # before any part is queued: a worker finishing the last part must see these counted
+    batches_dal.record_results(
+        organization_id,
+        batch_id,
+        [
+            _failed(organization_id, batch_id, r.index, r.sessionId or f"sessions[{r.index}]", r.reason)
+            for r in rejected
+        ],
+    )
     sqs = _client("sqs")
     for start in range(0, len(messages), SQS_SEND_BATCH):
         entries = [
@@ -150,8 +214,11 @@ def submit_batch(organization_id: str, request: SubmitBatchRequest) -> BatchSubm
         response = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
         if response.get("Failed"):
             raise RuntimeError(f"could not enqueue batch parts: {response['Failed']}")
-    logger.info("batch submitted", extra={"batchId": batch_id, "sessions": len(request.sessions), "parts": len(parts)})
-    return BatchSubmitted(batchId=batch_id, totalSessions=len(request.sessions), status=batches_dal.PENDING)
+    logger.info(
+        "batch submitted",
+        extra={"batchId": batch_id, "sessions": total, "rejected": len(rejected), "parts": len(parts)},
+    )
+    return BatchSubmitted(batchId=batch_id, totalSessions=total, status=batches_dal.PENDING)
 
 
 # --------------------------------------------------------------------------- status
@@ -237,18 +304,20 @@ def process_part(message: dict[str, Any], receive_count: int = 1) -> int:
     remaining sessions are first recorded as failed with the error as their reason."""
     organization_id, batch_id = message["organizationId"], message["batchId"]
     first, session_ids = int(message["first"]), list(message["sessionIds"])
+    # positions in the submit of the part's sessions (contiguous in parts queued before rejections existed)
+    positions = [int(p) for p in message.get("positions") or range(first, first + len(session_ids))]
     batch = batches_dal.get_batch(organization_id, batch_id)
     if batch is None:
         logger.warning("batch part for an unknown batch dropped", extra={"batchId": batch_id})
         return 0
-    done = batches_dal.recorded_positions(organization_id, batch_id, first, first + len(session_ids) - 1)
+    done = batches_dal.recorded_positions(organization_id, batch_id, positions[0], positions[-1])
     recorded = 0
     if len(done) < len(session_ids):
         now = clock.now()
         observability.measure(observability.BATCH_LAG, (now - clock.parse_iso(batch.createdAt)).total_seconds())
         batches_dal.mark_processing(organization_id, batch_id, clock.to_iso(now))
         try:
-            outcomes = _process_sessions(organization_id, batch_id, first, _load_part(message["key"]), done)
+            outcomes = _process_sessions(organization_id, batch_id, positions, _load_part(message["key"]), done)
         except Exception as error:
             if receive_count >= max_receives():
                 reason = (
@@ -259,9 +328,9 @@ def process_part(message: dict[str, Any], receive_count: int = 1) -> int:
                     organization_id,
                     batch_id,
                     [
-                        _failed(organization_id, batch_id, first + offset, session_id, reason)
-                        for offset, session_id in enumerate(session_ids)
-                        if first + offset not in done
+                        _failed(organization_id, batch_id, position, session_id, reason)
+                        for position, session_id in zip(positions, session_ids, strict=True)
+                        if position not in done
                     ],
                 )
                 _complete_if_done(organization_id, batch_id)
@@ -274,7 +343,7 @@ def process_part(message: dict[str, Any], receive_count: int = 1) -> int:
 def _store_part(
     organization_id: str,
     batch_id: str,
-    first: int,
+    positions: list[int],
     payload: list[dict[str, Any]],
     done: set[int],
     outcomes: list[batches_dal.BatchResultItem],
@@ -283,8 +352,7 @@ def _store_part(
     """Store the part's sessions; those with an outcome already go to `outcomes`, those stored by this
     call to `stored_now`; returns the ones to analyse (position, session, engine input)."""
     to_analyse: list[tuple[int, sessions_dal.SessionItem, dict[str, Any]]] = []
-    for offset, body in enumerate(payload):
-        position = first + offset
+    for position, body in zip(positions, payload, strict=True):
         if position in done:
             continue
         session_id = str(body.get("sessionId"))
@@ -314,14 +382,14 @@ def _store_part(
 
 
 def _process_sessions(
-    organization_id: str, batch_id: str, first: int, payload: list[dict[str, Any]], done: set[int]
+    organization_id: str, batch_id: str, positions: list[int], payload: list[dict[str, Any]], done: set[int]
 ) -> list[batches_dal.BatchResultItem]:
     """Store each session exactly as POST /v1/sessions would, analyse the ones that need it in one
     vectorised engine call, store each analysis with its read-side effects."""
     outcomes: list[batches_dal.BatchResultItem] = []
     stored_now: dict[int, sessions_dal.SessionItem] = {}  # stored by this delivery: metered, or rolled back
     try:
-        to_analyse = _store_part(organization_id, batch_id, first, payload, done, outcomes, stored_now)
+        to_analyse = _store_part(organization_id, batch_id, positions, payload, done, outcomes, stored_now)
         analyses = _analyze(to_analyse) if to_analyse else []
     except Exception:  # the part comes back: the sessions this delivery stored go, so no half is left
         for item in stored_now.values():
@@ -348,7 +416,7 @@ def _process_sessions(
         organization_id,
         sum(int(item.storedBytes) for item in stored_now.values()),
         "session.batch",
-        {"batchId": batch_id, "firstPosition": first, "sessions": len(stored_now)},
+        {"batchId": batch_id, "firstPosition": positions[0], "sessions": len(stored_now)},
     )
     return outcomes
 
