@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 SAM_INSTALLED := $(SAM_VENV)/.installed
 LAYER_REQUIREMENTS := layers/common/python/requirements.txt layers/engine/python/requirements.txt
 
-.PHONY: install run test test-fast lint validate bench eval openapi clean
+.PHONY: install run test test-fast lint validate bench eval openapi demo clean
 
 $(INSTALLED): requirements-dev.txt constraints.txt pyproject.toml $(LAYER_REQUIREMENTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,6 +61,10 @@ bench: $(INSTALLED)
 	$(BIN)/python tests/perf/bench_batch.py --sessions 1000
 
 ## eval: engine quality on labelled synthetic data (see docs/engine.md)
+## demo: with `make run` running (another terminal), fill it with a realistic tenant (docs/local-development.md)
+demo: $(INSTALLED)
+	$(BIN)/chargewatch demo
+
 eval: $(INSTALLED)
 	$(BIN)/python -m chargewatch_tools.eval
 	$(BIN)/python -m chargewatch_tools.eval.shade

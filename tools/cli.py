@@ -218,6 +218,7 @@ def _add_admin(subparsers) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from chargewatch_tools.demo import add_cli as add_demo_cli
     from chargewatch_tools.dlq import add_cli as add_dlq_cli
     from chargewatch_tools.emulator.cli import add_cli as add_emulator_cli
     from chargewatch_tools.schedule import add_cli as add_schedule_cli
@@ -232,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_upload_cli(subparsers)
     add_schedule_cli(subparsers)
     add_dlq_cli(subparsers)
+    add_demo_cli(subparsers)
     return parser
 
 

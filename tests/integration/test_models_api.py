@@ -233,3 +233,43 @@ def test_sessions_source_learns_from_dismissed_issues(make_org, client_for, poll
 def test_parse_upload_rejects_unknown_categories():
     with pytest.raises(fine_tune.FineTuneFailed, match="line 1: unknown label category BOGUS"):
         fine_tune.parse_upload(b'{"meterValues": [], "labels": [{"category": "BOGUS"}]}', ("KWH_DECREASE",))
+
+
+def test_an_upload_job_waits_for_its_upload_without_failing_receives_then_fails_when_the_url_expires(
+    api, poller, stack, monkeypatch
+):
+    from datetime import timedelta
+
+    from chargewatch import clock
+
+    created = _fine_tune(api, {"baseModelId": "csar-2", "name": "x", "dataSource": {"type": "upload"}})
+    queue = stack.refs["FineTuneQueue"]
+    sqs = boto3.client("sqs", region_name="eu-west-1")
+    (message,) = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    # no upload yet: handled (no exception, so no receive counts towards the DLQ), looked at again later
+    models.process_job_message(json.loads(message["Body"]))
+    assert api.get(f"/v1/models/fine-tune/{created['jobId']}").json()["status"] == "queued"
+    attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessagesDelayed"])
+    assert int(attributes["Attributes"]["ApproximateNumberOfMessagesDelayed"]) == 1
+
+    later = clock.now() + timedelta(seconds=models.UPLOAD_URL_SECONDS + 1)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    models.process_job_message(json.loads(message["Body"]))
+    job = api.get(f"/v1/models/fine-tune/{created['jobId']}").json()
+    assert job["status"] == "failed" and job["errorMessage"] == "no upload arrived before the upload URL expired"
+
+
+def test_the_upload_url_names_the_public_endpoint_when_one_is_set(api, monkeypatch):
+    from chargewatch import settings
+
+    monkeypatch.setenv("S3_PUBLIC_ENDPOINT_URL", "http://127.0.0.1:4566")
+    settings.reload_settings()
+    try:
+        created = _fine_tune(api, {"baseModelId": "csar-2", "name": "x", "dataSource": {"type": "upload"}})
+    finally:
+        monkeypatch.delenv("S3_PUBLIC_ENDPOINT_URL")
+        settings.reload_settings()
+    url = created["uploadUrl"]
+    assert url.startswith("http://127.0.0.1:4566/") and f"/{created['jobId']}.jsonl?" in url
+    assert "X-Amz-Signature=" in url

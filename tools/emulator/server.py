@@ -493,6 +493,8 @@ def start_emulator(
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         # Tokens name the real Cognito issuer; their keys are served by the moto server.
         os.environ["COGNITO_JWKS_URL"] = local_jwks_url(stack, emulator.moto_url) or ""
+        # Presigned uploads (fine-tune data) name the moto server, the S3 a local client can reach.
+        os.environ["S3_PUBLIC_ENDPOINT_URL"] = emulator.moto_url
         # Local mode: webhooks may target http://127.0.0.1 receivers (demos); see docs/webhooks.md.
         os.environ.setdefault("WEBHOOK_ALLOW_LOCAL_HTTP", "true")
 

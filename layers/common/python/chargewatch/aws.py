@@ -94,3 +94,25 @@ def error_code(error: Exception) -> str:
     """The service's error code of a ClientError ('' for anything else)."""
     response = getattr(error, "response", None) or {}
     return str((response.get("Error") or {}).get("Code") or "")
+
+
+def presigned_put_url(bucket: str, key: str, expires_in: int, settings: Settings | None = None) -> str:
+    """A URL a client PUTs one object to, signed for the endpoint a client can reach: the stack's
+    S3 (or AWS_ENDPOINT_URL / LocalStack), or S3_PUBLIC_ENDPOINT_URL when that is set (path-style,
+    as a local endpoint has no bucket host names)."""
+    settings = settings or get_settings()
+    if settings.s3_public_endpoint_url:
+        from botocore.config import Config
+
+        s3 = client(
+            "s3",
+            settings=settings,
+            endpoint_url=settings.s3_public_endpoint_url,
+            config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"),
+        )
+    else:
+        s3 = client("s3", settings=settings)
+    url: str = s3.generate_presigned_url(
+        "put_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_in, HttpMethod="PUT"
+    )
+    return url

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     shade_queue_url: str | None = None
     # Fine-tuning jobs: the queue the worker consumes.
     fine_tune_queue_url: str | None = None
+    # Where clients PUT a presigned upload when it is not where this process reaches S3 (the local
+    # emulator: its moto server, http://127.0.0.1:4566). Unset: the S3 endpoint of the stack.
+    s3_public_endpoint_url: str | None = None
     # Ask/explain: "grounded" (offline, deterministic) unless Bedrock is configured.
     explain_provider: str = "grounded"
     bedrock_model_id: str = "anthropic.claude-3-haiku-20240307-v1:0"

@@ -53,6 +53,7 @@ FINE_TUNABLE_TYPES = ("csar_2",)
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 UPLOAD_URL_SECONDS = 3600
+UPLOAD_POLL_SECONDS = 10  # how often a queued upload job looks for its upload
 # A job whose worker died mid-run (Lambda timeout) may be claimed again after this long.
 STALE_RUN = timedelta(minutes=20)
 ACTIVE, AVAILABLE = "active", "available"
@@ -216,8 +217,8 @@ def create_fine_tune(organization_id: str, request: FineTuneRequest) -> FineTune
     base_params_for(organization_id, request.baseModelId)
     if request.dataSource.type == "upload" and request.dataSource.sessionFilter is not None:
         raise ValidationError.for_field("dataSource.sessionFilter", "only for dataSource.type 'sessions'")
-    if not settings.fine_tune_queue_url:
-        raise RuntimeError("FINE_TUNE_QUEUE_URL is not configured")
+    if not settings.fine_tune_queue_url or not settings.payload_bucket:
+        raise RuntimeError("FINE_TUNE_QUEUE_URL and PAYLOAD_BUCKET must be configured")
     job_id = clock.new_sortable_id()
     now = clock.iso_now()
     config = {
@@ -229,9 +230,7 @@ def create_fine_tune(organization_id: str, request: FineTuneRequest) -> FineTune
     key = None
     if request.dataSource.type == "upload":
         key = upload_key(organization_id, job_id)
-        created["uploadUrl"] = aws.client("s3").generate_presigned_url(
-            "put_object", Params={"Bucket": settings.payload_bucket, "Key": key}, ExpiresIn=UPLOAD_URL_SECONDS
-        )
+        created["uploadUrl"] = aws.presigned_put_url(str(settings.payload_bucket), key, UPLOAD_URL_SECONDS)
         created["uploadExpiresAt"] = clock.to_iso(clock.now() + timedelta(seconds=UPLOAD_URL_SECONDS))
     models_dal.put_job(
         organization_id,
@@ -282,14 +281,21 @@ def get_fine_tune(organization_id: str, job_id: str) -> FineTuneJob:
 # --------------------------------------------------------------------------- the worker
 
 
-class UploadPending(Exception):
-    """The job's upload has not arrived yet: leave the message for SQS to redeliver."""
-
-
 def _fail(job: models_dal.FineTuneJobItem, message: str, metrics: dict[str, Any] | None = None) -> None:
     models_dal.transition_job(
         job, (RUNNING,), {"status": FAILED, "errorMessage": message, "metrics": metrics, "completedAt": clock.iso_now()}
     )
+
+
+def _look_again_later(message: dict[str, Any], seconds_left: float) -> None:
+    """The upload has not arrived yet: a new, delayed message (not a failed receive, which would
+    count towards the dead-letter queue and log a traceback every time); the job stays `queued`
+    until its upload arrives or the upload URL expires (then `failed`)."""
+    delay = int(min(UPLOAD_POLL_SECONDS, max(seconds_left, 0) + 1))
+    aws.client("sqs").send_message(
+        QueueUrl=get_settings().fine_tune_queue_url, MessageBody=json.dumps(message), DelaySeconds=delay
+    )
+    logger.info("fine-tune upload not there yet", extra={"jobId": message["jobId"], "lookAgainInSeconds": delay})
 
 
 def result_model_id(job_id: str) -> str:
@@ -308,8 +314,10 @@ def process_job_message(message: dict[str, Any]) -> None:
         return
     data_source = job.config.get("dataSource") or {}
     if data_source.get("type") == "upload" and job.status == QUEUED and not fine_tune.upload_exists(job.uploadKey):
-        if clock.now() - clock.parse_iso(job.createdAt) < timedelta(seconds=UPLOAD_URL_SECONDS):
-            raise UploadPending(job_id)
+        waited = clock.now() - clock.parse_iso(job.createdAt)
+        if waited < timedelta(seconds=UPLOAD_URL_SECONDS):
+            _look_again_later(message, UPLOAD_URL_SECONDS - waited.total_seconds())
+            return
         models_dal.transition_job(
             job,
             (QUEUED,),
