@@ -1,12 +1,14 @@
 """POST /v1/sessions through the local emulator, from a second process: latency and throughput.
 
-    python tests/perf/bench_api.py [--requests 1000] [--readings 100] [--profile]
+    python tests/perf/bench_api.py [--requests 1000] [--readings 100] [--clients 20] [--profile]
 
 Starts `python -m chargewatch_tools.emulator` as a subprocess on free ports (PORT, MOTO_PORT,
 DEMO_API_KEY in its environment), waits until it answers, then sends the requests one after the
 other over one keep-alive connection, each a new session (unique sessionId) with `--readings`
 meter values (energy register, power and SoC, 1-minute OCPP samples, spread over 50 stations and
-several days), and prints p50/p90/p99/max latency and requests/s. Target: p99 <= 30 ms.
+several days), and prints p50/p90/p99/max latency and requests/s. Target: p99 <= 30 ms. Then
+the same number of new sessions from `--clients` concurrent clients (each its own connection):
+p50/p99 and throughput, and their ratio to the one-client run measured just before.
 
 `--profile` runs the emulator with CHARGEWATCH_PROFILE set: cProfile around every invocation,
 printed (cumulative and own time) when the emulator stops. `--url URL --api-key KEY` benchmarks
@@ -135,6 +137,35 @@ def stop_emulator(process: subprocess.Popen) -> int:
         return process.wait()
 
 
+def run_concurrently(url: str, key: str, payloads: list[bytes], clients: int):
+    """Send `payloads` from `clients` threads, each with its own keep-alive connection:
+    (latencies ms, wall seconds, {status or 'connection': count})."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    shares = [payloads[i::clients] for i in range(clients)]
+    failures: dict = {}
+
+    def client(share: list[bytes]) -> list[float]:
+        measured = []
+        with requests.Session() as http:
+            http.headers.update({"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+            for payload in share:
+                sent = time.perf_counter()
+                try:
+                    status = http.post(f"{url}/v1/sessions", data=payload, timeout=120).status_code
+                except requests.RequestException:
+                    status = "connection"
+                measured.append((time.perf_counter() - sent) * 1000)
+                if status != 200:
+                    failures[status] = failures.get(status, 0) + 1
+        return measured
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        latencies = [value for share in pool.map(client, shares) for value in share]
+    return latencies, time.perf_counter() - started, failures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
@@ -144,10 +175,12 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="cProfile inside the emulator, printed at the end")
     parser.add_argument("--url", help="benchmark an emulator that is already running (with --api-key)")
     parser.add_argument("--api-key")
+    parser.add_argument("--clients", type=int, default=20, help="concurrent clients of the second run (0: none)")
     args = parser.parse_args()
 
     rng = random.Random(args.seed)
-    bodies = [session_body(index, args.readings, rng) for index in range(args.warmup + args.requests)]
+    total = args.warmup + args.requests * (2 if args.clients else 1)
+    bodies = [session_body(index, args.readings, rng) for index in range(total)]
     log_path = Path(tempfile.mkdtemp(prefix="chargewatch-bench-")) / "emulator.log"
     process = None
     if args.url:
@@ -172,7 +205,7 @@ def main() -> int:
             cpu_start = cpu_seconds(process.pid) if process is not None else None
             load_start = os.getloadavg()[0]
             wall_start = time.perf_counter()
-            for payload in payloads[args.warmup :]:
+            for payload in payloads[args.warmup : args.warmup + args.requests]:
                 sent = time.perf_counter()
                 try:
                     response = http.post(f"{url}/v1/sessions", data=payload, timeout=120)
@@ -187,6 +220,9 @@ def main() -> int:
                         print(f"first failure: {response.status_code} {response.text[:500]}", file=sys.stderr)
             wall = time.perf_counter() - wall_start
             cpu_end = cpu_seconds(process.pid) if process is not None else None
+        concurrent = (
+            run_concurrently(url, key, payloads[args.warmup + args.requests :], args.clients) if args.clients else None
+        )
     finally:
         exit_code = stop_emulator(process) if process is not None else None
 
@@ -212,6 +248,20 @@ def main() -> int:
         f"  p50 of the first {tenth}: {statistics.median(latencies[:tenth]):.1f} ms, "
         f"of the last {tenth}: {statistics.median(latencies[-tenth:]):.1f} ms (does latency grow with the table?)"
     )
+    if concurrent is not None:
+        many, many_wall, many_failures = concurrent
+        many.sort()
+        print(f"\nPOST /v1/sessions, {len(many)} more requests from {args.clients} concurrent clients")
+        print(
+            f"  p50 {percentile(many, 0.50):7.1f} ms   p99 {percentile(many, 0.99):7.1f} ms   "
+            f"throughput {len(many) / many_wall:6.1f} requests/s "
+            f"({len(many) / many_wall / (len(latencies) / wall):.2f}x one client; "
+            f"p50 {percentile(many, 0.50) / percentile(ordered, 0.50):.1f}x)"
+        )
+        if many_failures:
+            print(f"  NON-200 answers or connection errors: {many_failures}")
+        for status, count in many_failures.items():
+            failures[status] = failures.get(status, 0) + count
     if failures:
         print(f"  NON-200 answers: {failures}")
     p99 = percentile(ordered, 0.99)

@@ -65,3 +65,10 @@ def test_unknown_measurands_match_neither(spelling):
     assert not re.match(meter_values.MEASURAND_PATTERN, spelling)
     with pytest.raises(ValidationError):
         MeterValueRequest(**{**READING, "measurand": spelling})
+
+
+def test_an_emi3_evse_id_is_accepted_and_a_space_is_not():
+    body = {"sessionId": "s-1", "chargingStationId": "CP-1", "evseId": "NL*CWT*E0042*1"}
+    assert CreateSessionRequest.model_validate(body).evseId == "NL*CWT*E0042*1"
+    with pytest.raises(ValidationError):
+        CreateSessionRequest.model_validate({**body, "evseId": "NL CWT"})

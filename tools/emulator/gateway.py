@@ -55,8 +55,11 @@ class LambdaContext:
 class FunctionRegistry:
     """Imports each function's handler once, as a cold start would, with the template's env."""
 
-    def __init__(self, stack: Stack):
+    def __init__(self, stack: Stack, instance: str = ""):
+        """`instance` names one execution environment: each has its own copy of every handler
+        module (its own powertools resolver and warm state), as concurrent Lambda invocations do."""
         self.stack = stack
+        self.instance = instance
         self._handlers: dict[str, Callable] = {}
         self._modules: dict[str, ModuleType] = {}
 
@@ -73,7 +76,8 @@ class FunctionRegistry:
 
             table.bind(settings.reload_settings())
             spec = importlib.util.spec_from_file_location(
-                f"chargewatch_function_{logical_id}", code_dir / f"{module_name}.py"
+                f"chargewatch_function_{logical_id}{'_' + self.instance if self.instance else ''}",
+                code_dir / f"{module_name}.py",
             )
             module = importlib.util.module_from_spec(spec)
             sys.modules[spec.name] = module

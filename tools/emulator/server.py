@@ -13,14 +13,14 @@ One process holds everything, so it all shares one in-memory AWS (see docs/local
 - moto's DynamoDB is patched (in this process only) so a transaction or a query costs what the
   items it touches cost, not the whole table (see _install_moto_patches).
 
-Handler invocations run one at a time on one dedicated thread, like a Lambda execution
-environment, and the code relies on that: the powertools resolver of a function is a module global
-that keeps the current event and its tenant context (`app.current_event`, `app.context`) between
-the middleware and the route, so two concurrent invocations in one process could swap tenants;
-pynamodb keeps its botocore client per thread, so one thread also means one warm client (a new
-thread per HTTP connection would pay a client creation each time); and moto's in-memory backends
-are not built for concurrent writers. HTTP parsing and writing stay concurrent (one thread per
-connection); see tests/perf/bench_api.py for the numbers.
+Requests run concurrently, on a pool of CONCURRENCY "execution environments" (threads), each with
+its own copy of every handler module, as concurrent Lambda invocations each get their own
+environment: a powertools resolver is a module global that keeps the current event and its tenant
+between the middleware and the route, so two invocations must never share one. Queue consumers
+and schedules run in one more environment of their own, so a slow webhook receiver or a big batch
+never holds up a request. moto's in-memory backends are not built for concurrent callers: each
+moto call (a few ms) takes one lock (`_serialise_moto`), everything else runs in parallel. See
+tests/perf/bench_api.py for the numbers with 1 and 20 clients.
 """
 
 from __future__ import annotations
@@ -54,6 +54,8 @@ STACK_PREFIX = "chargewatch-local"
 # (the handlers answer that one with their own 413 JSON).
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
 QUEUE_IDLE_POLL_SECONDS = 0.5
+DEFAULT_CONCURRENCY = 4  # request environments; CHARGEWATCH_EMULATOR_CONCURRENCY overrides
+LISTEN_BACKLOG = 128  # http.server's default of 5 resets connections under a burst of clients
 SCHEDULE_MAX_SLEEP_SECONDS = 30.0  # re-reads the clock at least this often (a laptop that slept)
 # Variables that would send the in-process handlers over HTTP (or to real AWS) instead of the mock.
 _ENDPOINT_VARIABLES = (
@@ -212,6 +214,7 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
 class _EmulatorHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = LISTEN_BACKLOG
     emulator: Emulator
 
 
@@ -234,11 +237,17 @@ class Emulator:
     _moto_server: Any = None
     _mock: Any = None
     _saved_environ: dict[str, str] = field(default_factory=dict)
-    # The "execution environment": one thread runs every invocation, one at a time (see module doc).
+    concurrency: int = DEFAULT_CONCURRENCY
+    # Request environments: one thread each, each with its own gateway (handler modules); see module doc.
+    _requests: ThreadPoolExecutor | None = None
+    _environments: threading.local = field(default_factory=threading.local)
+    _environment_count: int = 0
+    _environment_lock: threading.Lock = field(default_factory=threading.Lock)
+    # The environment of queue consumers, schedules and start-up work.
     _worker: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="chargewatch-lambda")
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="chargewatch-background")
     )
-    _serialize: bool = True
+    _unlock_moto: Any = None
     _profiler: Any = None
     _profile_path: str | None = None
     _uninstall_patches: Any = None
@@ -263,16 +272,28 @@ class Emulator:
 
     def invoke(self, method: str, path: str, **request: Any):
         """One request through the gateway: authorizer + handler, on the one invocation thread."""
-        if not self._serialize:
-            return self.gateway.handle(method, path, **request)
-        return self._worker.submit(self._invoke_on_worker, method, path, request).result()
+        assert self._requests is not None, "the emulator is not started"
+        return self._requests.submit(self._invoke_in_environment, method, path, request).result()
 
-    def _invoke_on_worker(self, method: str, path: str, request: dict[str, Any]):
+    def _environment_gateway(self):
+        """This request thread's own gateway: its execution environment, cold-started on first use."""
+        gateway = getattr(self._environments, "gateway", None)
+        if gateway is None:
+            from chargewatch_tools.emulator.gateway import FunctionRegistry, LocalGateway
+
+            with self._environment_lock:
+                self._environment_count += 1
+                instance = f"env{self._environment_count}"
+            gateway = self._environments.gateway = LocalGateway(self.stack, FunctionRegistry(self.stack, instance))
+        return gateway
+
+    def _invoke_in_environment(self, method: str, path: str, request: dict[str, Any]):
+        gateway = self._environment_gateway()
         if self._profiler is None:
-            return self.gateway.handle(method, path, **request)
+            return gateway.handle(method, path, **request)
         self._profiler.enable()
         try:
-            return self.gateway.handle(method, path, **request)
+            return gateway.handle(method, path, **request)
         finally:
             self._profiler.disable()
 
@@ -340,7 +361,11 @@ class Emulator:
             self._poller_thread.join(timeout=10)
         if self._scheduler_thread is not None:
             self._scheduler_thread.join(timeout=10)
+        if self._requests is not None:
+            self._requests.shutdown(wait=True)
         self._worker.shutdown(wait=True)
+        if self._unlock_moto is not None:
+            self._unlock_moto()
         if self._moto_server is not None:
             self._moto_server.stop()
         if self._mock is not None:
@@ -377,6 +402,39 @@ def _report_profile(profiler, path: str | None) -> None:
     stats.sort_stats("tottime").print_stats(25)
 
 
+_MOTO_LOCK = threading.RLock()
+
+
+def _serialise_moto():
+    """One moto call at a time in this process (moto's in-memory backends are not built for
+    concurrent callers); returns a function that removes the lock."""
+    from moto.core.responses import BaseResponse
+
+    original = BaseResponse.call_action
+    if getattr(original, "_chargewatch_locked", False):
+        return lambda: None
+
+    def call_action(self):  # type: ignore[no-untyped-def]
+        with _MOTO_LOCK:
+            return original(self)
+
+    call_action._chargewatch_locked = True  # type: ignore[attr-defined]
+    BaseResponse.call_action = call_action
+
+    def unlock() -> None:
+        BaseResponse.call_action = original
+
+    return unlock
+
+
+def _env_concurrency() -> int:
+    raw = os.environ.get("CHARGEWATCH_EMULATOR_CONCURRENCY") or str(DEFAULT_CONCURRENCY)
+    try:
+        return max(1, int(raw))
+    except ValueError:
+        raise EmulatorError(f"CHARGEWATCH_EMULATOR_CONCURRENCY must be a number, not {raw!r}") from None
+
+
 def apply_demo_key_policy(api_key: str | None) -> None:
     """A DEMO_API_KEY chosen by hand need not carry our checksum: then this process accepts
     unchecksummed keys (8-256 printable characters) — a local-only relaxation, never deployed.
@@ -407,7 +465,7 @@ def start_emulator(
     demo_api_key: str | None = None,
     organization_id: str | None = None,
     verbose: bool = False,
-    serialize: bool = True,
+    concurrency: int | None = None,
     profile: bool | str = False,
     schedules: bool = False,
 ) -> Emulator:
@@ -454,7 +512,7 @@ def start_emulator(
             stack=None,
             gateway=None,
             verbose=verbose,
-            _serialize=serialize,
+            concurrency=1 if profile else max(1, concurrency or _env_concurrency()),
         )
 
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
@@ -476,6 +534,7 @@ def start_emulator(
                 )
         emulator._mock = mock_aws()
         emulator._mock.start()
+        emulator._unlock_moto = _serialise_moto()
         emulator._moto_server = ThreadedMotoServer(ip_address=host, port=moto_port, verbose=False)
         emulator._moto_server.start()
         moto_host, bound_moto_port = emulator._moto_server.get_host_and_port()
@@ -525,7 +584,7 @@ def start_emulator(
 
         # Failed messages come back after 2 s here instead of the queue's production visibility timeout.
         emulator._poller = QueuePoller(
-            gateway.registry, boto3.client("sqs", region_name=region), failed_visibility_seconds=2
+            emulator.gateway.registry, boto3.client("sqs", region_name=region), failed_visibility_seconds=2
         )
         if emulator._poller.sources:
             emulator._poller_thread = threading.Thread(
@@ -547,6 +606,9 @@ def start_emulator(
             )
             emulator._scheduler_thread.start()
 
+        emulator._requests = ThreadPoolExecutor(
+            max_workers=emulator.concurrency, thread_name_prefix="chargewatch-request"
+        )
         if profile:
             import cProfile
 
@@ -615,6 +677,8 @@ def banner(emulator: Emulator) -> str:
         f"  Demo API key          {emulator.api_key}",
         f"  Queue consumers       {', '.join(emulator.queue_consumers) or 'none in template.yaml'}",
         f"  Schedules             {', '.join(emulator.schedules) or 'off (CHARGEWATCH_EMULATOR_SCHEDULES=0)'}",
+        f"  Concurrency           {emulator.concurrency} request environments (CHARGEWATCH_EMULATOR_CONCURRENCY); "
+        "queues and schedules in one more",
         "",
         "Create a session (3 meter values):",
         "",

@@ -26,7 +26,9 @@ MAX_NUMBER_DIGITS = 38
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+\-]*$"
 MAX_IDENTIFIER_LENGTH = 128  # sessionId, chargingStationId
 MAX_SUB_IDENTIFIER_LENGTH = 64  # connectorId, evseId
-SUB_IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+\-]*$"
+# eMI3 / ISO 15118 EVSE ids separate their parts with "*" (NL*CWT*E0042*1); these ids are filters
+# and key parts, never a path segment of their own, and "*" needs no escaping in either.
+SUB_IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+*\-]*$"
 STATUS_PATTERN = r"^[A-Za-z][A-Za-z_\-]*$"
 MAX_STATUS_LENGTH = 32
 
