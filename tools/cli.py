@@ -18,8 +18,13 @@ LOCAL_PREFIX = "chargewatch-local"
 
 def local_environment() -> dict[str, str]:
     """What `make run` uses: moto server on the LocalStack edge port, resources named by prefix."""
+    from chargewatch_tools.emulator.dynamodb_local import running_endpoint
+
+    endpoint = os.environ.get("AWS_ENDPOINT_URL") or LOCAL_ENDPOINT
+    dynamodb = running_endpoint(endpoint)  # `make run` keeps its table in DynamoDB Local
     return {
-        "AWS_ENDPOINT_URL": os.environ.get("AWS_ENDPOINT_URL") or LOCAL_ENDPOINT,
+        **({"AWS_ENDPOINT_URL_DYNAMODB": dynamodb} if dynamodb else {}),
+        "AWS_ENDPOINT_URL": endpoint,
         "TABLE_NAME": f"{LOCAL_PREFIX}-Table",
         "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "local"),
         "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "local"),

@@ -23,7 +23,8 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     detail = (event or {}).get("detail") or {}
     if detail.get("catchUp") is True:
         station_days = shade.schedule_catch_up()
-        logger.info("SHADE catch-up scheduled", extra={"station_days": station_days})
+        if station_days:  # the emulator runs it every minute: quiet when there is nothing to do
+            logger.info("SHADE catch-up scheduled", extra={"station_days": station_days})
         return {"catchUp": True, "stationDays": station_days}
     requested = detail.get("date")
     day = date.fromisoformat(requested) if requested else shade.default_day()

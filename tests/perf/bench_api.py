@@ -89,9 +89,15 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[rank - 1]
 
 
-def start_emulator(profile: bool, log_path: Path) -> tuple[subprocess.Popen, str, str]:
+def start_emulator(
+    profile: bool, log_path: Path, database: str = "dynamodb-local"
+) -> tuple[subprocess.Popen, str, str]:
+    """`make run`'s emulator on free ports; its DynamoDB Local keeps data in a fresh directory
+    (`database="memory"`: in-memory moto, as before DynamoDB Local)."""
     port, moto_port, key = free_port(), free_port(), demo_key()
     env = {**os.environ, "PORT": str(port), "MOTO_PORT": str(moto_port), "DEMO_API_KEY": key}
+    env["CHARGEWATCH_DATA_DIR"] = "memory" if database == "memory" else str(log_path.parent / "data")
+    env["DYNAMODB_LOCAL_PORT"] = str(free_port())
     for name in ("AWS_ENDPOINT_URL", "CHARGEWATCH_AWS_MODE"):
         env.pop(name, None)
     if profile:
@@ -176,6 +182,9 @@ def main() -> int:
     parser.add_argument("--url", help="benchmark an emulator that is already running (with --api-key)")
     parser.add_argument("--api-key")
     parser.add_argument("--clients", type=int, default=20, help="concurrent clients of the second run (0: none)")
+    parser.add_argument(
+        "--database", choices=("dynamodb-local", "memory"), default="dynamodb-local", help="the emulator's table"
+    )
     args = parser.parse_args()
 
     rng = random.Random(args.seed)
@@ -189,8 +198,9 @@ def main() -> int:
         url, key = args.url.rstrip("/"), args.api_key
     else:
         started = time.perf_counter()
-        process, url, key = start_emulator(args.profile, log_path)
+        process, url, key = start_emulator(args.profile, log_path, args.database)
         print(f"emulator ready in {time.perf_counter() - started:.1f} s at {url} (log: {log_path})")
+        print("  " + next((line.strip() for line in log_path.read_text().splitlines() if "Database" in line), ""))
 
     latencies: list[float] = []
     failures: dict[int, int] = {}

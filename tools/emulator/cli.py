@@ -27,7 +27,8 @@ def add_cli(subparsers) -> None:
     run = subparsers.add_parser(
         "run",
         help="start the local emulator: moto on 127.0.0.1:4566 and the HTTP API on 127.0.0.1:$PORT (3000)",
-        description="Start the local emulator (in memory; Ctrl-C stops it). Environment: PORT, MOTO_PORT, "
+        description="Start the local emulator (Ctrl-C stops it; the table is kept in DynamoDB Local under "
+        "CHARGEWATCH_DATA_DIR, default .local/data). Environment: PORT, MOTO_PORT, DYNAMODB_LOCAL_PORT, "
         "DEMO_API_KEY, DEMO_ORGANIZATION_ID, CHARGEWATCH_EMULATOR_VERBOSE, CHARGEWATCH_EMULATOR_SCHEDULES (0 = off), "
         "CHARGEWATCH_PROFILE.",
     )

@@ -46,6 +46,7 @@ from chargewatch_tools.emulator.schedules import CATCH_UP_SECONDS
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3000
 DEFAULT_MOTO_PORT = 4566  # the LocalStack edge port: code that works here works against LocalStack
+DEFAULT_DYNAMODB_PORT = 8000  # DynamoDB Local's own default
 DEFAULT_REGION = "eu-west-1"
 DEFAULT_ORGANIZATION_ID = "00000000-0000-4000-8000-000000000001"
 DEMO_ORGANIZATION_NAME = "Demo Charging"
@@ -248,6 +249,9 @@ class Emulator:
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="chargewatch-background")
     )
     _unlock_moto: Any = None
+    # "DynamoDB Local (<data dir>)" or "in-memory moto (<why>)": where this run keeps its table
+    database: str = "in-memory moto"
+    _dynamodb_local: Any = None
     _profiler: Any = None
     _profile_path: str | None = None
     _uninstall_patches: Any = None
@@ -366,6 +370,8 @@ class Emulator:
         self._worker.shutdown(wait=True)
         if self._unlock_moto is not None:
             self._unlock_moto()
+        if self._dynamodb_local is not None:
+            self._dynamodb_local.stop()
         if self._moto_server is not None:
             self._moto_server.stop()
         if self._mock is not None:
@@ -400,6 +406,42 @@ def _report_profile(profiler, path: str | None) -> None:
     stats = pstats.Stats(profiler, stream=sys.stderr)
     stats.sort_stats("cumulative").print_stats(35)
     stats.sort_stats("tottime").print_stats(25)
+
+
+def _use_dynamodb_local(emulator: Emulator, data_dir: str | os.PathLike, port: int) -> None:
+    """Start DynamoDB Local on `data_dir` and send this process's DynamoDB calls there (moto keeps
+    SQS, S3 and Cognito); on failure leave DynamoDB in moto and record why."""
+    from pathlib import Path
+
+    from chargewatch_tools.emulator import dynamodb_local
+
+    try:
+        emulator._dynamodb_local = dynamodb_local.start(Path(data_dir), port)
+    except dynamodb_local.Unavailable as reason:
+        emulator.database = f"in-memory moto: DynamoDB Local unavailable ({reason}); data is lost at stop"
+        print(f"chargewatch emulator: {emulator.database}", file=sys.stderr, flush=True)
+        return
+    # botocore's per-service endpoint: moto's mock lets calls to it through to DynamoDB Local
+    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = emulator._dynamodb_local.url
+    emulator.database = f"DynamoDB Local on {emulator._dynamodb_local.url}, data in {Path(data_dir).resolve()}"
+
+
+def _key_for_kept_organization(organization_id: str, demo_api_key: str | None) -> str:
+    """The demo organization survived a restart: DEMO_API_KEY when it is already its key, else a
+    new key (the old ones keep working; a plain key is never stored, so it cannot be shown again)."""
+    from chargewatch import clock
+    from chargewatch.dal import api_keys as api_keys_dal
+    from chargewatch.services import api_keys
+    from chargewatch.settings import get_settings
+
+    if demo_api_key:
+        existing = api_keys_dal.find_by_hash(api_keys.hash_key(demo_api_key))
+        if existing is not None and existing.organizationId == organization_id:
+            return demo_api_key
+    key, _ = api_keys.issue_key(
+        organization_id, env=get_settings().api_key_env, name=f"make run {clock.iso_now()}", key=demo_api_key
+    )
+    return key
 
 
 _MOTO_LOCK = threading.RLock()
@@ -468,12 +510,16 @@ def start_emulator(
     concurrency: int | None = None,
     profile: bool | str = False,
     schedules: bool = False,
+    data_dir: str | os.PathLike | None = None,
+    dynamodb_port: int = 0,
 ) -> Emulator:
     """Start moto (in-process mock + server), the template's resources, the demo org and the API.
 
     `port=0` / `moto_port=0` pick free ports (tests). `demo_api_key` / `organization_id` default to
     DEMO_API_KEY / DEMO_ORGANIZATION_ID from the environment. `schedules` runs the template's
     schedules and the SHADE catch-up (`make run` does; tests of other things leave them off).
+    `data_dir` keeps the table in DynamoDB Local there (on `dynamodb_port`), so a restart finds its
+    data; without it, or when DynamoDB Local cannot run, the table is in-memory moto (`.database`).
     Returns once both servers accept connections; call `.stop()` (or use it as a context manager).
     """
     demo_api_key = demo_api_key if demo_api_key is not None else (os.environ.get("DEMO_API_KEY") or None)
@@ -540,6 +586,8 @@ def start_emulator(
         moto_host, bound_moto_port = emulator._moto_server.get_host_and_port()
         emulator.moto_url = f"http://{moto_host}:{bound_moto_port}"
 
+        if data_dir is not None:
+            _use_dynamodb_local(emulator, data_dir, dynamodb_port)
         stack = create_stack(boto3.Session(region_name=region), prefix=STACK_PREFIX)
         emulator.stack = stack
         # Every function's template environment (Globals + its own). In-process they share one
@@ -573,9 +621,13 @@ def start_emulator(
         def cold_start_and_provision() -> str:
             for logical_id in sorted(functions):
                 gateway.registry.handler(logical_id)
-            return create_organization(
-                DEMO_ORGANIZATION_NAME, organization_id=organization_id, api_key=demo_api_key
-            ).api_key
+            from chargewatch.dal import organizations as organizations_dal
+
+            if organizations_dal.get(organization_id) is None:
+                return create_organization(
+                    DEMO_ORGANIZATION_NAME, organization_id=organization_id, api_key=demo_api_key
+                ).api_key
+            return _key_for_kept_organization(organization_id, demo_api_key)
 
         # On the invocation thread: pynamodb keeps its botocore client per thread.
         emulator.api_key = emulator._worker.submit(cold_start_and_provision).result()
@@ -669,10 +721,11 @@ def curl_example(url: str, api_key: str) -> str:
 
 def banner(emulator: Emulator) -> str:
     lines = [
-        "Chargewatch local emulator - no AWS account, no Docker; all data in memory (Ctrl-C stops it and loses it)",
+        "Chargewatch local emulator - no AWS account, no Docker (Ctrl-C stops it)",
         "",
         f"  API URL               {emulator.url}",
         f"  AWS endpoint (moto)   {emulator.moto_url}   table {emulator.table_name}",
+        f"  Database              {emulator.database}",
         f"  Demo organization id  {emulator.organization_id}",
         f"  Demo API key          {emulator.api_key}",
         f"  Queue consumers       {', '.join(emulator.queue_consumers) or 'none in template.yaml'}",
@@ -694,6 +747,14 @@ def banner(emulator: Emulator) -> str:
         "--role admin`, then `chargewatch login --local --email E --password P` prints a token (docs/identity.md).",
     ]
     return "\n".join(lines)
+
+
+def _data_dir() -> str | None:
+    """CHARGEWATCH_DATA_DIR (default .local/data); "memory" keeps nothing (in-memory moto)."""
+    from chargewatch_tools.emulator.dynamodb_local import DEFAULT_DATA_DIR
+
+    chosen = os.environ.get("CHARGEWATCH_DATA_DIR") or str(DEFAULT_DATA_DIR)
+    return None if chosen.lower() == "memory" else chosen
 
 
 def _env_port(name: str, default: int) -> int:
@@ -720,7 +781,15 @@ def run(port: int | None = None, moto_port: int | None = None, *, verbose: bool 
         if profile in ("1", "true", "yes"):
             profile = True
         schedules = os.environ.get("CHARGEWATCH_EMULATOR_SCHEDULES", "1").lower() not in ("0", "false", "no")
-        emulator = start_emulator(port, moto_port, verbose=verbose, profile=profile, schedules=schedules)
+        emulator = start_emulator(
+            port,
+            moto_port,
+            verbose=verbose,
+            profile=profile,
+            schedules=schedules,
+            data_dir=_data_dir(),
+            dynamodb_port=_env_port("DYNAMODB_LOCAL_PORT", DEFAULT_DYNAMODB_PORT),
+        )
     except EmulatorError as error:
         print(f"chargewatch emulator: {error}", file=sys.stderr, flush=True)
         return 2
@@ -732,16 +801,26 @@ def run(port: int | None = None, moto_port: int | None = None, *, verbose: bool 
         signal.signal(signum, signal.SIG_DFL)  # a second Ctrl-C ends the process at once
 
     previous = {sig: signal.signal(sig, _request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    from chargewatch_tools.emulator import dynamodb_local
+
+    if emulator._dynamodb_local is not None:  # the CLI's --local commands find DynamoDB Local by it
+        dynamodb_local.write_state(emulator._dynamodb_local.url, emulator.moto_url)
     print(banner(emulator), flush=True)
     try:
         while not stopping.wait(0.5):
             pass
     finally:
         print("\nstopping the emulator...", file=sys.stderr, flush=True)
+        dynamodb_local.clear_state()
         emulator.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    print("emulator stopped (in-memory data discarded)", file=sys.stderr, flush=True)
+    kept = emulator._dynamodb_local is not None
+    print(
+        "emulator stopped" + (" (DynamoDB data kept for the next run)" if kept else " (in-memory data discarded)"),
+        file=sys.stderr,
+        flush=True,
+    )
     return 0
 
 

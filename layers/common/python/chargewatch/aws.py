@@ -79,7 +79,7 @@ def pynamodb_host(settings: Settings | None = None) -> str | None:
         endpoint: str = get_service_endpoint("dynamodb")
         return endpoint
 
-    return settings.aws_endpoint_url
+    return settings.aws_endpoint_url_dynamodb or settings.aws_endpoint_url
 
 
 def error_types() -> tuple[type[Exception], type[Exception]]:

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     aws_region: str = Field(default="eu-west-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
     # Set to reach moto/LocalStack instead of AWS (botocore honours it too).
     aws_endpoint_url: str | None = None
+    # DynamoDB alone elsewhere (botocore's per-service variable): the local emulator's DynamoDB Local.
+    aws_endpoint_url_dynamodb: str | None = None
     # API Gateway and Lambda cap payloads at 6 MB; we refuse bigger bodies with a clear 413.
     max_body_bytes: int = Field(default=MAX_BODY_BYTES, gt=0)
     # How long the authorizer may keep a verified key in memory before looking it up again.
