@@ -56,6 +56,9 @@ STACK_PREFIX = "chargewatch-local"
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
 QUEUE_IDLE_POLL_SECONDS = 0.5
 DEFAULT_CONCURRENCY = 4  # request environments; CHARGEWATCH_EMULATOR_CONCURRENCY overrides
+DEFAULT_QUEUE_WORKERS = (
+    2  # queue consumer environments (CHARGEWATCH_EMULATOR_QUEUE_WORKERS): a slow receiver holds up one
+)
 LISTEN_BACKLOG = 128  # http.server's default of 5 resets connections under a burst of clients
 SCHEDULE_MAX_SLEEP_SECONDS = 30.0  # re-reads the clock at least this often (a laptop that slept)
 # Variables that would send the in-process handlers over HTTP (or to real AWS) instead of the mock.
@@ -256,7 +259,8 @@ class Emulator:
     _profile_path: str | None = None
     _uninstall_patches: Any = None
     _poller: Any = None
-    _poller_thread: threading.Thread | None = None
+    _poller_threads: list[threading.Thread] = field(default_factory=list)
+    queue_workers: int = DEFAULT_QUEUE_WORKERS
     _scheduler: Any = None
     _scheduler_thread: threading.Thread | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
@@ -301,17 +305,18 @@ class Emulator:
         finally:
             self._profiler.disable()
 
-    def _poll_queues(self) -> None:
-        """The template's SQS event sources, polled like Lambda does, on the invocation thread."""
+    def _poll_queues(self, poller) -> None:
+        """The template's SQS event sources, polled like Lambda does, in this consumer's own
+        execution environment (its thread and handler modules): SQS hands each message to one."""
         while not self._stopping.is_set():
             try:
-                handled = self._worker.submit(self._poller.poll_once).result()
+                handled = poller.poll_once()
             except Exception:  # keep polling: one bad round must not end the emulator's consumers
                 import traceback
 
                 traceback.print_exc()
                 handled = 0
-            if not handled:  # idle: each empty poll takes the invocation thread ~2 ms per queue
+            if not handled:  # idle: an empty poll costs ~2 ms per queue
                 self._stopping.wait(QUEUE_IDLE_POLL_SECONDS)
 
     def _run_schedules(self) -> None:
@@ -361,8 +366,8 @@ class Emulator:
             self._http.server_close()
         if self._http_thread is not None:
             self._http_thread.join(timeout=5)
-        if self._poller_thread is not None:
-            self._poller_thread.join(timeout=10)
+        for thread in self._poller_threads:
+            thread.join(timeout=10)
         if self._scheduler_thread is not None:
             self._scheduler_thread.join(timeout=10)
         if self._requests is not None:
@@ -469,12 +474,12 @@ def _serialise_moto():
     return unlock
 
 
-def _env_concurrency() -> int:
-    raw = os.environ.get("CHARGEWATCH_EMULATOR_CONCURRENCY") or str(DEFAULT_CONCURRENCY)
+def _env_count(name: str, default: int = DEFAULT_CONCURRENCY) -> int:
+    raw = os.environ.get(name) or str(default)
     try:
         return max(1, int(raw))
     except ValueError:
-        raise EmulatorError(f"CHARGEWATCH_EMULATOR_CONCURRENCY must be a number, not {raw!r}") from None
+        raise EmulatorError(f"{name} must be a number, not {raw!r}") from None
 
 
 def apply_demo_key_policy(api_key: str | None) -> None:
@@ -558,7 +563,8 @@ def start_emulator(
             stack=None,
             gateway=None,
             verbose=verbose,
-            concurrency=1 if profile else max(1, concurrency or _env_concurrency()),
+            concurrency=1 if profile else max(1, concurrency or _env_count("CHARGEWATCH_EMULATOR_CONCURRENCY")),
+            queue_workers=_env_count("CHARGEWATCH_EMULATOR_QUEUE_WORKERS", DEFAULT_QUEUE_WORKERS),
         )
 
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
@@ -639,10 +645,19 @@ def start_emulator(
             emulator.gateway.registry, boto3.client("sqs", region_name=region), failed_visibility_seconds=2
         )
         if emulator._poller.sources:
-            emulator._poller_thread = threading.Thread(
-                target=emulator._poll_queues, name="chargewatch-sqs-poller", daemon=True
-            )
-            emulator._poller_thread.start()
+            from chargewatch_tools.emulator.gateway import FunctionRegistry
+
+            for number in range(emulator.queue_workers):
+                poller = QueuePoller(
+                    FunctionRegistry(stack, f"queue{number + 1}"),
+                    boto3.client("sqs", region_name=region),
+                    failed_visibility_seconds=2,
+                )
+                thread = threading.Thread(
+                    target=emulator._poll_queues, args=(poller,), name=f"chargewatch-sqs-{number + 1}", daemon=True
+                )
+                emulator._poller_threads.append(thread)
+                thread.start()
 
         if schedules:
             from chargewatch_tools.emulator.schedules import Scheduler, template_schedules
@@ -730,8 +745,8 @@ def banner(emulator: Emulator) -> str:
         f"  Demo API key          {emulator.api_key}",
         f"  Queue consumers       {', '.join(emulator.queue_consumers) or 'none in template.yaml'}",
         f"  Schedules             {', '.join(emulator.schedules) or 'off (CHARGEWATCH_EMULATOR_SCHEDULES=0)'}",
-        f"  Concurrency           {emulator.concurrency} request environments (CHARGEWATCH_EMULATOR_CONCURRENCY); "
-        "queues and schedules in one more",
+        f"  Concurrency           {emulator.concurrency} request environments, {emulator.queue_workers} queue "
+        "consumers and one for schedules (CHARGEWATCH_EMULATOR_CONCURRENCY, CHARGEWATCH_EMULATOR_QUEUE_WORKERS)",
         "",
         "Create a session (3 meter values):",
         "",
