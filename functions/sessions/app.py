@@ -26,7 +26,16 @@ app = create_app()
 BatchId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
-@app.get("/v1/sessions", summary="List Sessions", tags=["sessions"])
+@app.get(
+    "/v1/sessions",
+    summary="List Sessions",
+    tags=["sessions"],
+    description="Newest first by session start. `pagination.totalCount` is exact. With no filter, "
+    "chargingStationId, isAnomaly or both, it comes from counters kept with every write and a page reads "
+    "only the sessions up to its end, whatever the tenant holds (with isAnomaly, also the non-matching "
+    "sessions between them). With dateFrom, dateTo, evseId, minScore or minConfidence it is counted by "
+    "reading every matching session: narrow the range for large tenants.",
+)
 def list_sessions(
     page: Annotated[int, Query(ge=0, le=100_000)] = 0,
     pageSize: Annotated[int, Query(ge=1, le=100)] = 20,

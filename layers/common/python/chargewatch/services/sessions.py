@@ -18,7 +18,7 @@ from chargewatch.dal import sessions as sessions_dal
 from chargewatch.dal import stations as stations_dal
 from chargewatch.errors import ConcurrencyError, ConflictError, NotFoundError, ValidationError
 from chargewatch.meter_values import normalise
-from chargewatch.pagination import paginate
+from chargewatch.pagination import Pagination, paginate
 from chargewatch.schemas.sessions import (
     AppendSessionRequest,
     CreateSessionRequest,
@@ -665,8 +665,32 @@ def _list_item(item: sessions_dal.SessionItem) -> SessionListItem:
     )
 
 
+def _counted_total(organization_id: str, filters: SessionFilters) -> int | None:
+    """totalCount from the read model's counters (written in each session's transactions) when
+    the filters are ones it counts: none, chargingStationId, isAnomaly, or both; else None."""
+    if (
+        filters.evse_id is not None
+        or filters.min_score is not None
+        or filters.min_confidence is not None
+        or filters.date_from is not None
+        or filters.date_to is not None
+    ):
+        return None
+    if filters.charging_station_id is not None:
+        station = stations_dal.get_station(organization_id, filters.charging_station_id)
+        total, anomalous = (0, 0) if station is None else (station.totalSessions, station.anomalousSessions)
+    else:
+        totals = stations_dal.totals(organization_id)
+        total, anomalous = (0, 0) if totals is None else (totals.totalSessions, totals.sessionsWithAnomalies)
+    total, anomalous = int(total or 0), int(anomalous or 0)
+    if filters.is_anomaly is None:
+        return total
+    return anomalous if filters.is_anomaly else total - anomalous
+
+
 def list_sessions(organization_id: str, filters: SessionFilters) -> SessionPage:
-    """Newest first by session start. Filters run in the index query; one pass counts and pages."""
+    """Newest first by session start, filters in the index query. With counted filters the work is
+    the page's (its items and the ones before it); otherwise one pass counts every match."""
     if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
         raise ValidationError.for_field("dateFrom", "must not be after dateTo")
     Session = sessions_dal.SessionItem
@@ -682,15 +706,23 @@ def list_sessions(organization_id: str, filters: SessionFilters) -> SessionPage:
     condition = None
     for part in conditions:
         condition = part if condition is None else condition & part
+    counted = _counted_total(organization_id, filters)
+    first = filters.page * filters.page_size
     results = sessions_dal.query_sessions(
         organization_id,
         charging_station_id=filters.charging_station_id,
         started_from_ms=clock.to_epoch_ms(filters.date_from) if filters.date_from else None,
         started_to_ms=clock.to_epoch_ms(filters.date_to) if filters.date_to else None,
         filter_condition=condition,
+        limit=None if counted is None else first + filters.page_size,
     )
-    content, pagination = paginate(results, filters.page, filters.page_size, _list_item)
-    return SessionPage(content=content, pagination=pagination)
+    if counted is None:
+        content, pagination = paginate(results, filters.page, filters.page_size, _list_item)
+        return SessionPage(content=content, pagination=pagination)
+    content = [_list_item(item) for index, item in enumerate(results) if index >= first]
+    return SessionPage(
+        content=content, pagination=Pagination(totalCount=counted, page=filters.page, size=filters.page_size)
+    )
 
 
 def parse_date_bound(value: str | None, field: str, *, end_of_day: bool) -> datetime | None:

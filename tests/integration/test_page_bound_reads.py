@@ -1,0 +1,72 @@
+"""GET /v1/sessions costs what its page costs, not what the tenant holds: totalCount comes from
+the read model's counters for the filters it counts (none, chargingStationId, isAnomaly), and the
+query stops after the page. Items read are counted at the DynamoDB call (ScannedCount)."""
+
+from __future__ import annotations
+
+import pytest
+from pynamodb.connection.base import Connection
+from seed_examples import energy_session, seed_session
+
+
+@pytest.fixture
+def items_read(monkeypatch):
+    counted = {"items": 0}
+    original = Connection.query
+
+    def query(self, *args, **kwargs):
+        response = original(self, *args, **kwargs)
+        counted["items"] += int(response.get("ScannedCount", 0))
+        return response
+
+    monkeypatch.setattr(Connection, "query", query)
+
+    def measure(api, path: str, query: str):
+        before = counted["items"]
+        answer = api.get(path, query=query)
+        assert answer.status == 200, answer.body
+        return counted["items"] - before, answer.json()
+
+    return measure
+
+
+def _tenant(make_org, client_for, organization_id: str, sessions: int):
+    _, key = make_org(organization_id, organization_id=organization_id)
+    api = client_for(key)
+    for index in range(sessions):
+        body = energy_session(
+            f"s-{index:04d}", station=f"CP-{index % 2 + 1}", day=f"2026-02-{index % 28 + 1:02d}", start_hour=index % 20
+        )
+        assert api.post("/v1/sessions", body).status == 200
+    return api
+
+
+def test_a_page_reads_the_same_items_at_40_and_at_160_sessions(make_org, client_for, items_read):
+    small = _tenant(make_org, client_for, "fleet", 40)
+    big = _tenant(make_org, client_for, "fleet-big", 160)  # ids share a prefix
+    for query in ("pageSize=10", "page=3&pageSize=10", "chargingStationId=CP-1&page=1&pageSize=10"):
+        small_reads, small_page = items_read(small, "/v1/sessions", query)
+        big_reads, big_page = items_read(big, "/v1/sessions", query)
+        assert small_reads == big_reads <= 40, query
+        assert len(small_page["content"]) == len(big_page["content"]) == 10
+    assert items_read(small, "/v1/sessions", "pageSize=10")[1]["pagination"]["totalCount"] == 40
+    assert items_read(big, "/v1/sessions", "pageSize=10")[1]["pagination"]["totalCount"] == 160
+    assert items_read(big, "/v1/sessions", "chargingStationId=CP-2")[1]["pagination"]["totalCount"] == 80
+    assert items_read(big, "/v1/sessions", "chargingStationId=NOPE")[1]["pagination"]["totalCount"] == 0
+
+
+def test_counted_totals_equal_a_full_count_after_creates_and_reanalysis(api, items_read):
+    for index in range(6):
+        assert api.post("/v1/sessions", energy_session(f"clean-{index}", station="CP-A")).status == 200
+    for index in range(4):
+        created = api.post("/v1/sessions", seed_session(f"odd-{index}", chargingStationId="CP-A"))
+        assert created.status == 200 and created.json()["isAnomaly"] is True
+    # a PUT turns one anomalous session clean: its counters move in the same transaction
+    replaced = api.put("/v1/sessions/odd-0", {"meterValues": energy_session("x", station="CP-A")["meterValues"]})
+    assert replaced.status == 200 and replaced.json()["isAnomaly"] is False
+    every_start = "dateFrom=2000-01-01"  # a filter without a counter: counted by reading every match
+    for query in ("", "isAnomaly=true", "isAnomaly=false", "chargingStationId=CP-A&isAnomaly=true"):
+        _, counted = items_read(api, "/v1/sessions", f"pageSize=100&{query}")
+        _, full = items_read(api, "/v1/sessions", f"pageSize=100&{query}&{every_start}")
+        assert counted["pagination"]["totalCount"] == full["pagination"]["totalCount"] == len(full["content"]), query
+    assert items_read(api, "/v1/sessions", "isAnomaly=true")[1]["pagination"]["totalCount"] == 3
