@@ -51,7 +51,15 @@ def _date_filters(
     }
 
 
-@app.get("/v1/anomalies", summary="List Anomalies", tags=["anomalies"])
+@app.get(
+    "/v1/anomalies",
+    summary="List Anomalies",
+    tags=["anomalies"],
+    description="Newest first by occurrence (sortByScore: highest score first). `pagination.totalCount` is "
+    "exact. With no filter or only anomalyType it comes from counters kept with every write and a page reads "
+    "only the anomalies up to its end, whatever the tenant holds; with any other filter, or sortByScore, "
+    "every matching anomaly is read to count (and sort): narrow occurrenceFrom/occurrenceTo for large tenants.",
+)
 def list_anomalies(
     page: Page = 0,
     pageSize: PageSize = DEFAULT_PAGE_SIZE,

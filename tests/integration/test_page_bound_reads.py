@@ -70,3 +70,27 @@ def test_counted_totals_equal_a_full_count_after_creates_and_reanalysis(api, ite
         _, full = items_read(api, "/v1/sessions", f"pageSize=100&{query}&{every_start}")
         assert counted["pagination"]["totalCount"] == full["pagination"]["totalCount"] == len(full["content"]), query
     assert items_read(api, "/v1/sessions", "isAnomaly=true")[1]["pagination"]["totalCount"] == 3
+
+
+def test_anomaly_pages_are_counted_from_counters_and_stop_after_the_page(make_org, client_for, items_read):
+    tenants = {}
+    for name, sessions in (("grid", 6), ("grid-big", 24)):
+        _, key = make_org(name, organization_id=name)
+        tenants[name] = api = client_for(key)
+        for index in range(sessions):
+            body = seed_session(f"odd-{index:03d}", chargingStationId=f"CP-{index % 3}")
+            for reading in body["meterValues"]:  # distinct days, so every session is its own anomaly time
+                reading["timestamp"] = reading["timestamp"].replace("2026-02-27", f"2026-02-{index % 28 + 1:02d}")
+            assert api.post("/v1/sessions", body).status == 200
+    every = "occurrenceFrom=2000-01-01T00:00:00Z"  # a filter without a counter: counted by reading every match
+    for api in tenants.values():
+        _, full = items_read(api, "/v1/anomalies", f"pageSize=100&{every}")
+        _, counted = items_read(api, "/v1/anomalies", "pageSize=100")
+        assert counted["pagination"]["totalCount"] == full["pagination"]["totalCount"] == len(full["content"]) > 0
+        category = full["content"][0]["anomalyType"]
+        _, by_type = items_read(api, "/v1/anomalies", f"anomalyType={category}&pageSize=100")
+        expected = sum(1 for anomaly in full["content"] if anomaly["anomalyType"] == category)
+        assert by_type["pagination"]["totalCount"] == expected == len(by_type["content"])
+    small_reads, _ = items_read(tenants["grid"], "/v1/anomalies", "pageSize=3")
+    big_reads, _ = items_read(tenants["grid-big"], "/v1/anomalies", "pageSize=3")
+    assert small_reads == big_reads == 3

@@ -120,6 +120,7 @@ def query_anomalies(
     to_ms: int | None = None,
     filter_condition: Condition | None = None,
     newest_first: bool = True,
+    limit: int | None = None,
 ) -> ResultIterator[AnomalyItem]:
     sort_key = AnomalyItem.GSI1SK
     low = f"{from_ms:015d}" if from_ms is not None else None
@@ -136,6 +137,7 @@ def query_anomalies(
         range_key_condition=condition,
         filter_condition=filter_condition,
         scan_index_forward=not newest_first,
+        limit=limit,
     )
 
 

@@ -20,7 +20,7 @@ from chargewatch.dal import sessions as sessions_dal
 from chargewatch.dal import stations as stations_dal
 from chargewatch.dal.table import Condition, TransactWrite, connection, is_condition_failure
 from chargewatch.errors import ConcurrencyError, ConflictError, NotFoundError, ValidationError
-from chargewatch.pagination import paginate
+from chargewatch.pagination import Pagination, paginate
 from chargewatch.schemas.anomalies import (
     AnomalyCategoryInfo,
     AnomalyConnector,
@@ -74,7 +74,20 @@ def _check_category(code: str | None) -> None:
         )
 
 
-def _matching(organization_id: str, filters: AnomalyFilters) -> Iterable[anomalies_dal.AnomalyItem]:
+def _counted_total(organization_id: str, filters: AnomalyFilters) -> int | None:
+    """totalCount from the read model's counters when the only filter is anomalyType (or none)."""
+    others = {name: value for name, value in vars(filters).items() if name != "anomaly_type"}
+    if any(value is not None for value in others.values()):
+        return None
+    if filters.anomaly_type is not None:
+        return stations_dal.category_counts(organization_id).get(filters.anomaly_type, 0)
+    totals = stations_dal.totals(organization_id)
+    return 0 if totals is None else int(totals.totalAnomalies or 0)
+
+
+def _matching(
+    organization_id: str, filters: AnomalyFilters, limit: int | None = None
+) -> Iterable[anomalies_dal.AnomalyItem]:
     _check_category(filters.anomaly_type)
     if filters.occurrence_from and filters.occurrence_to and filters.occurrence_from > filters.occurrence_to:
         raise ValidationError.for_field("occurrenceFrom", "must not be after occurrenceTo")
@@ -106,6 +119,7 @@ def _matching(organization_id: str, filters: AnomalyFilters) -> Iterable[anomali
         from_ms=clock.to_epoch_ms(filters.occurrence_from) if filters.occurrence_from else None,
         to_ms=clock.to_epoch_ms(filters.occurrence_to) if filters.occurrence_to else None,
         filter_condition=condition,
+        limit=limit,
     )
 
 
@@ -131,10 +145,18 @@ def _issue_ref(issue: anomalies_dal.IssueItem | None) -> list[IssueRef]:
 def list_anomalies(
     organization_id: str, filters: AnomalyFilters, page: int, page_size: int, sort_by_score: bool = False
 ) -> AnomalyPage:
-    items: Iterable[anomalies_dal.AnomalyItem] = _matching(organization_id, filters)
-    if sort_by_score:
-        items = sorted(items, key=lambda item: (-float(item.score), -int(item.occurredAtMs)))
-    selected, pagination = paginate(items, page, page_size)
+    _check_category(filters.anomaly_type)
+    counted = None if sort_by_score else _counted_total(organization_id, filters)
+    if counted is not None:  # the page's work only: the query stops after the page
+        first = page * page_size
+        page_items = _matching(organization_id, filters, limit=first + page_size)
+        selected = [item for index, item in enumerate(page_items) if index >= first]
+        pagination = Pagination(totalCount=counted, page=page, size=page_size)
+    else:
+        items: Iterable[anomalies_dal.AnomalyItem] = _matching(organization_id, filters)
+        if sort_by_score:
+            items = sorted(items, key=lambda item: (-float(item.score), -int(item.occurredAtMs)))
+        selected, pagination = paginate(items, page, page_size)
     issues = anomalies_dal.get_issues(organization_id, [item.issueId for item in selected])
     content = [
         AnomalyListItem(
