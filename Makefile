@@ -56,6 +56,7 @@ validate: $(INSTALLED) $(SAM_INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python tests/perf/bench_imports.py
 	$(BIN)/python tests/perf/bench_api.py
+	$(BIN)/python tests/perf/bench_write_cost.py
 	$(BIN)/python tests/perf/bench_engine.py
 	$(BIN)/python tests/perf/bench_stations.py
 	$(BIN)/python tests/perf/bench_batch.py --sessions 1000
