@@ -107,3 +107,24 @@ def test_a_background_delivery_to_a_slow_receiver_does_not_hold_up_requests(runn
     )
     assert created.status_code == 200, created.text
     receiver.release.set()
+
+
+def test_powertools_event_state_is_per_thread_while_the_emulator_runs(running):
+    """powertools stores the event being resolved on its BaseRouter class; the emulator makes that
+    per thread, so two request environments never read each other's event, and restores it at stop."""
+    from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+
+    seen = {}
+    barrier = threading.Barrier(2)
+
+    def resolve_as(name: str) -> None:
+        BaseRouter.current_event = name
+        barrier.wait(10)  # both threads have set their event before either reads it
+        seen[name] = BaseRouter.current_event
+
+    threads = [threading.Thread(target=resolve_as, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert seen == {"a": "a", "b": "b"}

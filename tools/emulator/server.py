@@ -252,6 +252,7 @@ class Emulator:
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="chargewatch-background")
     )
     _unlock_moto: Any = None
+    _restore_powertools: Any = None
     # "DynamoDB Local (<data dir>)" or "in-memory moto (<why>)": where this run keeps its table
     database: str = "in-memory moto"
     _dynamodb_local: Any = None
@@ -375,6 +376,8 @@ class Emulator:
         self._worker.shutdown(wait=True)
         if self._unlock_moto is not None:
             self._unlock_moto()
+        if self._restore_powertools is not None:
+            self._restore_powertools()
         if self._dynamodb_local is not None:
             self._dynamodb_local.stop()
         if self._moto_server is not None:
@@ -447,6 +450,53 @@ def _key_for_kept_organization(organization_id: str, demo_api_key: str | None) -
         organization_id, env=get_settings().api_key_env, name=f"make run {clock.iso_now()}", key=demo_api_key
     )
     return key
+
+
+def _thread_local_powertools_event():
+    """powertools keeps the event being resolved in class attributes of its BaseRouter
+    (`BaseRouter.current_event = ...` in `resolve`): one per process, as Lambda runs one event per
+    process. Concurrent request environments in one process then read each other's event (a body
+    answered for another request: seen with 20 clients). Here they are per thread: instance reads go
+    through a property in BaseRouter's dict, class-level reads and writes through its metaclass.
+    Returns a function that restores powertools as it was."""
+    from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+
+    original_meta = type(BaseRouter)
+    if getattr(original_meta, "_chargewatch_thread_local", False):
+        return lambda: None
+    state = threading.local()
+    names = ("current_event", "lambda_context")
+
+    def accessor(name: str) -> property:
+        def read(_owner: Any) -> Any:
+            try:
+                return getattr(state, name)
+            except AttributeError:
+                raise AttributeError(name) from None
+
+        def write(_owner: Any, value: Any) -> None:
+            setattr(state, name, value)
+
+        return property(read, write)
+
+    previous = {name: BaseRouter.__dict__[name] for name in names if name in BaseRouter.__dict__}
+    for name in names:  # before the metaclass swap: these land in BaseRouter.__dict__, for instances
+        setattr(BaseRouter, name, accessor(name))
+    per_thread = type(
+        "ThreadLocalRouterMeta",
+        (original_meta,),
+        {**{name: accessor(name) for name in names}, "_chargewatch_thread_local": True},
+    )
+    BaseRouter.__class__ = per_thread
+
+    def restore() -> None:
+        BaseRouter.__class__ = original_meta
+        for name in names:
+            delattr(BaseRouter, name)
+        for name, value in previous.items():
+            setattr(BaseRouter, name, value)
+
+    return restore
 
 
 _MOTO_LOCK = threading.RLock()
@@ -587,6 +637,7 @@ def start_emulator(
         emulator._mock = mock_aws()
         emulator._mock.start()
         emulator._unlock_moto = _serialise_moto()
+        emulator._restore_powertools = _thread_local_powertools_event()
         emulator._moto_server = ThreadedMotoServer(ip_address=host, port=moto_port, verbose=False)
         emulator._moto_server.start()
         moto_host, bound_moto_port = emulator._moto_server.get_host_and_port()
