@@ -69,6 +69,8 @@ demo: $(INSTALLED)
 eval: $(INSTALLED)
 	$(BIN)/python -m chargewatch_tools.eval
 	$(BIN)/python -m chargewatch_tools.eval.shade
+	$(BIN)/python -m chargewatch_tools.eval.shade --fleet field
+	$(BIN)/python -m chargewatch_tools.eval.shade --fleet field --no-calendar
 
 ## openapi: regenerate docs/openapi.json from the resolvers
 openapi: $(INSTALLED)

@@ -197,6 +197,18 @@ def test_only_admins_update_the_organization_and_fields_are_validated(two_orgs, 
     ) == ("Acme Energy", "Main St 1", 0.5, "USD")
     # the tariff is what statistics price energy with
     assert member.get("/v1/statistics").json()["currency"] == "USD"
+    # the public holiday calendar SHADE uses: validated, kept unless given, cleared by null
+    assert updated.json()["holidayCountry"] is None
+    for bad in ("XX", "DE-ZZ", "germany"):
+        refused = admin.put("/v1/organization", {"name": "Acme Energy", "holidayCountry": bad})
+        assert refused.status == 400, bad
+        assert [d["field"] for d in refused.json()["error"]["details"]] == ["holidayCountry"]
+    assert (
+        admin.put("/v1/organization", {"name": "Acme Energy", "holidayCountry": "DE-BY"}).json()["holidayCountry"]
+        == "DE-BY"
+    )
+    assert admin.put("/v1/organization", {"name": "Acme Energy"}).json()["holidayCountry"] == "DE-BY"
+    assert admin.put("/v1/organization", {"name": "Acme", "holidayCountry": None}).json()["holidayCountry"] is None
     # the other organization is untouched
     root = client_for(make_user("root@example.com", super_admin=True).token)
     assert root.get("/v1/organization", headers={"X-Organization-Id": ACME_CORP}).json()["name"] == "Acme Corp"

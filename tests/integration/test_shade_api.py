@@ -165,6 +165,22 @@ def test_a_day_shade_has_not_stored_is_judged_on_read_as_the_schedule_will(fleet
     assert stored["anomalyScore"] == provisional["anomalyScore"]
 
 
+def test_the_organizations_holiday_calendar_reaches_the_engine(fleet, monkeypatch):
+    acme_api, _ = fleet
+    calendars = []
+    analyze = shade.analyze_station_day
+    monkeypatch.setattr(
+        shade, "analyze_station_day", lambda *args, **kwargs: calendars.append(args[4]) or analyze(*args, **kwargs)
+    )
+    acme_api.get("/v1/stations/ST-1/inference")
+    assert calendars == [None]  # no holidayCountry: no calendar, unlisted holidays expected
+    assert acme_api.put("/v1/organization", {"name": "Acme", "holidayCountry": "DE-BY"}).status == 200
+    acme_api.get("/v1/stations/ST-1/inference")
+    assert {date(2026, 1, 6), date(2026, 1, 1)} <= set(calendars[-1])  # Epiphany is a Bavarian holiday
+    assert date(2026, 3, 10) not in calendars[-1]
+    assert not shade_service._holidays("acme-corp", DAY - timedelta(days=56), DAY)  # the other tenant has none
+
+
 def test_a_day_not_over_yet_shows_its_energy_and_no_verdict(fleet, monkeypatch):
     acme_api, corp_api = fleet
     monkeypatch.setattr(clock, "now", lambda: datetime(2026, 3, 11, 21, tzinfo=UTC))

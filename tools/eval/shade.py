@@ -24,21 +24,29 @@ from collections import Counter
 
 from csar import shade
 
+from ..synth import field_fleet
 from ..synth.fleet import evaluation_days, generate_fleet
+
+FLEETS = {"synthetic": generate_fleet, "field": field_fleet.simulate_fleet}
 
 DEVELOPMENT_SEEDS = (0, 1, 2)
 HELDOUT_SEEDS = (11, 12, 13)
 
 
-def evaluate(stations: int, weeks: int, seed: int, eval_days: int = 14) -> dict:
-    fleet = generate_fleet(stations=stations, weeks=weeks, seed=seed, eval_days=eval_days)
+def evaluate(
+    stations: int, weeks: int, seed: int, eval_days: int = 14, fleet_name: str = "synthetic", calendar: bool = True
+) -> dict:
+    """`calendar`: give the engine the station's public holidays where the fleet has them (the
+    field fleet: its German state's), as an organization with a holidayCountry does."""
+    fleet = FLEETS[fleet_name](stations=stations, weeks=weeks, seed=seed, eval_days=eval_days)
     tp, fp, fn, dont_care, unobservable = Counter(), Counter(), Counter(), Counter(), Counter()
     negatives, negative_alarms = Counter(), Counter()
     clean_days = clean_alarms = analysed = 0
     started = time.perf_counter()
     for station in fleet:
         for day in evaluation_days(station, eval_days):
-            analysis = shade.analyze_station_day(day, station.energy[day], station.history_for(day))
+            holidays = getattr(station, "holiday_days", None) if calendar else None
+            analysis = shade.analyze_station_day(day, station.energy[day], station.history_for(day), holidays=holidays)
             analysed += 1
             found = {(d.type, d.connectorId if d.type == "connector_offline" else None) for d in analysis.detections}
             day_labels = station.labels.get(day, [])
@@ -134,8 +142,15 @@ def pooled(reports: list[dict], name: str) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m chargewatch_tools.eval.shade", description=__doc__.splitlines()[0])
-    parser.add_argument("--stations", type=int, default=200)
-    parser.add_argument("--weeks", type=int, default=8)
+    parser.add_argument(
+        "--fleet",
+        choices=sorted(FLEETS),
+        default="synthetic",
+        help="synthetic: tools/synth/fleet.py (tuned on); field: tools/synth/field_fleet.py (independent)",
+    )
+    parser.add_argument("--no-calendar", action="store_true", help="do not give the engine public holidays")
+    parser.add_argument("--stations", type=int, default=None, help="default 200 (synthetic) or 60 (field)")
+    parser.add_argument("--weeks", type=int, default=None, help="default 8 (synthetic) or 10 (field)")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(DEVELOPMENT_SEEDS), help="development seeds")
     parser.add_argument(
         "--heldout",
@@ -146,14 +161,28 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", action="store_true", help="print the raw report as JSON")
     args = parser.parse_args(argv)
-    development = [evaluate(args.stations, args.weeks, seed) for seed in args.seeds]
-    heldout = [evaluate(args.stations, args.weeks, seed) for seed in args.heldout]
+    field = args.fleet == "field"
+    args.stations = args.stations or (60 if field else 200)
+    args.weeks = args.weeks or (10 if field else 8)
+    calendar = not args.no_calendar
+
+    def run(seed: int) -> dict:
+        return evaluate(args.stations, args.weeks, seed, fleet_name=args.fleet, calendar=calendar)
+
+    development = [run(seed) for seed in args.seeds]
+    heldout = [run(seed) for seed in args.heldout]
     reports = development + [pooled(development, "dev")] + ([*heldout, pooled(heldout, "held")] if heldout else [])
     if args.json:
         print(json.dumps(reports, indent=2))
         return 0
+    source = (
+        "the independent field fleet (tools/synth/field_fleet.py)"
+        if field
+        else "synthetic fleets (tools/synth/fleet.py)"
+    )
     print(
-        f"SHADE on synthetic fleets (tools/synth/fleet.py), {args.stations} stations x {args.weeks} weeks per seed; "
+        f"SHADE on {source}, {args.stations} stations x {args.weeks} weeks per seed, "
+        f"{'with' if calendar else 'without'} a holiday calendar; "
         f"development seeds {args.seeds}, held-out seeds {args.heldout}"
     )
     print(f"{'seed':>4} {'type':<18} {'tp':>4} {'fp':>4} {'fn':>4} {'dc':>3} {'precision':>9} {'recall':>7}")

@@ -76,10 +76,85 @@ def test_weekend_is_judged_against_weekends(rng):
     assert not analysis.isAnomaly
 
 
+def _sessions_at(rng, hours, level=1.0, connectors=("1", "2")):
+    """Sessions of ~90 minutes at 11 kW x level starting at `hours` on every connector."""
+    energy = {}
+    for connector in connectors:
+        buckets = np.zeros(96)
+        for hour in hours:
+            start = hour * 4 + int(rng.integers(0, 3))
+            buckets[start : start + 6] = 11.0 / 4 * level * rng.uniform(0.8, 1.2)
+        energy[connector] = buckets.tolist()
+    return energy
+
+
 def test_quiet_holiday_with_short_history_is_silent(rng):
+    """A quiet day has fewer sessions at their usual power (2 of 5 here)."""
     history = _history(rng, days=16)
-    today = {c: (np.array(v) * 0.55).tolist() for c, v in _profile(rng).items()}
-    assert not shade.analyze_station_day(DAY, today, history).isAnomaly
+    assert not shade.analyze_station_day(DAY, _sessions_at(rng, (12, 17)), history).isAnomaly
+
+
+def test_derated_connector_is_an_energy_drop(rng):
+    """Every session of connector 1 ran at a third of its usual power; connector 2 was normal."""
+    today = _profile(rng)
+    today["1"] = _sessions_at(rng, (7, 9, 12, 17, 19), level=0.33)["1"]
+    analysis = shade.analyze_station_day(DAY, today, _history(rng))
+    assert [d.type for d in analysis.detections] == ["energy_drop"]
+    assert 6 * 60 <= analysis.detections[0].startMinute <= 8 * 60
+
+
+def test_one_slow_session_is_not_an_energy_drop(rng):
+    today = _profile(rng)
+    slow = _sessions_at(rng, (12,), level=0.3)["1"]
+    today["1"] = [slow[b] if 48 <= b < 60 else v for b, v in enumerate(today["1"])]
+    assert not shade.analyze_station_day(DAY, today, _history(rng)).isAnomaly
+
+
+def test_station_dead_part_way_is_offline_on_every_connector(rng):
+    """The first sessions of the morning, then nothing from 09:00: not a quiet day, each connector
+    reported from its own last delivery."""
+    today = _sessions_at(rng, (7,))
+    analysis = shade.analyze_station_day(DAY, today, _history(rng))
+    offline = {d.connectorId: d for d in analysis.detections if d.type == "connector_offline"}
+    assert set(offline) == {"1", "2"}
+    assert all(8 * 60 <= d.startMinute <= 9 * 60 and d.endMinute == 24 * 60 for d in offline.values())
+    assert all(c.uptime < 0.7 for c in analysis.connectors)
+
+
+def _office_history(rng, days=56):
+    """Busy weekdays, silent weekends."""
+    return {
+        DAY - timedelta(days=k): ({} if (DAY - timedelta(days=k)).weekday() >= 5 else _profile(rng))
+        for k in range(1, days + 1)
+    }
+
+
+def test_public_holidays_come_from_a_calendar(rng):
+    """An office silent on a Wednesday: an outage on a listed working day, normal on a listed
+    holiday, and without a calendar a possible unlisted holiday (its weekends are silent)."""
+    history = _office_history(rng)
+    assert [d.type for d in shade.analyze_station_day(DAY, {}, history, holidays=[]).detections] == ["zero_energy_day"]
+    assert not shade.analyze_station_day(DAY, {}, history, holidays=[DAY.isoformat()]).isAnomaly
+    assert not shade.analyze_station_day(DAY, {}, history).isAnomaly
+
+
+def test_holidays_in_history_are_learnt_as_sundays(rng):
+    """Silent holidays in the history do not make a silent working day look usual."""
+    history = _office_history(rng)
+    holidays = [DAY - timedelta(days=7 * k) for k in (1, 2, 3)]  # three silent Wednesdays
+    for day in holidays:
+        history[day] = {}
+    detections = shade.analyze_station_day(DAY, {}, history, holidays=holidays).detections
+    assert [d.type for d in detections] == ["zero_energy_day"]
+
+
+def test_third_day_of_a_connector_outage_is_detected(rng):
+    history = _history(rng)
+    today = _profile(rng)
+    for k in (1, 2):
+        history[DAY - timedelta(days=k)]["2"] = [0.0] * 96
+    analysis = shade.analyze_station_day(DAY, {"1": today["1"]}, history)
+    assert [(d.type, d.connectorId, d.startMinute) for d in analysis.detections] == [("connector_offline", "2", 0)]
 
 
 def test_new_station_without_history_is_silent(rng):

@@ -32,7 +32,7 @@ notifications, silence only counts as unavailability when history says it is imp
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 MODEL_ID = "shade"
-MODEL_VERSION = "1.1.0"
+MODEL_VERSION = "2.0.0"
 BUCKETS_PER_DAY = 96
 BUCKET_MINUTES = 15
 DETECTION_TYPES = ("energy_drop", "zero_energy_day", "connector_offline")
@@ -61,16 +61,22 @@ class ShadeParams:
     min_expected_kwh: float = 5.0  # zero_energy_day / energy_drop: the day must normally carry this much
     min_offline_buckets: int = 16  # connector_offline: >= 4 h of silence
     min_offline_expected_kwh: float = 2.0
+    min_day_shape: float = 2.0  # today's demand multiplier ~ Gamma(shape) a priori, shape from the
+    max_day_shape: float = 20.0  # history's day-to-day dispersion, within these bounds
+    min_span_sessions: float = 1.0  # ... and the silent span of today alone usually sees >= 1 session start
     offline_margin: float = 1.5  # ... and history days rarely missed even 1/1.5 of its usual sessions
     min_relative_drop: float = 0.5  # energy_drop: delivered <= 50 % of expected ...
-    short_history_extra_drop: float = 0.2  # ... up to 70 % drop required with almost no same-weekday days
-    max_power_ratio: float = 0.6  # ... and sessions drew <= 60 % of their usual power ...
-    min_power_z: float = 3.0  # ... with a robust z of the mean log power ratio >= 3
-    min_power_sigma: float = 0.2  # floor of the log-power spread (identical sessions in history)
+    derate_ratio: float = 0.6  # energy_drop by power: sessions under 60 % of the connector's median peak ...
+    derate_alpha: float = 1e-3  # ... in a run of consecutive sessions this improbable under history
+    min_derated_sessions: int = 2  # ... of at least this many sessions
+    min_history_sessions: int = 8  # ... judged against at least this many sessions of history
+    below_quiet_fraction: float = 0.5  # energy_drop by total: also under half the station's quietest normal level
     min_total_drop: float = 0.85  # energy_drop without a power signal: <= 15 % of expected ...
     min_z: float = 4.0  # ... and robust z of the day total >= 4
     min_sigma_fraction: float = 0.1  # sigma floor as a fraction of the expected day total
     silence_kwh: float = 0.01  # a bucket/span with less than this is silent
+    quiet_day_prior: float = 0.04  # without a calendar: chance a day is an unlisted holiday (~13 a year)
+    listed_quiet_day_prior: float = 0.002  # with one: closures nobody listed (a calendar is trusted)
 
 
 DEFAULT_PARAMS = ShadeParams()
@@ -130,10 +136,6 @@ def _vector(values: Sequence[float] | None) -> np.ndarray:
     return np.where(np.isfinite(array), np.maximum(array, 0.0), 0.0)
 
 
-def _is_weekend(day: date) -> bool:
-    return day.weekday() >= 5
-
-
 def _smoothed_frequency(hits: int, total: int) -> float:
     """Laplace (add-one) estimate: 0 hits in 10 days is 1/12, not 0."""
     return (hits + 1.0) / (total + 2.0)
@@ -153,13 +155,12 @@ def _starts(active: np.ndarray) -> np.ndarray:
     return starts
 
 
-def _run_peaks(energy: np.ndarray, active: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Peak bucket energy of every run of active buckets (rows of `energy` flattened): a charging
-    session's power / 4 when it fills a bucket. Runs never cross rows: a row's first active bucket
-    is a start."""
-    values = energy.reshape(-1, BUCKETS_PER_DAY)[active.reshape(-1, BUCKETS_PER_DAY)]
-    first = np.flatnonzero(starts.reshape(-1, BUCKETS_PER_DAY)[active.reshape(-1, BUCKETS_PER_DAY)])
-    return np.maximum.reduceat(values, first) if first.size else np.zeros(0)
+def _quiet_mixture(chance: Callable[[float], float], quiet_ratio: float, prior: float) -> float:
+    """Chance of a silence when today may also be a quiet normal day (probability `prior`) on
+    which demand falls to the station's quietest kind of day: an office silent on a holiday nobody
+    listed is plausible, a motorway charger silent is not. `chance(ceiling)`: the silence's chance
+    with today's demand at most that fraction of the usual."""
+    return (1.0 - prior) * chance(1.0) + prior * chance(quiet_ratio)
 
 
 def _surprise_score(probability: float, alpha: float) -> float:
@@ -213,9 +214,9 @@ def _streak(previous_days: Sequence[np.ndarray], silence: float) -> tuple[list[i
 
 
 def _tail_sessions(tails: list[int], rates: np.ndarray) -> float:
-    """Usual session starts in the silent tails of the days before (per-bucket `rates`)."""
-    tail_mass = np.concatenate(([0.0], np.cumsum(rates[::-1])))
-    return float(sum(tail_mass[tail] for tail in tails))
+    """Usual session starts in the silent tails of the days before (`rates`: per-bucket starts of
+    each of those days, newest first, as its kind of day usually has them)."""
+    return float(sum(rates[k, BUCKETS_PER_DAY - tail :].sum() for k, tail in enumerate(tails)))
 
 
 def analyze_station_day(
@@ -223,9 +224,13 @@ def analyze_station_day(
     connector_energy: ConnectorEnergy,
     history: History | None = None,
     params: ShadeParams | None = None,
+    holidays: Collection[date | str] | None = None,
 ) -> StationDayAnalysis:
+    """`holidays`: the station's public holidays (any dates; those in the window matter). A holiday
+    is judged, and learnt from, as a Sunday. None: no calendar, so any day may be an unlisted quiet
+    day (`quiet_day_prior`); with a calendar, only `listed_quiet_day_prior`."""
     params = params or DEFAULT_PARAMS
-    station = _station_window(_as_day(day), connector_energy, history, params)
+    station = _station_window(_as_day(day), connector_energy, history, params, holidays)
     baseline = _baseline(station)
     actual_per_connector = station.today.sum(axis=1)
     expected_total = float(baseline.per_connector.sum())
@@ -282,6 +287,12 @@ class _StationWindow:
     n_same: int
     n_type: int
     weight: float  # of the same-weekday baseline against the day-type one
+    kinds: np.ndarray  # per history day: weekday 0-6, a holiday counted as a Sunday (6)
+    quiet_prior: float  # chance that today is a quiet day nobody listed (closure, bridge day, ...)
+
+
+def _day_kind(day: date, holidays: set[date]) -> int:
+    return 6 if day in holidays else day.weekday()
 
 
 def _station_window(
@@ -289,6 +300,7 @@ def _station_window(
     connector_energy: ConnectorEnergy,
     history: History | None,
     params: ShadeParams,
+    holidays: Collection[date | str] | None = None,
 ) -> _StationWindow:
     first_day = day - timedelta(weeks=params.window_weeks)
     window = {}
@@ -303,8 +315,11 @@ def _station_window(
     cube = np.array([[_vector(window[d].get(c)) for c in connectors] for d in history_days]).reshape(
         len(history_days), count, BUCKETS_PER_DAY
     )
-    same_weekday = np.array([d.weekday() == day.weekday() for d in history_days], dtype=bool)
-    same_type = np.array([_is_weekend(d) == _is_weekend(day) for d in history_days], dtype=bool)
+    calendar = {_as_day(h) for h in holidays or ()}
+    kind = _day_kind(day, calendar)
+    kinds = np.array([_day_kind(d, calendar) for d in history_days], dtype=int)
+    same_weekday = kinds == kind
+    same_type = (kinds >= 5) == (kind >= 5)
     if not same_type.any():
         same_type = np.ones(len(history_days), dtype=bool)
     n_same = int(same_weekday.sum())
@@ -319,6 +334,8 @@ def _station_window(
         n_same=n_same,
         n_type=int(same_type.sum()),
         weight=n_same / (n_same + params.prior_days),
+        kinds=kinds,
+        quiet_prior=params.quiet_day_prior if holidays is None else params.listed_quiet_day_prior,
     )
 
 
@@ -327,12 +344,13 @@ class _Baseline:
     per_connector: np.ndarray  # expected kWh of the day per connector
     buckets: np.ndarray  # expected kWh per connector and bucket
     connector_totals: np.ndarray  # history days x connectors
+    quiet_ratio: float  # the station's quietest kind of day (median total) over today's expectation, <= 1
 
 
 def _baseline(station: _StationWindow) -> _Baseline:
     count = len(station.connectors)
     if not station.days:
-        return _Baseline(np.zeros(count), np.zeros_like(station.today), np.zeros((0, count)))
+        return _Baseline(np.zeros(count), np.zeros_like(station.today), np.zeros((0, count)), 1.0)
     # Medians of sparse buckets are ~0, so energy *levels* come from robust day totals per
     # connector (same weekday shrunk toward the day type), spread over the day by the
     # day-type mean profile.
@@ -344,7 +362,15 @@ def _baseline(station: _StationWindow) -> _Baseline:
     mean_profile = cube[same_type].mean(axis=0)
     mass = mean_profile.sum(axis=1, keepdims=True)
     shape = np.divide(mean_profile, mass, out=np.full_like(mean_profile, 1.0 / BUCKETS_PER_DAY), where=mass > 0)
-    return _Baseline(expected_per_connector, shape * expected_per_connector[:, None], connector_totals)
+    # how quiet a normal day of this station can be (an office's Sunday, a depot's holiday): the
+    # level an unlisted holiday falls to, so a silence is only surprising beyond it
+    station_totals = connector_totals.sum(axis=1)
+    levels = [float(np.median(station_totals[station.kinds == k])) for k in range(7) if (station.kinds == k).sum() >= 2]
+    expected_total = float(expected_per_connector.sum())
+    quiet_ratio = min(1.0, min(levels) / expected_total) if levels and expected_total > 0 else 1.0
+    return _Baseline(
+        expected_per_connector, shape * expected_per_connector[:, None], connector_totals, max(0.0, quiet_ratio)
+    )
 
 
 def _detections(
@@ -366,7 +392,7 @@ def _detections(
         if station.days[-k] == station.day - timedelta(days=k)
     ]
     if actual_total < params.silence_kwh and expected_total >= params.min_expected_kwh:
-        zero_day = _zero_energy_day(station, model, previous, actual_total, expected_total, params)
+        zero_day = _zero_energy_day(station, baseline, model, previous, actual_total, expected_total, params)
         if zero_day is not None:
             # a zero-energy day already says every connector was down
             uptime[baseline.per_connector > 0] = 0.0
@@ -374,23 +400,7 @@ def _detections(
     today_active = station.today >= params.silence_kwh
     today_starts = _starts(today_active)
     detections, offline = _offline_detections(station, baseline, model, today_starts, previous, uptime, params)
-    drop = _energy_drop(
-        station.today,
-        station.cube,
-        history_active,
-        history_starts,
-        today_active,
-        today_starts,
-        ~offline,
-        baseline.per_connector,
-        baseline.buckets,
-        baseline.connector_totals,
-        station.same_type,
-        station.same_weekday,
-        station.n_same,
-        station.weight,
-        params,
-    )
+    drop = _energy_drop(station, baseline, ~offline, params)
     if drop is not None:
         detections.append(drop)
     return detections
@@ -399,37 +409,68 @@ def _detections(
 def _silence_model(
     station: _StationWindow, history_active: np.ndarray, history_starts: np.ndarray, params: ShadeParams
 ) -> _SilenceModel:
-    """Session starts per connector and bucket on this day type, as a hazard: starts per day on
+    """Session starts per connector and bucket on this kind of day, as a hazard: starts per day on
     which the connector was idle just before (a car can only start on a free connector, so
     a busy connector's few runs hide a much higher arrival rate; during a silence the
-    connector is idle throughout and exposed to all of it). Each connector's counts are
-    shrunk toward the station's per-connector mean (count-aware: a sparse connector with a
-    short history borrows from its neighbours rather than trusting 2 sessions in 6 days)."""
+    connector is idle throughout and exposed to all of it). The same weekday's counts lean on
+    `prior_days` days of the day type (a shop's Sunday is not its Saturday; two Sundays of history
+    are not enough alone), and each connector's on the station's per-connector mean (count-aware:
+    a sparse connector with a short history borrows from its neighbours rather than trusting 2
+    sessions in 6 days)."""
     count, n_type = len(station.connectors), station.n_type
-    type_starts = history_starts[station.same_type]
-    idle_before = np.ones(type_starts.shape, dtype=bool)
-    idle_before[..., 1:] = ~history_active[station.same_type][..., :-1]
-    start_counts = type_starts.sum(axis=0).astype(float)  # connectors x buckets
-    exposure = idle_before.sum(axis=0).astype(float)
-    prior_scale = params.rate_prior_days / n_type
+    idle_before = np.ones(history_starts.shape, dtype=bool)
+    idle_before[..., 1:] = ~history_active[..., :-1]
+    type_counts = history_starts[station.same_type].sum(axis=0).astype(float)  # connectors x buckets
+    type_exposure = idle_before[station.same_type].sum(axis=0).astype(float)
+    same_counts = history_starts[station.same_weekday].sum(axis=0).astype(float)
+    same_exposure = idle_before[station.same_weekday].sum(axis=0).astype(float)
+    days = station.n_same + params.prior_days
+    start_counts = same_counts + params.prior_days * type_counts / n_type
+    exposure = same_exposure + params.prior_days * type_exposure / n_type
+    # the station as a whole: its arrival rate (a car takes any free connector), for silences of
+    # every connector at once, where no connector's busy hours inflate an idle hazard
+    station_counts = start_counts.sum(axis=0)
+    station_rate = station_counts / days
+    prior_scale = params.rate_prior_days / days
     start_counts = start_counts + prior_scale * start_counts.mean(axis=0)
     exposure = exposure + prior_scale * exposure.mean(axis=0)
     hazard = start_counts / np.maximum(exposure, 1e-9)
-    runs_per_day = start_counts / (n_type + params.rate_prior_days)
-    all_idle = np.ones(history_starts.shape, dtype=bool)
-    all_idle[..., 1:] = ~history_active[..., :-1]
-    all_hazard = history_starts.sum(axis=(0, 1)) / np.maximum(all_idle.sum(axis=(0, 1)), 1e-9)  # any day type
+    runs_per_day = start_counts / (days + params.rate_prior_days)
+    # the days before today (a silence at midnight continues theirs), each at the hazard of its
+    # own kind of day: a silent holiday or Sunday before is not a silent working day
+    day_starts, day_idle = history_starts.sum(axis=1), idle_before.sum(axis=1)  # days x buckets
+    weekend = station.kinds >= 5
+
+    def kind_hazard(kind: int) -> np.ndarray:
+        # half a day of the day type keeps a kind seen on few days finite
+        same, of_type = station.kinds == kind, weekend == (kind >= 5)
+        type_rate = day_starts[of_type].sum(axis=0) / np.maximum(day_idle[of_type].sum(axis=0), 1e-9)
+        pseudo = 0.5 * count
+        return (day_starts[same].sum(axis=0) + pseudo * type_rate) / (day_idle[same].sum(axis=0) + pseudo)
+
+    kinds = station.kinds[::-1][: params.max_streak_days]
+    night_hazard = np.array([kind_hazard(int(k)) for k in kinds]).reshape(len(kinds), BUCKETS_PER_DAY)
+    # day-to-day demand varies more than Poisson (weather, events, a trend): a negative-binomial
+    # dispersion by the method of moments on the station's daily starts against their kind's mean
+    daily = day_starts.sum(axis=1).astype(float)
+    usual = np.array([daily[station.kinds == k].mean() for k in station.kinds]) if daily.size else daily
+    excess = float(((daily - usual) ** 2).sum() - usual.sum())
+    dispersion = max(0.0, excess / max(float((usual**2).sum()), 1e-9))
     return _SilenceModel(
         hazard=np.concatenate((np.zeros((count, 1)), np.cumsum(hazard, axis=1)), axis=1),
         counts=np.concatenate((np.zeros((count, 1)), np.cumsum(start_counts, axis=1)), axis=1),
         runs=np.concatenate((np.zeros((count, 1)), np.cumsum(runs_per_day, axis=1)), axis=1),
         bucket_hazard=hazard,
-        night_hazard=all_hazard,
+        night_hazard=night_hazard,
+        day_shape=float(np.clip(1.0 / max(dispersion, 1e-9), params.min_day_shape, params.max_day_shape)),
+        station_hazard=np.concatenate(([0.0], np.cumsum(station_rate))),
+        station_counts=np.concatenate(([0.0], np.cumsum(station_counts))),
     )
 
 
 def _zero_energy_day(
     station: _StationWindow,
+    baseline: _Baseline,
     model: _SilenceModel,
     previous: list[int],
     actual_total: float,
@@ -442,10 +483,15 @@ def _zero_energy_day(
     station_day_silent = cube[same_type].sum(axis=(1, 2)) < params.silence_kwh
     # silent days of the current outage are the same event, not evidence that silence is usual
     earlier_silent = int(station_day_silent.sum()) - min(streak_days, int(station_day_silent[::-1].cumprod().sum()))
-    probability = model.silence(
-        float(model.hazard[:, -1].sum()),
-        float(model.counts[:, -1].sum()),
-        len(station.connectors) * _tail_sessions(tails, model.night_hazard),
+    probability = _quiet_mixture(
+        lambda ceiling: model.silence(
+            float(model.station_hazard[-1]),
+            float(model.station_counts[-1]),
+            len(station.connectors) * _tail_sessions(tails, model.night_hazard),
+            ceiling=ceiling,
+        ),
+        baseline.quiet_ratio,
+        station.quiet_prior,
     )
     # written as "not (plausible)" so a NaN probability is never a detection
     if not (
@@ -472,26 +518,30 @@ def _offline_detections(
     uptime: np.ndarray,
     params: ShadeParams,
 ) -> tuple[list[Detection], np.ndarray]:
-    """connector_offline per connector, and which connectors were offline; lowers their `uptime`."""
+    """connector_offline per connector, then for every connector of a station that stopped as a
+    whole part-way through the day; which connectors were offline; lowers their `uptime`."""
     count = len(station.connectors)
     detections: list[Detection] = []
     offline = np.zeros(count, dtype=bool)
     today_runs = np.concatenate((np.zeros((count, 1)), np.cumsum(today_starts, axis=1)), axis=1)
-    for index, connector in enumerate(station.connectors):
-        found = _offline_run(
-            index,
-            station.today[index],
-            station.cube,
-            station.same_type,
-            model,
-            today_runs,
-            previous,
-            baseline.buckets[index],
-            params,
-        )
-        if found is None:
-            continue
-        probability, start, end, expected_span, threshold = found
+    found_runs: dict[int, tuple[float, int, int, float, float]] = {}
+    for index in range(count):
+        found = _offline_run(index, station, baseline, model, today_runs, previous, params)
+        if found is not None:
+            found_runs[index] = found
+    outage = _station_outage(station, baseline, model, today_runs, previous, params)
+    if outage is not None:
+        # each connector silent through the station's silence, from its own last delivery
+        probability, start, end, threshold = outage
+        for index in range(count):
+            if index in found_runs or baseline.per_connector[index] <= 0:
+                continue
+            own_start = start
+            while own_start > 0 and station.today[index, own_start - 1] < params.silence_kwh:
+                own_start -= 1
+            expected_span = float(baseline.buckets[index, own_start:end].sum())
+            found_runs[index] = (probability, own_start, end, expected_span, threshold)
+    for index, (probability, start, end, expected_span, threshold) in sorted(found_runs.items()):
         offline[index] = True
         uptime[index] = 1.0 - (end - start) / BUCKETS_PER_DAY
         detections.append(
@@ -502,7 +552,7 @@ def _offline_detections(
                 round(_surprise_score(probability, threshold), 4),
                 round(expected_span, 3),
                 0.0,
-                connector,
+                station.connectors[index],
             )
         )
     return detections, offline
@@ -516,60 +566,99 @@ class _SilenceModel:
     counts: np.ndarray
     runs: np.ndarray
     bucket_hazard: np.ndarray
-    night_hazard: np.ndarray
+    night_hazard: np.ndarray  # per-bucket starts per connector on each of the days before, newest first
 
-    @staticmethod
-    def silence(hazard: float, counts: float, extra_hazard: float = 0.0, activity: float = 1.0) -> float:
+    day_shape: float  # gamma shape of the day-to-day demand multiplier (prior of today's demand)
+    station_hazard: np.ndarray  # cumulative station arrivals per day over buckets
+    station_counts: np.ndarray  # ... and the starts they were estimated from
+
+    def silence(
+        self,
+        hazard: float,
+        counts: float,
+        extra_hazard: float = 0.0,
+        demand: tuple[float, float] = (0.0, 0.0),
+        ceiling: float = 1.0,
+    ) -> float:
         """Predictive chance of no start over a span with cumulative `hazard` estimated from
-        `counts` starts: Gamma(counts + 1/2) posterior of the rate (fewer starts seen, wider),
-        `extra_hazard` (the silent night before) added at the same precision."""
-        shape = counts + 0.5
-        if hazard + extra_hazard <= 0:
+        `counts` starts, `extra_hazard` (the silent night before) added at the same precision.
+
+        Two uncertain factors multiply the usual rate: the rate itself, Gamma(counts + 1/2)
+        (fewer starts seen, wider), and today's demand, Gamma(day_shape + observed, day_shape +
+        usual) from `demand` = (starts seen today where the silence cannot hide them, starts
+        usually seen there), its mean capped at `ceiling`. Their product is taken as one gamma
+        (the variances of the log add, so the shapes add harmonically)."""
+        total = hazard + extra_hazard
+        if total <= 0:
             return 1.0
-        precision = shape / max(hazard, 1e-9) if hazard > 0 else 1.0
-        return _predictive_silence(shape + precision * extra_hazard, precision, activity)
+        rate_shape = (counts + 0.5) * (total / hazard if hazard > 0 else 1.0)
+        observed, usual = demand
+        demand_shape = self.day_shape + observed
+        mean = min(ceiling, demand_shape / (self.day_shape + usual))
+        shape = 1.0 / (1.0 / rate_shape + 1.0 / demand_shape)
+        return float((1.0 + mean * total / shape) ** -shape)
+
+
+def _outside(today: np.ndarray, usual: np.ndarray, start: int, end: int) -> tuple[float, float]:
+    """(starts seen today, starts usually seen) outside [start, end), from cumulative runs per
+    connector (rows x 97) or of the station (97)."""
+
+    def total(runs: np.ndarray) -> float:
+        return float(np.sum(runs[..., -1]) - np.sum(runs[..., end] - runs[..., start]))
+
+    return total(today), total(usual)
+
+
+def _demand(today_runs: np.ndarray, usual_runs: np.ndarray, index: int, start: int, end: int) -> tuple[float, float]:
+    """Evidence of today's demand, (starts seen, starts usually seen), where a silence of connector
+    `index` over [start, end) cannot have hidden them: the other connectors all day plus this one
+    before the silence (a normal day elsewhere leaves the full expectation), or, if that says less
+    because the others went silent too (the station failed), every connector outside the span."""
+    others = np.arange(today_runs.shape[0]) != index
+    elsewhere = (
+        float(today_runs[others, -1].sum() + today_runs[index, start]),
+        float(usual_runs[others, -1].sum() + usual_runs[index, start]),
+    )
+    outside = _outside(today_runs, usual_runs, start, end)
+    return max(elsewhere, outside, key=lambda seen: (seen[0] + 1.0) / (seen[1] + 1.0))
 
 
 def _offline_run(
     index: int,
-    today: np.ndarray,
-    cube: np.ndarray,
-    same_type: np.ndarray,
+    station: _StationWindow,
+    baseline: _Baseline,
     model: _SilenceModel,
     today_runs: np.ndarray,
     previous: list[int],
-    expected: np.ndarray,
     params: ShadeParams,
 ) -> tuple[float, int, int, float, float] | None:
     """(probability, start, end, expected kWh, threshold) of the connector's most implausible silent run, or None.
 
     Probability = predictive chance that no session started during the run (the connector's idle
-    start hazard over the run, `_SilenceModel.silence`), scaled by how busy the station is today:
-    the other connectors' runs and this connector's own before the silence, against their usual
-    counts. A holiday-like quiet day lowers every connector's usage together, so a silence is less
-    surprising; a normal day elsewhere at the station leaves the full expectation. A run starting
-    at midnight continues the silent tails of the days before (up to `max_streak_days`)."""
-    silent = today < params.silence_kwh
+    start hazard over the run, `_SilenceModel.silence`) at today's demand (`_demand`), mixed with
+    the chance that today is a quiet normal day (`_quiet_mixture`). A run starting at midnight
+    continues the silent tails of the days before (up to `max_streak_days`)."""
+    cube, same_type = station.cube, station.same_type
+    silent = station.today[index] < params.silence_kwh
     if not silent.any():
         return None
-    others = np.arange(cube.shape[1]) != index
-    observed_elsewhere = float(today_runs[others, -1].sum())
-    usual_elsewhere = float(model.runs[others, -1].sum())
     best: tuple[float, int, int, list[int], float] | None = None
     for start, end in _silent_runs(silent):
         if end - start < params.min_offline_buckets:
             continue
-        observed = observed_elsewhere + float(today_runs[index, start])
-        usual = usual_elsewhere + float(model.runs[index, start])
-        activity = min(1.0, (observed + 1.0) / (usual + 1.0))
         tails: list[int] = []
         if start == 0 and previous:
             tails, _ = _streak([cube[-k, index] for k in previous], params.silence_kwh)
-        probability = model.silence(
-            float(model.hazard[index, end] - model.hazard[index, start]),
-            float(model.counts[index, end] - model.counts[index, start]),
-            _tail_sessions(tails, model.night_hazard),
-            activity,
+        span_hazard = float(model.hazard[index, end] - model.hazard[index, start])
+        if span_hazard < params.min_span_sessions:
+            continue  # today's part says nothing by itself (a night): yesterday's outage, reported then
+        span_counts = float(model.counts[index, end] - model.counts[index, start])
+        tail_hazard = _tail_sessions(tails, model.night_hazard)
+        demand = _demand(today_runs, model.runs, index, start, end)
+        probability = _quiet_mixture(
+            lambda ceiling: model.silence(span_hazard, span_counts, tail_hazard, demand, ceiling),  # noqa: B023
+            baseline.quiet_ratio,
+            station.quiet_prior,
         )
         # a dead connector stays dead: a silence that ended in a session needs stronger evidence
         threshold = params.alpha if end == BUCKETS_PER_DAY else params.recovered_alpha
@@ -578,12 +667,15 @@ def _offline_run(
     if best is None:
         return None
     probability, start, end, tails, threshold = best
-    expected_span = float(expected[start:end].sum())
+    expected_span = float(baseline.buckets[index, start:end].sum())
     if expected_span < params.min_offline_expected_kwh and not tails:
         return None
     # burstier than Poisson? history days of this type rarely missed even 1/margin as much usual
-    # start hazard in one silence (the same statistic on every day; the current outage's days excluded)
-    missed_today = float(model.hazard[index, end] - model.hazard[index, start])
+    # start hazard in one silence (the same statistic on every day; the current outage's days
+    # excluded, and today's silence counted with the tails it continues)
+    missed_today = float(model.hazard[index, end] - model.hazard[index, start]) + _tail_sessions(
+        tails, model.night_hazard
+    )
     missed = _missed_sessions(cube[same_type, index] < params.silence_kwh, model.bucket_hazard[index])
     comparable = missed >= max(missed_today, 1e-9) / params.offline_margin
     hits = int(comparable.sum()) - min(len(tails), int(comparable[::-1].cumprod().sum()))
@@ -592,71 +684,100 @@ def _offline_run(
     return probability, start, end, expected_span, threshold
 
 
-def _energy_drop(
-    today: np.ndarray,
-    cube: np.ndarray,
-    history_active: np.ndarray,
-    history_starts: np.ndarray,
-    today_active: np.ndarray,
-    today_starts: np.ndarray,
-    available: np.ndarray,
-    expected_per_connector: np.ndarray,
-    expected_buckets: np.ndarray,
-    connector_totals: np.ndarray,
-    same_type: np.ndarray,
-    same_weekday: np.ndarray,
-    n_same: int,
-    weight: float,
+def _station_outage(
+    station: _StationWindow,
+    baseline: _Baseline,
+    model: _SilenceModel,
+    today_runs: np.ndarray,
+    previous: list[int],
     params: ShadeParams,
-) -> Detection | None:
-    """energy_drop on the available connectors, or None.
+) -> tuple[float, int, int, float] | None:
+    """(probability, start, end, threshold) of the most implausible span in which every connector
+    was silent (the station stopped part-way through the day), or None. The connectors' hazards add
+    up, so a site whose connectors are each too quiet to judge alone is judged together; today's
+    demand comes from the starts outside the span (a site dead from 08:27 had a normal morning)."""
+    silent: np.ndarray = np.all(station.today < params.silence_kwh, axis=0)
+    hazard, counts = model.station_hazard, model.station_counts
+    tails, _ = _streak([station.cube[-k].sum(axis=0) for k in previous], params.silence_kwh)
+    tail_hazard = len(station.connectors) * _tail_sessions(tails, model.night_hazard)
+    today_all, usual_all = today_runs.sum(axis=0), model.runs.sum(axis=0)
+    best: tuple[float, int, int, float] | None = None
+    for start, end in _silent_runs(silent):
+        if end - start < params.min_offline_buckets or (start == 0 and end == BUCKETS_PER_DAY):
+            continue
+        span_hazard, span_counts = float(hazard[end] - hazard[start]), float(counts[end] - counts[start])
+        if span_hazard < params.min_span_sessions:
+            continue
+        demand = _outside(today_all, usual_all, start, end)
+        extra = tail_hazard if start == 0 else 0.0
+        probability = _quiet_mixture(
+            lambda ceiling: model.silence(span_hazard, span_counts, extra, demand, ceiling),  # noqa: B023
+            baseline.quiet_ratio,
+            station.quiet_prior,
+        )
+        threshold = params.alpha if end == BUCKETS_PER_DAY else params.recovered_alpha
+        if probability <= threshold and (best is None or probability / threshold < best[0] / best[3]):
+            best = (probability, start, end, threshold)
+    if best is None:
+        return None
+    probability, start, end, threshold = best
+    continued = tails if start == 0 else []
+    if float(baseline.buckets[:, start:end].sum()) < params.min_offline_expected_kwh and not continued:
+        return None
+    missed_today = float(hazard[end] - hazard[start]) + (tail_hazard if continued else 0.0)
+    type_silent = (station.cube[station.same_type] < params.silence_kwh).all(axis=1)
+    comparable = _missed_sessions(type_silent, np.diff(model.station_hazard)) >= missed_today / params.offline_margin
+    hits = int(comparable.sum()) - min(len(continued), int(comparable[::-1].cumprod().sum()))
+    if _smoothed_frequency(hits, station.n_type) > params.history_alpha:
+        return None
+    return best
 
-    Two kinds of evidence. Power: every charging session's peak bucket (~ its power) against the
-    station's sessions in the window (log ratio, robust spread); a drop with sessions still
-    arriving shows as sessions drawing a fraction of their usual power, which a quiet day (fewer
-    sessions at the usual power) never does. Total: the day total against its robust baseline,
-    required to be far lower when no power signal backs it (fewer sessions alone is demand, and a
-    holiday-like day drops 30-55 %)."""
-    expected_available = float(expected_per_connector[available].sum())
-    actual_available = float(today[available].sum())
-    if expected_available < params.min_expected_kwh:
+
+def _energy_drop(
+    station: _StationWindow, baseline: _Baseline, available: np.ndarray, params: ShadeParams
+) -> Detection | None:
+    """energy_drop on the available connectors, or None: the stronger of two kinds of evidence.
+
+    Power (`_derating`): consecutive sessions that each drew well under their connector's usual
+    power, as improbable as their run is under the connector's own history (a 3.7 kW car on a
+    22 kW charger happens; eight in a row at every connector does not). A quiet day has fewer
+    sessions at the usual power, so it never looks like this; one slow car is not enough.
+    Total: the day far below its robust baseline and below the station's quietest normal level
+    (an empty office Saturday is normal for an office), when no power signal explains it."""
+    expected_available = float(baseline.per_connector[available].sum())
+    actual_available = float(station.today[available].sum())
+    if expected_available < params.min_expected_kwh or not available.any():
         return None
+    derating = _derating(station, available, params)
+    if derating is not None:
+        probability, start, end = derating
+        return Detection(
+            "energy_drop",
+            start * BUCKET_MINUTES,
+            end * BUCKET_MINUTES,
+            round(_surprise_score(probability, params.derate_alpha), 4),
+            round(expected_available, 3),
+            round(actual_available, 3),
+        )
     relative_drop = 1.0 - actual_available / expected_available
-    required_drop = params.min_relative_drop + params.short_history_extra_drop * (1 - weight)
-    if relative_drop < required_drop:
+    quiet_available = baseline.quiet_ratio * expected_available
+    if relative_drop < params.min_total_drop or actual_available >= params.below_quiet_fraction * quiet_available:
         return None
-    available_totals = connector_totals[:, available].sum(axis=1)
-    type_mad = _robust(available_totals[same_type])[1]
-    weekday_mad = _robust(available_totals[same_weekday])[1] if n_same else type_mad
+    available_totals = baseline.connector_totals[:, available].sum(axis=1)
+    type_mad = _robust(available_totals[station.same_type])[1]
+    weekday_mad = _robust(available_totals[station.same_weekday])[1] if station.n_same else type_mad
+    weight = station.weight
     sigma = np.maximum(
         _MAD_TO_SIGMA * (weight * weekday_mad + (1 - weight) * type_mad), params.min_sigma_fraction * expected_available
     )
     total_z = float((expected_available - actual_available) / sigma)
-
-    history_peaks = _run_peaks(cube[:, available], history_active[:, available], history_starts[:, available])
-    today_peaks = _run_peaks(today[available], today_active[available], today_starts[available])
-    power_z = power_ratio = 0.0
-    if history_peaks.size >= 5 and today_peaks.size:
-        log_history = np.log(history_peaks)
-        centre = float(np.median(log_history))
-        spread = max(params.min_power_sigma, _MAD_TO_SIGMA * float(np.median(np.abs(log_history - centre))))
-        shift = float(np.mean(np.log(today_peaks)) - centre)
-        power_ratio = float(np.exp(shift))
-        power_z = -shift * np.sqrt(today_peaks.size) / spread
-    power_signal = power_ratio <= params.max_power_ratio and power_z >= params.min_power_z
-    total_signal = relative_drop >= max(required_drop, params.min_total_drop) and total_z >= params.min_z
-    if not (power_signal or total_signal):
+    if total_z < params.min_z:
         return None
-    if power_signal:
-        strength = 0.5 * min(1.0, (power_z - params.min_power_z) / params.min_power_z) + 0.5 * min(
-            1.0, (params.max_power_ratio - power_ratio) / params.max_power_ratio / 0.5
-        )
-    else:
-        strength = 0.5 * min(
-            1.0, (relative_drop - params.min_total_drop) / max(1e-9, 1 - params.min_total_drop)
-        ) + 0.5 * min(1.0, (total_z - params.min_z) / params.min_z)
+    strength = 0.5 * min(
+        1.0, (relative_drop - params.min_total_drop) / max(1e-9, 1 - params.min_total_drop)
+    ) + 0.5 * min(1.0, (total_z - params.min_z) / params.min_z)
     # the span with the largest cumulative deficit
-    deficit = (expected_buckets[available] - today[available]).sum(axis=0)
+    deficit = (baseline.buckets[available] - station.today[available]).sum(axis=0)
     running = np.concatenate(([0.0], np.cumsum(deficit)))
     lowest = np.minimum.accumulate(running)
     end = int(np.argmax(running - lowest))
@@ -669,3 +790,65 @@ def _energy_drop(
         round(expected_available, 3),
         round(actual_available, 3),
     )
+
+
+def _runs(energy: np.ndarray, silence: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(row, start, end, peak) of every run of active buckets in each row of `energy` (rows x 96):
+    a charging session, its peak bucket ~ its power / 4 once it fills a bucket."""
+    rows = energy.reshape(-1, BUCKETS_PER_DAY)
+    padded = np.zeros((rows.shape[0], BUCKETS_PER_DAY + 2), dtype=np.int8)
+    padded[:, 1:-1] = rows >= silence
+    edges = np.diff(padded, axis=1)
+    row, start = np.nonzero(edges == 1)
+    _, end = np.nonzero(edges == -1)
+    if not row.size:
+        return row, start, end, np.zeros(0)
+    flat = np.append(rows.reshape(-1), 0.0)  # reduceat needs every index inside the array
+    offsets = row * BUCKETS_PER_DAY
+    peaks = np.maximum.reduceat(flat, np.ravel(np.column_stack((offsets + start, offsets + end))))[::2]
+    return row, start, end, peaks
+
+
+def _derating(station: _StationWindow, available: np.ndarray, params: ShadeParams) -> tuple[float, int, int] | None:
+    """(probability, start, end bucket) of the most improbable block of consecutive low-power
+    sessions today, per connector or across the station in time order, or None.
+
+    A session is low when its peak bucket is under `derate_ratio` of its connector's median
+    session peak; each connector's chance of a low session is its history's share of them
+    (add-half smoothed; the station's sessions when the connector has few). Sessions shorter than
+    two buckets are skipped in history and today alike (their peak is a partial bucket)."""
+    count = len(station.connectors)
+    history_runs = [_runs(station.cube[:, c], params.silence_kwh) for c in range(count)]
+    long_peaks = [peaks[(end - start) >= 2] for _, start, end, peaks in history_runs]
+    pooled = np.concatenate(long_peaks) if long_peaks else np.zeros(0)
+    if pooled.size < params.min_history_sessions:
+        return None
+    blocks: list[tuple[int, int, int, float, bool]] = []  # connector, start, end, log p, low
+    for c in np.flatnonzero(available):
+        peaks = long_peaks[c] if long_peaks[c].size >= params.min_history_sessions else pooled
+        low_level = params.derate_ratio * float(np.median(peaks))
+        log_p = float(np.log(((peaks <= low_level).sum() + 0.5) / (peaks.size + 1.0)))
+        _, start, end, today_peaks = _runs(station.today[c], params.silence_kwh)
+        for s, e, peak in zip(start.tolist(), end.tolist(), today_peaks.tolist(), strict=True):
+            if e - s >= 2:
+                blocks.append((int(c), s, e, log_p, peak <= low_level))
+    best: tuple[float, int, int] | None = None
+    scopes = [sorted(blocks, key=lambda b: (b[1], b[0]))] + [
+        [b for b in blocks if b[0] == c] for c in sorted({b[0] for b in blocks})
+    ]
+    for scope in scopes:
+        run_log_p, run_start, run_count = 0.0, 0, 0
+        for connector_run in scope:
+            _, s, e, log_p, low = connector_run
+            if not low:
+                run_log_p, run_count = 0.0, 0
+                continue
+            if run_count == 0:
+                run_start = s
+            run_log_p += log_p
+            run_count += 1
+            if run_count >= params.min_derated_sessions and (best is None or run_log_p < np.log(best[0])):
+                best = (float(np.exp(run_log_p)), run_start, e)
+    if best is None or best[0] > params.derate_alpha:
+        return None
+    return best

@@ -34,6 +34,7 @@ class OrganizationItem(Model):
     plan = UnicodeAttribute(default="free")
     pricePerKwh = NumberAttribute(default=0.35)
     currency = UnicodeAttribute(default="EUR")
+    holidayCountry = UnicodeAttribute(null=True)
     phone = UnicodeAttribute(null=True)
     address = UnicodeAttribute(null=True)
     taxIdType = UnicodeAttribute(null=True)

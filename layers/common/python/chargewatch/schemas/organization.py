@@ -21,6 +21,11 @@ class Organization(BaseModel):
     plan: str
     pricePerKwh: float = Field(description="tariff that statistics price energy with")
     currency: str
+    holidayCountry: str | None = Field(
+        default=None,
+        description="public holidays SHADE expects quiet days on: ISO 3166-1 country, optionally with a "
+        "subdivision (`DE`, `DE-BY`, `US-CA`); null: no calendar, any day may be an unlisted holiday",
+    )
     createdAt: str
     updatedAt: str | None = None
 
@@ -38,6 +43,12 @@ class UpdateOrganizationRequest(BaseModel):
     taxIdValue: str | None = Field(default=None, max_length=100)
     pricePerKwh: float | None = Field(default=None, strict=True, allow_inf_nan=False, ge=0, le=100)
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
+    holidayCountry: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$",
+        description="ISO 3166-1 alpha-2 country with an optional subdivision (`DE-BY`) whose public "
+        "holidays SHADE expects quiet days on; kept unless given, null clears it",
+    )
 
 
 class Member(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from chargewatch import clock
+from chargewatch import calendars, clock
 from chargewatch.dal import members as members_dal
 from chargewatch.dal import organizations as organizations_dal
 from chargewatch.dal import stations as stations_dal
@@ -102,6 +102,7 @@ def _organization_out(item: organizations_dal.OrganizationItem) -> Organization:
         plan=item.plan,
         pricePerKwh=float(item.pricePerKwh),
         currency=item.currency,
+        holidayCountry=item.holidayCountry,
         createdAt=item.createdAt,
         updatedAt=item.updatedAt,
     )
@@ -135,6 +136,10 @@ def put_organization(tenant: Tenant, request: UpdateOrganizationRequest) -> Orga
     for tariff_field in ("pricePerKwh", "currency"):
         if profile[tariff_field] is None:
             del profile[tariff_field]  # the tariff keeps its value unless given
+    if "holidayCountry" not in request.model_fields_set:
+        del profile["holidayCountry"]  # kept unless given; an explicit null clears it
+    elif request.holidayCountry is not None:
+        calendars.validate_country(request.holidayCountry)
     if tenant.organization_id:
         require_admin(tenant)
         organizations_dal.update_profile(

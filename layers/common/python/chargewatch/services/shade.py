@@ -18,7 +18,8 @@ from collections.abc import Set
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from chargewatch import aws, clock, retry
+from chargewatch import aws, calendars, clock, retry
+from chargewatch.dal import organizations as organizations_dal
 from chargewatch.dal import sessions as sessions_dal
 from chargewatch.dal import station_days as station_days_dal
 from chargewatch.dal import stations as stations_dal
@@ -210,7 +211,15 @@ def _analyse(
         }
     else:
         history = {}
-    return shade.analyze_station_day(day, computed.get(day, {}), history, params), previous
+    holidays = _holidays(organization_id, first_day, day)
+    return shade.analyze_station_day(day, computed.get(day, {}), history, params, holidays), previous
+
+
+def _holidays(organization_id: str, first_day: date, last_day: date) -> frozenset[date] | None:
+    """The organization's public holidays over the window, or None without a `holidayCountry`."""
+    organization = organizations_dal.get(organization_id)
+    country = organization.holidayCountry if organization is not None else None
+    return calendars.public_holidays(country, first_day.year, last_day.year) if country else None
 
 
 def analyze_station_day(organization_id: str, station_id: str, day: date) -> StationDayAnalysis | None:
