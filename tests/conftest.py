@@ -387,6 +387,17 @@ def atomic_calls(monkeypatch):
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", serialised)
 
 
+@pytest.fixture
+def scheduled_emulator(monkeypatch):
+    """An emulator on free ports running the template's schedules, its catch-up every 0.5 s."""
+    from chargewatch_tools.emulator import schedules
+    from chargewatch_tools.emulator.server import start_emulator
+
+    monkeypatch.setattr(schedules, "CATCH_UP_SECONDS", 0.5)
+    with start_emulator(port=0, moto_port=0, schedules=True) as emulator:
+        yield emulator
+
+
 # Tests that run the developer tooling end to end (an emulator on real ports, `chargewatch invoke`,
 # a moto server on the LocalStack edge port): part of `make test`, not of `make test-fast`.
 _TOOLING_MODULES = {

@@ -9,25 +9,11 @@ import os
 import subprocess
 import sys
 
-import pytest
 import requests
 
-from chargewatch_tools.emulator import schedules
 
-
-@pytest.fixture
-def emulator(monkeypatch):
-    from chargewatch_tools.emulator.server import start_emulator
-
-    monkeypatch.setattr(schedules, "CATCH_UP_SECONDS", 1.0)
-    running = start_emulator(port=0, moto_port=0, schedules=True)
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-def test_demo_fills_every_route_with_something_true(emulator):
+def test_demo_fills_every_route_with_something_true(scheduled_emulator):
+    emulator = scheduled_emulator
     environment = {**os.environ, "AWS_ENDPOINT_URL": emulator.moto_url}
     finished = subprocess.run(
         [sys.executable, "-m", "chargewatch_tools.cli", "demo", "--api", emulator.url, "--sessions", "60", "--quiet"],

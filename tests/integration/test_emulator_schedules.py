@@ -9,8 +9,6 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import requests
 
-from chargewatch_tools.emulator import schedules
-
 FIRST_DAY = date(2026, 3, 2)
 
 
@@ -30,18 +28,6 @@ def _session(session_id: str, station: str, day: date, hour: int) -> dict:
             for k in range(7)
         ],
     }
-
-
-@pytest.fixture
-def scheduled_emulator(monkeypatch):
-    from chargewatch_tools.emulator.server import start_emulator
-
-    monkeypatch.setattr(schedules, "CATCH_UP_SECONDS", 0.5)
-    emulator = start_emulator(port=0, moto_port=0, schedules=True)
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
 
 
 def test_past_days_uploaded_after_start_get_their_station_days(scheduled_emulator):

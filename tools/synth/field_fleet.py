@@ -116,12 +116,21 @@ class FieldStation(SyntheticStation):
 
 @dataclass
 class _Car:
-    connector: int
-    start: float  # minutes since the simulation's first local midnight, as UTC minutes
-    dwell: float
+    dwell: float  # minutes plugged in
     need_kwh: float
     limit_kw: float
     dc: bool
+
+
+def _is_bridge_day(day: date, calendar: set[date]) -> bool:
+    """A Monday or Friday next to a public holiday."""
+    return day.weekday() in (0, 4) and (day + timedelta(days=1 if day.weekday() == 4 else -1)) in calendar
+
+
+def _utc_shift(origin: datetime) -> float:
+    """Minutes from the UTC midnight before the simulation's first local midnight (`origin`) to
+    `origin`: simulation minutes + this = minutes of the UTC frame the energy is bucketed in."""
+    return 1440.0 - (origin.utcoffset() or timedelta()).total_seconds() / 60.0
 
 
 def _demand_factors(rng: np.random.Generator, days: list[date], kind: str, calendar: set[date]) -> np.ndarray:
@@ -134,8 +143,8 @@ def _demand_factors(rng: np.random.Generator, days: list[date], kind: str, calen
     for i, day in enumerate(days):
         if day in calendar:
             factors[i] *= spec["holiday_factor"]
-        elif day.weekday() in (0, 4) and (day + timedelta(days=1 if day.weekday() == 4 else -1)) in calendar:
-            factors[i] *= (1 + spec["holiday_factor"]) / 2  # bridge day
+        elif _is_bridge_day(day, calendar):
+            factors[i] *= (1 + spec["holiday_factor"]) / 2
     return factors
 
 
@@ -177,6 +186,7 @@ def simulate_fleet(stations: int = 60, weeks: int = 10, seed: int = 0, eval_days
     days = [start + timedelta(days=i) for i in range(total_days)]
     eval_from = days[-eval_days]
     origin = datetime(start.year, start.month, start.day, tzinfo=LOCAL)
+    shift = _utc_shift(origin)
     kinds = list(KIND_WEIGHTS)
     fleet = []
     for index in range(stations):
@@ -218,7 +228,6 @@ def simulate_fleet(stations: int = 60, weeks: int = 10, seed: int = 0, eval_days
             return fault == "derated" and (derate_all or connector == dead_connector) and during  # noqa: B023
 
         # simulate every car of every day at the site, in time order
-        cars: list[_Car] = []
         busy_until = np.full(connectors, -1.0)
         per_connector_minutes: list[list[tuple[float, np.ndarray]]] = [[] for _ in range(connectors)]
         derated_sessions: dict[date, int] = {}
@@ -233,7 +242,7 @@ def simulate_fleet(stations: int = 60, weeks: int = 10, seed: int = 0, eval_days
                 dwell = float(np.clip(rng.lognormal(np.log(mean_dwell * 60), sigma), 10, 16 * 60))
                 need = float(np.clip(rng.lognormal(np.log(22 if not dc else 30), 0.5), 2, 90))
                 limit = float(rng.choice([3.7, 7.4, 11.0, 11.0, 22.0])) if not dc else float(rng.uniform(50, 250))
-                car = _Car(connector, float(minute), dwell, need, limit, dc)
+                car = _Car(dwell, need, limit, dc)
                 busy_until[connector] = minute + dwell
                 if dead(connector, minute):
                     continue  # a dead connector does not start a session (the car leaves or waits elsewhere)
@@ -243,7 +252,6 @@ def simulate_fleet(stations: int = 60, weeks: int = 10, seed: int = 0, eval_days
                     # the charger died mid-session: delivery stops at the fault
                     curve = curve[: max(0, int(fault_at - minute))]
                 per_connector_minutes[connector].append((float(minute), curve))
-                cars.append(car)
                 if cap is not None:
                     normal = _power_curve(car, charger_kw, None)
                     running = int(np.count_nonzero(curve > 0))
@@ -259,20 +267,9 @@ def simulate_fleet(stations: int = 60, weeks: int = 10, seed: int = 0, eval_days
             state=state,
             holiday_days={d for d in days if d in calendar},
         )
-        utc_days = _utc_energy(station, per_connector_minutes, origin, days)
-        expected_rate = _expected_rate(spec, weekly_mean, factors, days, origin)
-        _label(
-            station,
-            fault,
-            fault_at,
-            fault_end,
-            dead_connector,
-            connectors,
-            expected_rate,
-            origin,
-            derated_sessions,
-            utc_days,
-        )
+        utc_days = _utc_energy(station, per_connector_minutes, shift, days)
+        expected_rate = _expected_rate(spec, weekly_mean, factors, days, origin, shift)
+        _label(station, fault, fault_at + shift, fault_end + shift, dead_connector, expected_rate, derated_sessions)
         for day in utc_days:
             if day in station.labels or day < eval_from:
                 continue
@@ -280,7 +277,7 @@ def simulate_fleet(stations: int = 60, weeks: int = 10, seed: int = 0, eval_days
             usual = float(np.median(factors[[d.weekday() == day.weekday() for d in days]]))
             if day in calendar:
                 station.negatives[day] = "holiday"
-            elif day.weekday() in (0, 4) and (day + timedelta(days=1 if day.weekday() == 4 else -1)) in calendar:
+            elif _is_bridge_day(day, calendar):
                 station.negatives[day] = "bridge_day"
             elif local_factor < 0.65 * usual:
                 station.negatives[day] = "quiet_day"
@@ -291,17 +288,12 @@ def simulate_fleet(stations: int = 60, weeks: int = 10, seed: int = 0, eval_days
 
 
 def _utc_energy(
-    station: FieldStation,
-    per_connector_minutes: list[list[tuple[float, np.ndarray]]],
-    origin: datetime,
-    days: list[date],
+    station: FieldStation, per_connector_minutes: list[list[tuple[float, np.ndarray]]], shift: float, days: list[date]
 ) -> list[date]:
-    """Fill station.energy with 96 UTC buckets per connector and UTC day; the UTC days covered."""
-    offset = (origin.utcoffset() or timedelta()).total_seconds() / 60.0
-    first_utc = datetime(days[0].year, days[0].month, days[0].day) - timedelta(days=1)
-    shift = (datetime(days[0].year, days[0].month, days[0].day) - first_utc).total_seconds() / 60.0 - offset
+    """Fill station.energy with 96 UTC buckets per connector and whole UTC day; those days. The
+    UTC frame starts the day before `days[0]` (`_utc_shift`)."""
     total_minutes = int((len(days) + 2) * 1440)
-    utc_days = [first_utc.date() + timedelta(days=i) for i in range(len(days) + 2)]
+    utc_days = [days[0] + timedelta(days=i - 1) for i in range(len(days) + 2)]
     for index, sessions in enumerate(per_connector_minutes):
         power = np.zeros(total_minutes)
         for start, curve in sessions:
@@ -316,18 +308,13 @@ def _utc_energy(
     # the first and last UTC days are partial (local midnight is not UTC midnight): drop them
     for day in (utc_days[0], utc_days[-1]):
         station.energy.pop(day, None)
-    station.first_day = utc_days[1]
-    station.sessions = {}
-    return [d for d in utc_days[1:-1]]
+    return utc_days[1:-1]
 
 
 def _expected_rate(
-    spec: dict, weekly_mean: float, factors: np.ndarray, days: list[date], origin: datetime
+    spec: dict, weekly_mean: float, factors: np.ndarray, days: list[date], origin: datetime, shift: float
 ) -> np.ndarray:
-    """The site's expected arrivals per minute over the simulation (UTC minutes, as _utc_energy)."""
-    offset = (origin.utcoffset() or timedelta()).total_seconds() / 60.0
-    first_utc = datetime(days[0].year, days[0].month, days[0].day) - timedelta(days=1)
-    shift = (datetime(days[0].year, days[0].month, days[0].day) - first_utc).total_seconds() / 60.0 - offset
+    """The site's expected arrivals per minute over the simulation (UTC frame, as _utc_energy)."""
     rate = np.zeros(int((len(days) + 2) * 1440))
     for i, day in enumerate(days):
         local = datetime(day.year, day.month, day.day, tzinfo=LOCAL)
@@ -343,22 +330,17 @@ def _label(
     fault_at: float,
     fault_end: float,
     dead_connector: int,
-    connectors: int,
     rate: np.ndarray,
-    origin: datetime,
     derated_sessions: dict[date, int],
-    utc_days: list[date],
 ) -> None:
+    """Labels of the fault over [fault_at, fault_end) (UTC-frame minutes) per UTC day it touches."""
     if fault == "none":
         return
-    offset = (origin.utcoffset() or timedelta()).total_seconds() / 60.0
-    first_utc = utc_days[0] - timedelta(days=1)
-    shift = (
-        datetime(origin.year, origin.month, origin.day) - datetime(first_utc.year, first_utc.month, first_utc.day)
-    ).total_seconds() / 60.0 - offset
-    start, end = int(fault_at + shift), int(fault_end + shift)
+    connectors = len(station.connectors)
+    start, end = int(fault_at), int(fault_end)
     expected_cumulative = np.concatenate(([0.0], np.cumsum(rate)))
-    for d, day in enumerate([first_utc, *utc_days]):
+    for d in range(rate.size // 1440):
+        day = station.first_day + timedelta(days=d - 1)
         lo, hi = d * 1440, (d + 1) * 1440
         span_lo, span_hi = max(lo, start), min(hi, end)
         if span_hi <= span_lo or day not in station.energy:

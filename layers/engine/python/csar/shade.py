@@ -1,33 +1,33 @@
 """SHADE: station-day anomaly detection on energy per connector in 15-minute buckets (pure numpy).
 
     from csar import shade
-    analysis = shade.analyze_station_day(day, connector_energy, history, params=None)
+    analysis = shade.analyze_station_day(day, connector_energy, history, params=None, holidays=None)
     analysis.to_dict()
 
 `connector_energy` maps connector id -> 96 kWh values (bucket b covers minutes [15b, 15b+15) of
 `day`, UTC); `history` maps earlier dates -> the same mapping. A connector known from history but
 absent today is taken as 96 zeros (a dead connector has no sessions at all).
 
-Baseline (per connector, per bucket): the median and MAD of the same weekday over the previous
-`window_weeks` weeks, shrunk toward the station's profile of the same day type (Mon-Fri or
-Sat-Sun, all days of that type in the window) with weight n_same / (n_same + prior_days), so two
-Saturdays of history lean on the weekend profile rather than on weekdays. Activity probabilities
-(how often a span of the day is silent) come from all same-day-type days: they need many days to
-resolve a small probability. Fewer than `min_history_days` history days in the window: no
-detection at all (new stations stay silent), uptime 1.0.
+Baseline: energy levels per connector from the median day total of the same weekday over the
+previous `window_weeks` weeks, shrunk toward the day type (Mon-Fri or Sat-Sun) with weight
+n_same / (n_same + prior_days). `holidays` (optional) are judged and learnt as Sundays. Fewer than
+`min_history_days` history days in the window: no detection at all (new stations stay silent),
+uptime 1.0.
 
-Detections (at most one per type and connector; see docs/engine.md, section SHADE):
+Silences are judged by how improbable they are under the station's own demand model (session
+starts per bucket, per connector or for the station as a whole; the rate's uncertainty and
+today's demand as gamma factors; a quiet-day mixture for unlisted holidays), never by a fixed
+count. Detections (at most one per type and connector; see docs/engine.md, section SHADE):
 - zero_energy_day: the station delivered nothing, although it usually delivers at least
-  `min_expected_kwh` and the predictive chance of no session start (idle-time start hazard,
-  Gamma-Poisson) is <= `zero_day_alpha`.
-- connector_offline: a connector is silent for >= `min_offline_buckets` while its start hazard
-  over the run, scaled by how busy the rest of the station is today, makes that implausible.
-- energy_drop: the available connectors delivered far below baseline and their sessions drew a
-  fraction of their usual power (or, without that power signal, almost nothing at all).
+  `min_expected_kwh` and the chance of no session start is <= `zero_day_alpha`.
+- connector_offline: a connector silent for >= `min_offline_buckets` at an implausible chance, or
+  every connector of a station that stopped part-way through the day.
+- energy_drop: a run of sessions that drew well under their connector's usual power (derating),
+  or a collapse of the day total below even the station's quietest normal level.
 
 Uptime of a connector for the day = 1 - minutes inside its offline run / 1440 (0 for every
 connector with history on a zero-energy day; 1.0 otherwise). Idle is not down: without status
-notifications, silence only counts as unavailability when history says it is implausible.
+notifications, silence only counts as unavailability when the demand model says it is implausible.
 """
 
 from __future__ import annotations
@@ -60,12 +60,10 @@ class ShadeParams:
     rate_prior_days: float = 2.0  # a connector's start rates lean this many days on the station's
     min_expected_kwh: float = 5.0  # zero_energy_day / energy_drop: the day must normally carry this much
     min_offline_buckets: int = 16  # connector_offline: >= 4 h of silence
-    min_offline_expected_kwh: float = 2.0
-    min_day_shape: float = 2.0  # today's demand multiplier ~ Gamma(shape) a priori, shape from the
-    max_day_shape: float = 20.0  # history's day-to-day dispersion, within these bounds
+    min_offline_expected_kwh: float = 2.0  # ... usually delivering this much (unless continuing an outage)
     min_span_sessions: float = 1.0  # ... and the silent span of today alone usually sees >= 1 session start
     offline_margin: float = 1.5  # ... and history days rarely missed even 1/1.5 of its usual sessions
-    min_relative_drop: float = 0.5  # energy_drop: delivered <= 50 % of expected ...
+    min_relative_drop: float = 0.5  # dayScore without a detection: 0.49 at this fraction under expected
     derate_ratio: float = 0.6  # energy_drop by power: sessions under 60 % of the connector's median peak ...
     derate_alpha: float = 1e-3  # ... in a run of consecutive sessions this improbable under history
     min_derated_sessions: int = 2  # ... of at least this many sessions
@@ -75,6 +73,8 @@ class ShadeParams:
     min_z: float = 4.0  # ... and robust z of the day total >= 4
     min_sigma_fraction: float = 0.1  # sigma floor as a fraction of the expected day total
     silence_kwh: float = 0.01  # a bucket/span with less than this is silent
+    min_day_shape: float = 2.0  # today's demand multiplier ~ Gamma(shape) a priori, shape from the
+    max_day_shape: float = 20.0  # history's day-to-day dispersion, within these bounds
     quiet_day_prior: float = 0.04  # without a calendar: chance a day is an unlisted holiday (~13 a year)
     listed_quiet_day_prior: float = 0.002  # with one: closures nobody listed (a calendar is trusted)
 
@@ -141,13 +141,6 @@ def _smoothed_frequency(hits: int, total: int) -> float:
     return (hits + 1.0) / (total + 2.0)
 
 
-def _predictive_silence(shape: float, rate: float, factor: float = 1.0) -> float:
-    """P(no session) under a Gamma(shape, rate) posterior of the Poisson session rate (negative
-    binomial predictive): the sessions history saw (`shape` ~ count + 1/2) over `rate` ~ days.
-    Few days of history widen it, so 3 sessions in 1 day is far less sure than 120 in 40."""
-    return float((rate / (rate + factor)) ** shape) if rate > 0 else 1.0
-
-
 def _starts(active: np.ndarray) -> np.ndarray:
     """Buckets where a run of active buckets begins (~ a session start), along the last axis."""
     starts = active.copy()
@@ -176,11 +169,20 @@ def _robust(matrix: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return median, mad
 
 
+def _spans(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, start, end) of every run of True buckets in each row of `mask` (rows x 96, or 96)."""
+    rows = mask.reshape(-1, BUCKETS_PER_DAY)
+    padded = np.zeros((rows.shape[0], BUCKETS_PER_DAY + 2), dtype=np.int8)
+    padded[:, 1:-1] = rows
+    edges = np.diff(padded, axis=1)
+    row, start = np.nonzero(edges == 1)
+    return row, start, np.nonzero(edges == -1)[1]
+
+
 def _silent_runs(silent: np.ndarray) -> list[tuple[int, int]]:
     """(start, end) bucket spans of consecutive silent buckets."""
-    padded = np.concatenate(([0], silent.astype(np.int8), [0]))
-    edges = np.flatnonzero(np.diff(padded))
-    return list(zip(edges[0::2].tolist(), edges[1::2].tolist(), strict=True))
+    _, start, end = _spans(silent)
+    return list(zip(start.tolist(), end.tolist(), strict=True))
 
 
 def _missed_sessions(silent: np.ndarray, rates: np.ndarray) -> np.ndarray:
@@ -191,6 +193,43 @@ def _missed_sessions(silent: np.ndarray, rates: np.ndarray) -> np.ndarray:
     weights = np.broadcast_to(rates, silent.shape)
     sums = np.bincount(segment[silent], weights=weights[silent], minlength=rows * (BUCKETS_PER_DAY + 1))
     return sums.reshape(rows, BUCKETS_PER_DAY + 1).max(axis=1)
+
+
+def _usual_in_history(hits_by_day: np.ndarray, continued_days: int, params: ShadeParams) -> bool:
+    """Whether history days (of today's type) had the thing often (Laplace > `history_alpha`):
+    burstier than the model says. The trailing days of the current outage (`continued_days`) are
+    the same event, not evidence that it is usual."""
+    hits = int(hits_by_day.sum()) - min(continued_days, int(hits_by_day[::-1].cumprod().sum()))
+    return _smoothed_frequency(hits, hits_by_day.size) > params.history_alpha
+
+
+def _silence_usual_in_history(
+    silent_days: np.ndarray, rates: np.ndarray, missed_today: float, continued_days: int, params: ShadeParams
+) -> bool:
+    """`_usual_in_history` of days whose longest silence missed >= 1/`offline_margin` as many usual
+    starts (per-bucket `rates`) as today's (the same statistic on every day)."""
+    comparable = _missed_sessions(silent_days, rates) >= max(missed_today, 1e-9) / params.offline_margin
+    return _usual_in_history(comparable, continued_days, params)
+
+
+def _most_implausible(
+    silent: np.ndarray, chance: Callable[[int, int], float | None], params: ShadeParams
+) -> tuple[float, int, int, float] | None:
+    """(probability, start, end, threshold) of the silent run of >= `min_offline_buckets` whose
+    `chance(start, end)` (None: not judged) is lowest against its threshold, if under it. A dead
+    connector stays dead: a silence that ended in a session needs stronger evidence (it is one of
+    many spans tried)."""
+    best: tuple[float, int, int, float] | None = None
+    for start, end in _silent_runs(silent):
+        if end - start < params.min_offline_buckets:
+            continue
+        probability = chance(start, end)
+        if probability is None:
+            continue
+        threshold = params.alpha if end == BUCKETS_PER_DAY else params.recovered_alpha
+        if probability <= threshold and (best is None or probability / threshold < best[0] / best[3]):
+            best = (probability, start, end, threshold)
+    return best
 
 
 def _silent_tail(energy: np.ndarray, silence: float) -> int:
@@ -481,8 +520,6 @@ def _zero_energy_day(
     cube, same_type = station.cube, station.same_type
     tails, streak_days = _streak([cube[-k].sum(axis=0) for k in previous], params.silence_kwh)
     station_day_silent = cube[same_type].sum(axis=(1, 2)) < params.silence_kwh
-    # silent days of the current outage are the same event, not evidence that silence is usual
-    earlier_silent = int(station_day_silent.sum()) - min(streak_days, int(station_day_silent[::-1].cumprod().sum()))
     probability = _quiet_mixture(
         lambda ceiling: model.silence(
             float(model.station_hazard[-1]),
@@ -494,10 +531,7 @@ def _zero_energy_day(
         station.quiet_prior,
     )
     # written as "not (plausible)" so a NaN probability is never a detection
-    if not (
-        probability <= params.zero_day_alpha
-        and _smoothed_frequency(earlier_silent, station.n_type) <= params.history_alpha
-    ):
+    if not (probability <= params.zero_day_alpha and not _usual_in_history(station_day_silent, streak_days, params)):
         return None
     return Detection(
         "zero_energy_day",
@@ -639,47 +673,36 @@ def _offline_run(
     the chance that today is a quiet normal day (`_quiet_mixture`). A run starting at midnight
     continues the silent tails of the days before (up to `max_streak_days`)."""
     cube, same_type = station.cube, station.same_type
-    silent = station.today[index] < params.silence_kwh
-    if not silent.any():
-        return None
-    best: tuple[float, int, int, list[int], float] | None = None
-    for start, end in _silent_runs(silent):
-        if end - start < params.min_offline_buckets:
-            continue
-        tails: list[int] = []
-        if start == 0 and previous:
-            tails, _ = _streak([cube[-k, index] for k in previous], params.silence_kwh)
+    night_tails = _streak([cube[-k, index] for k in previous], params.silence_kwh)[0] if previous else []
+
+    def chance(start: int, end: int) -> float | None:
+        tails = night_tails if start == 0 else []
         span_hazard = float(model.hazard[index, end] - model.hazard[index, start])
         if span_hazard < params.min_span_sessions:
-            continue  # today's part says nothing by itself (a night): yesterday's outage, reported then
+            return None  # today's part says nothing by itself (a night): yesterday's outage, reported then
         span_counts = float(model.counts[index, end] - model.counts[index, start])
         tail_hazard = _tail_sessions(tails, model.night_hazard)
         demand = _demand(today_runs, model.runs, index, start, end)
-        probability = _quiet_mixture(
-            lambda ceiling: model.silence(span_hazard, span_counts, tail_hazard, demand, ceiling),  # noqa: B023
+        return _quiet_mixture(
+            lambda ceiling: model.silence(span_hazard, span_counts, tail_hazard, demand, ceiling),
             baseline.quiet_ratio,
             station.quiet_prior,
         )
-        # a dead connector stays dead: a silence that ended in a session needs stronger evidence
-        threshold = params.alpha if end == BUCKETS_PER_DAY else params.recovered_alpha
-        if probability <= threshold and (best is None or probability / threshold < best[0] / best[4]):
-            best = (probability, start, end, tails, threshold)
+
+    best = _most_implausible(station.today[index] < params.silence_kwh, chance, params)
     if best is None:
         return None
-    probability, start, end, tails, threshold = best
+    probability, start, end, threshold = best
+    tails = night_tails if start == 0 else []
     expected_span = float(baseline.buckets[index, start:end].sum())
     if expected_span < params.min_offline_expected_kwh and not tails:
         return None
-    # burstier than Poisson? history days of this type rarely missed even 1/margin as much usual
-    # start hazard in one silence (the same statistic on every day; the current outage's days
-    # excluded, and today's silence counted with the tails it continues)
+    # today's silence counted with the tails it continues
     missed_today = float(model.hazard[index, end] - model.hazard[index, start]) + _tail_sessions(
         tails, model.night_hazard
     )
-    missed = _missed_sessions(cube[same_type, index] < params.silence_kwh, model.bucket_hazard[index])
-    comparable = missed >= max(missed_today, 1e-9) / params.offline_margin
-    hits = int(comparable.sum()) - min(len(tails), int(comparable[::-1].cumprod().sum()))
-    if _smoothed_frequency(hits, int(same_type.sum())) > params.history_alpha:
+    silent_days = cube[same_type, index] < params.silence_kwh
+    if _silence_usual_in_history(silent_days, model.bucket_hazard[index], missed_today, len(tails), params):
         return None
     return probability, start, end, expected_span, threshold
 
@@ -701,34 +724,29 @@ def _station_outage(
     tails, _ = _streak([station.cube[-k].sum(axis=0) for k in previous], params.silence_kwh)
     tail_hazard = len(station.connectors) * _tail_sessions(tails, model.night_hazard)
     today_all, usual_all = today_runs.sum(axis=0), model.runs.sum(axis=0)
-    best: tuple[float, int, int, float] | None = None
-    for start, end in _silent_runs(silent):
-        if end - start < params.min_offline_buckets or (start == 0 and end == BUCKETS_PER_DAY):
-            continue
+
+    def chance(start: int, end: int) -> float | None:
         span_hazard, span_counts = float(hazard[end] - hazard[start]), float(counts[end] - counts[start])
-        if span_hazard < params.min_span_sessions:
-            continue
+        if (start == 0 and end == BUCKETS_PER_DAY) or span_hazard < params.min_span_sessions:
+            return None  # a whole silent day is zero_energy_day's
         demand = _outside(today_all, usual_all, start, end)
         extra = tail_hazard if start == 0 else 0.0
-        probability = _quiet_mixture(
-            lambda ceiling: model.silence(span_hazard, span_counts, extra, demand, ceiling),  # noqa: B023
+        return _quiet_mixture(
+            lambda ceiling: model.silence(span_hazard, span_counts, extra, demand, ceiling),
             baseline.quiet_ratio,
             station.quiet_prior,
         )
-        threshold = params.alpha if end == BUCKETS_PER_DAY else params.recovered_alpha
-        if probability <= threshold and (best is None or probability / threshold < best[0] / best[3]):
-            best = (probability, start, end, threshold)
+
+    best = _most_implausible(silent, chance, params)
     if best is None:
         return None
-    probability, start, end, threshold = best
+    _, start, end, _ = best
     continued = tails if start == 0 else []
     if float(baseline.buckets[:, start:end].sum()) < params.min_offline_expected_kwh and not continued:
         return None
     missed_today = float(hazard[end] - hazard[start]) + (tail_hazard if continued else 0.0)
-    type_silent = (station.cube[station.same_type] < params.silence_kwh).all(axis=1)
-    comparable = _missed_sessions(type_silent, np.diff(model.station_hazard)) >= missed_today / params.offline_margin
-    hits = int(comparable.sum()) - min(len(continued), int(comparable[::-1].cumprod().sum()))
-    if _smoothed_frequency(hits, station.n_type) > params.history_alpha:
+    silent_days = (station.cube[station.same_type] < params.silence_kwh).all(axis=1)
+    if _silence_usual_in_history(silent_days, np.diff(hazard), missed_today, len(continued), params):
         return None
     return best
 
@@ -746,7 +764,7 @@ def _energy_drop(
     (an empty office Saturday is normal for an office), when no power signal explains it."""
     expected_available = float(baseline.per_connector[available].sum())
     actual_available = float(station.today[available].sum())
-    if expected_available < params.min_expected_kwh or not available.any():
+    if expected_available < params.min_expected_kwh:
         return None
     derating = _derating(station, available, params)
     if derating is not None:
@@ -796,11 +814,7 @@ def _runs(energy: np.ndarray, silence: float) -> tuple[np.ndarray, np.ndarray, n
     """(row, start, end, peak) of every run of active buckets in each row of `energy` (rows x 96):
     a charging session, its peak bucket ~ its power / 4 once it fills a bucket."""
     rows = energy.reshape(-1, BUCKETS_PER_DAY)
-    padded = np.zeros((rows.shape[0], BUCKETS_PER_DAY + 2), dtype=np.int8)
-    padded[:, 1:-1] = rows >= silence
-    edges = np.diff(padded, axis=1)
-    row, start = np.nonzero(edges == 1)
-    _, end = np.nonzero(edges == -1)
+    row, start, end = _spans(rows >= silence)
     if not row.size:
         return row, start, end, np.zeros(0)
     flat = np.append(rows.reshape(-1), 0.0)  # reduceat needs every index inside the array
@@ -823,7 +837,7 @@ def _derating(station: _StationWindow, available: np.ndarray, params: ShadeParam
     pooled = np.concatenate(long_peaks) if long_peaks else np.zeros(0)
     if pooled.size < params.min_history_sessions:
         return None
-    blocks: list[tuple[int, int, int, float, bool]] = []  # connector, start, end, log p, low
+    sessions: list[tuple[int, int, int, float, bool]] = []  # connector, start, end, log p, low
     for c in np.flatnonzero(available):
         peaks = long_peaks[c] if long_peaks[c].size >= params.min_history_sessions else pooled
         low_level = params.derate_ratio * float(np.median(peaks))
@@ -831,15 +845,14 @@ def _derating(station: _StationWindow, available: np.ndarray, params: ShadeParam
         _, start, end, today_peaks = _runs(station.today[c], params.silence_kwh)
         for s, e, peak in zip(start.tolist(), end.tolist(), today_peaks.tolist(), strict=True):
             if e - s >= 2:
-                blocks.append((int(c), s, e, log_p, peak <= low_level))
-    best: tuple[float, int, int] | None = None
-    scopes = [sorted(blocks, key=lambda b: (b[1], b[0]))] + [
-        [b for b in blocks if b[0] == c] for c in sorted({b[0] for b in blocks})
+                sessions.append((int(c), s, e, log_p, peak <= low_level))
+    best: tuple[float, int, int] | None = None  # log probability, start, end
+    scopes = [sorted(sessions, key=lambda b: (b[1], b[0]))] + [
+        [b for b in sessions if b[0] == c] for c in sorted({b[0] for b in sessions})
     ]
     for scope in scopes:
         run_log_p, run_start, run_count = 0.0, 0, 0
-        for connector_run in scope:
-            _, s, e, log_p, low = connector_run
+        for _, s, e, log_p, low in scope:
             if not low:
                 run_log_p, run_count = 0.0, 0
                 continue
@@ -847,8 +860,8 @@ def _derating(station: _StationWindow, available: np.ndarray, params: ShadeParam
                 run_start = s
             run_log_p += log_p
             run_count += 1
-            if run_count >= params.min_derated_sessions and (best is None or run_log_p < np.log(best[0])):
-                best = (float(np.exp(run_log_p)), run_start, e)
-    if best is None or best[0] > params.derate_alpha:
+            if run_count >= params.min_derated_sessions and (best is None or run_log_p < best[0]):
+                best = (run_log_p, run_start, e)
+    if best is None or best[0] > np.log(params.derate_alpha):
         return None
-    return best
+    return float(np.exp(best[0])), best[1], best[2]

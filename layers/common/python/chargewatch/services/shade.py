@@ -182,11 +182,12 @@ def _detection_details(analysis: StationDayAnalysis) -> dict[str, Any]:
 
 
 def _analyse(
-    organization_id: str, station_id: str, day: date, *, judge: bool = True
+    organization_id: str, station_id: str, day: date, holiday_country: str | None, *, judge: bool = True
 ) -> tuple[StationDayAnalysis, station_days_dal.StationDayItem | None]:
     """The engine's analysis of a day from stored station-days and sessions, with the stored item
-    of that day (None when never analysed). `judge=False` gives the engine no history: the day's
-    energy without a verdict (a day not over yet has no complete energy to judge)."""
+    of that day (None when never analysed), against the public holidays of `holiday_country`
+    (`_holiday_country`). `judge=False` gives the engine no history: the day's energy without a
+    verdict (a day not over yet has no complete energy to judge)."""
     from csar import shade
 
     params = shade.DEFAULT_PARAMS
@@ -211,21 +212,23 @@ def _analyse(
         }
     else:
         history = {}
-    holidays = _holidays(organization_id, first_day, day)
+    holidays = calendars.public_holidays(holiday_country, first_day.year, day.year) if holiday_country else None
     return shade.analyze_station_day(day, computed.get(day, {}), history, params, holidays), previous
 
 
-def _holidays(organization_id: str, first_day: date, last_day: date) -> frozenset[date] | None:
-    """The organization's public holidays over the window, or None without a `holidayCountry`."""
+def _holiday_country(organization_id: str) -> str | None:
+    """The organization's `holidayCountry` (None: no calendar). Read once per unit of work, not
+    per station-day: it is the same for every station of the tenant."""
     organization = organizations_dal.get(organization_id)
-    country = organization.holidayCountry if organization is not None else None
-    return calendars.public_holidays(country, first_day.year, last_day.year) if country else None
+    return organization.holidayCountry if organization is not None else None
 
 
-def analyze_station_day(organization_id: str, station_id: str, day: date) -> StationDayAnalysis | None:
+def analyze_station_day(
+    organization_id: str, station_id: str, day: date, holiday_country: str | None
+) -> StationDayAnalysis | None:
     """Compute and store one station-day (overwrites a previous computation of that day)."""
     for attempt in retry.attempts(SAVE_ATTEMPTS):
-        analysis, previous = _analyse(organization_id, station_id, day)
+        analysis, previous = _analyse(organization_id, station_id, day, holiday_country)
         item = _station_day_item(organization_id, station_id, analysis)
         try:
             station_days_dal.save_day(item, previous)
@@ -413,9 +416,10 @@ def process_message(body: str | dict[str, Any]) -> int:
             ]
         )
     day = date.fromisoformat(message.day)
+    holiday_country = _holiday_country(message.organizationId)
     for station_id in message.stationIds:
         if stations_dal.get_station(message.organizationId, station_id) is not None:
-            analyze_station_day(message.organizationId, station_id, day)
+            analyze_station_day(message.organizationId, station_id, day, holiday_country)
     return len(message.stationIds)
 
 
@@ -464,7 +468,9 @@ def _day_item(organization_id: str, station_id: str, day: str | None) -> station
     when, item = _requested_or_newest(organization_id, station_id, day, complete=True)
     if item is not None:
         return item
-    analysis, _ = _analyse(organization_id, station_id, when, judge=when < clock.now().date())
+    judge = when < clock.now().date()
+    holiday_country = _holiday_country(organization_id) if judge else None
+    analysis, _ = _analyse(organization_id, station_id, when, holiday_country, judge=judge)
     return _station_day_item(organization_id, station_id, analysis)
 
 
