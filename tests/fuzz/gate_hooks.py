@@ -77,6 +77,11 @@ ACCEPTED: dict[str, tuple[str, Callable[[Any, Any], bool]]] = {
         "a batch naming one sessionId twice is refused (uniqueItems cannot say 'unique by one property')",
         lambda case, response: response.status_code == 400 and _error(response)["code"] == "duplicate_session_id",
     ),
+    "unknown_holiday_calendar": (
+        "holidayCountry must name a calendar the holidays library has (a reference to its dataset, like "
+        "baseModelId; the pattern states the shape)",
+        lambda case, response: response.status_code == 400 and _error(response)["code"] == "unknown_holiday_calendar",
+    ),
     "webhook_target_rules": (
         "webhook URLs: the host must be a valid DNS name or IP literal that resolves to a public address, "
         "https only (http only to the emulator's local receiver): DNS and address rules a pattern cannot state",

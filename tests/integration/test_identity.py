@@ -199,10 +199,11 @@ def test_only_admins_update_the_organization_and_fields_are_validated(two_orgs, 
     assert member.get("/v1/statistics").json()["currency"] == "USD"
     # the public holiday calendar SHADE uses: validated, kept unless given, cleared by null
     assert updated.json()["holidayCountry"] is None
-    for bad in ("XX", "DE-ZZ", "germany"):
+    for bad, code in (("XX", "unknown_holiday_calendar"), ("DE-ZZ", "unknown_holiday_calendar"), ("germany", None)):
         refused = admin.put("/v1/organization", {"name": "Acme Energy", "holidayCountry": bad})
         assert refused.status == 400, bad
         assert [d["field"] for d in refused.json()["error"]["details"]] == ["holidayCountry"]
+        assert code is None or refused.json()["error"]["code"] == code
     assert (
         admin.put("/v1/organization", {"name": "Acme Energy", "holidayCountry": "DE-BY"}).json()["holidayCountry"]
         == "DE-BY"

@@ -13,7 +13,11 @@ from chargewatch_tools.emulator.queues import QueuePoller
 from csar import shade
 
 DAY = date(2026, 3, 11)
-HOURS = (7, 9, 12, 17, 19)
+# seven 90-minute sessions a day per connector: a dead connector misses enough of them to be
+# improbable under SHADE's demand model (five would sit at its threshold)
+HOURS = (7, 9, 11, 13, 15, 17, 19)
+SESSION_KWH = 6 * 2.75
+DAY_KWH = len(HOURS) * SESSION_KWH  # one connector's day
 
 
 def _buckets():
@@ -100,7 +104,7 @@ def test_fan_out_worker_and_station_endpoints(fleet, gateway):
         "energyConsumptionConnectors",
         "anomalyOccurrences",
     }
-    assert energy["energyDelivered"] == pytest.approx(5 * 6 * 2.75, abs=0.01)
+    assert energy["energyDelivered"] == pytest.approx(DAY_KWH, abs=0.01)
     assert len(energy["energyConsumptionStation"]) == 24
     assert energy["energyConsumptionStation"][7] == {"timestamp": "2026-03-11T07:00:00Z", "energy": 11.0}
     connectors = {c["connectorId"]: c["energy"] for c in energy["energyConsumptionConnectors"]}
@@ -117,7 +121,7 @@ def test_fan_out_worker_and_station_endpoints(fleet, gateway):
         "analyzedAt",
     }
     assert len(overview["energyTimeline"]) == 96
-    assert overview["energyTimeline"][-1]["cumulativeKwh"] == pytest.approx(82.5, abs=0.01)
+    assert overview["energyTimeline"][-1]["cumulativeKwh"] == pytest.approx(DAY_KWH, abs=0.01)
     assert set(overview["anomalyMarkers"][0]) == {"startMinute", "timestamp", "score"}
     older = acme_api.get("/v1/stations/ST-1/shade-overview", query="date=2026-03-01").json()
     assert older["isAnomaly"] is False
@@ -125,7 +129,7 @@ def test_fan_out_worker_and_station_endpoints(fleet, gateway):
     # the other tenant (prefix-sharing id, same station id) sees only its own day
     corp = corp_api.get("/v1/stations/ST-1/anomalies").json()
     assert corp["pagination"]["totalCount"] == 1 and corp["content"][0]["isAnomaly"] is False
-    assert corp_api.get("/v1/stations/ST-1/energy").json()["energyDelivered"] == pytest.approx(16.5, abs=0.01)
+    assert corp_api.get("/v1/stations/ST-1/energy").json()["energyDelivered"] == pytest.approx(SESSION_KWH, abs=0.01)
 
 
 def test_unknown_station_is_404_and_a_station_shade_never_analysed_answers_from_its_sessions(fleet, api):
@@ -140,11 +144,11 @@ def test_unknown_station_is_404_and_a_station_shade_never_analysed_answers_from_
     assert inference.status == 200, inference.body
     assert inference.json()["isAnomaly"] is False and inference.json()["detectionDetails"] == {}
     energy = corp_api.get("/v1/stations/ST-1/energy").json()
-    assert energy["energyDelivered"] == pytest.approx(16.5, abs=0.01)
+    assert energy["energyDelivered"] == pytest.approx(SESSION_KWH, abs=0.01)
     assert energy["energyConsumptionStation"][9]["timestamp"] == "2026-03-11T09:00:00Z"
     assert energy["energyConsumptionStation"][9]["energy"] == pytest.approx(11.0, abs=0.01)
     overview = corp_api.get("/v1/stations/ST-1/shade-overview").json()
-    assert overview["energyTimeline"][-1]["cumulativeKwh"] == pytest.approx(16.5, abs=0.01)
+    assert overview["energyTimeline"][-1]["cumulativeKwh"] == pytest.approx(SESSION_KWH, abs=0.01)
     assert overview["energyTimeline"][0]["timestamp"].startswith(DAY.isoformat())
     # a read stores nothing: the station still has no inference in its list
     assert station_days_dal.get_day("acme-corp", "ST-1", DAY.isoformat()) is None
@@ -188,11 +192,11 @@ def test_a_day_not_over_yet_shows_its_energy_and_no_verdict(fleet, monkeypatch):
     assert acme_api.get("/v1/stations/ST-1/inference").json()["analyzedAt"] is not None
     today = acme_api.get("/v1/stations/ST-1/shade-overview", query=f"date={DAY.isoformat()}").json()
     assert today["isAnomaly"] is False and today["anomalyMarkers"] == [] and today["dayScore"] == 0.0
-    assert today["energyTimeline"][-1]["cumulativeKwh"] == pytest.approx(82.5, abs=0.01)
+    assert today["energyTimeline"][-1]["cumulativeKwh"] == pytest.approx(DAY_KWH, abs=0.01)
     # energy defaults to the newest day with sessions, today included
     energy = acme_api.get("/v1/stations/ST-1/energy").json()
     assert energy["energyConsumptionStation"][0]["timestamp"] == "2026-03-11T00:00:00Z"
-    assert energy["energyDelivered"] == pytest.approx(82.5, abs=0.01)
+    assert energy["energyDelivered"] == pytest.approx(DAY_KWH, abs=0.01)
     # a station with sessions only today: today's energy, no verdict
     corp = corp_api.get("/v1/stations/ST-1/inference").json()
     assert corp["isAnomaly"] is False and corp["anomalyScore"] == 0.0

@@ -10,6 +10,8 @@ from functools import lru_cache
 
 from chargewatch.errors import ValidationError
 
+UNKNOWN_CALENDAR = "unknown_holiday_calendar"
+
 
 @lru_cache(maxsize=1)
 def _supported() -> dict[str, set[str]]:
@@ -23,9 +25,11 @@ def validate_country(value: str, field: str = "holidayCountry") -> str:
     country, _, subdivision = value.partition("-")
     supported = _supported()
     if country not in supported:
-        raise ValidationError.for_field(field, f"no public holiday calendar for country {country!r}")
+        raise ValidationError.for_field(
+            field, f"no public holiday calendar for country {country!r}", code=UNKNOWN_CALENDAR
+        )
     if subdivision and subdivision not in supported[country]:
-        raise ValidationError.for_field(field, f"{country} has no subdivision {subdivision!r}")
+        raise ValidationError.for_field(field, f"{country} has no subdivision {subdivision!r}", code=UNKNOWN_CALENDAR)
     return value
 
 
