@@ -89,17 +89,10 @@ class Cron:
         )
 
     def matches(self, moment: datetime) -> bool:
-        weekday = moment.isoweekday() % 7 + 1  # Monday 1 -> 2, Sunday 7 -> 1
-        return all(
-            allowed is None or value in allowed
-            for allowed, value in (
-                (self.minutes, moment.minute),
-                (self.hours, moment.hour),
-                (self.days, moment.day),
-                (self.months, moment.month),
-                (self.weekdays, weekday),
-                (self.years, moment.year),
-            )
+        return (
+            self._day_matches(moment)
+            and (self.hours is None or moment.hour in self.hours)
+            and (self.minutes is None or moment.minute in self.minutes)
         )
 
     def next_after(self, moment: datetime) -> datetime | None:
@@ -119,7 +112,7 @@ class Cron:
         return None
 
     def _day_matches(self, moment: datetime) -> bool:
-        weekday = moment.isoweekday() % 7 + 1
+        weekday = moment.isoweekday() % 7 + 1  # Monday 1 -> 2, Sunday 7 -> 1
         return (
             (self.days is None or moment.day in self.days)
             and (self.months is None or moment.month in self.months)

@@ -691,19 +691,16 @@ def start_emulator(
 
         from chargewatch_tools.emulator.queues import QueuePoller
 
-        # Failed messages come back after 2 s here instead of the queue's production visibility timeout.
-        emulator._poller = QueuePoller(
-            emulator.gateway.registry, boto3.client("sqs", region_name=region), failed_visibility_seconds=2
-        )
+        def new_poller(registry: Any) -> QueuePoller:
+            # Failed messages come back after 2 s here instead of the queue's production visibility timeout.
+            return QueuePoller(registry, boto3.client("sqs", region_name=region), failed_visibility_seconds=2)
+
+        emulator._poller = new_poller(emulator.gateway.registry)  # counts pending messages for the scheduler
         if emulator._poller.sources:
             from chargewatch_tools.emulator.gateway import FunctionRegistry
 
             for number in range(emulator.queue_workers):
-                poller = QueuePoller(
-                    FunctionRegistry(stack, f"queue{number + 1}"),
-                    boto3.client("sqs", region_name=region),
-                    failed_visibility_seconds=2,
-                )
+                poller = new_poller(FunctionRegistry(stack, f"queue{number + 1}"))
                 thread = threading.Thread(
                     target=emulator._poll_queues, args=(poller,), name=f"chargewatch-sqs-{number + 1}", daemon=True
                 )

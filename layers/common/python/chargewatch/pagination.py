@@ -29,3 +29,18 @@ def paginate(
             content.append(render(item))
         total += 1
     return content, Pagination(totalCount=total, page=page, size=size)
+
+
+def page_end(page: int, size: int) -> int:
+    """Items a query must read for `page` (the pages before it and the page): its limit."""
+    return (page + 1) * size
+
+
+def counted_page(
+    items: Iterable[T], page: int, size: int, total: int, render: Callable[[T], Any] = lambda item: item
+) -> tuple[list[Any], Pagination]:
+    """The page of `items` (a query limited to `page_end`, so the work is the page's) with a
+    `totalCount` counted elsewhere (the read model's counters)."""
+    first, last = page * size, page_end(page, size)
+    content = [render(item) for index, item in enumerate(items) if first <= index < last]
+    return content, Pagination(totalCount=total, page=page, size=size)

@@ -20,7 +20,7 @@ from chargewatch.dal import sessions as sessions_dal
 from chargewatch.dal import stations as stations_dal
 from chargewatch.dal.table import Condition, TransactWrite, connection, is_condition_failure
 from chargewatch.errors import ConcurrencyError, ConflictError, NotFoundError, ValidationError
-from chargewatch.pagination import Pagination, paginate
+from chargewatch.pagination import counted_page, page_end, paginate
 from chargewatch.schemas.anomalies import (
     AnomalyCategoryInfo,
     AnomalyConnector,
@@ -148,10 +148,8 @@ def list_anomalies(
     _check_category(filters.anomaly_type)
     counted = None if sort_by_score else _counted_total(organization_id, filters)
     if counted is not None:  # the page's work only: the query stops after the page
-        first = page * page_size
-        page_items = _matching(organization_id, filters, limit=first + page_size)
-        selected = [item for index, item in enumerate(page_items) if index >= first]
-        pagination = Pagination(totalCount=counted, page=page, size=page_size)
+        page_items = _matching(organization_id, filters, limit=page_end(page, page_size))
+        selected, pagination = counted_page(page_items, page, page_size, counted)
     else:
         items: Iterable[anomalies_dal.AnomalyItem] = _matching(organization_id, filters)
         if sort_by_score:

@@ -18,7 +18,7 @@ from chargewatch.dal import sessions as sessions_dal
 from chargewatch.dal import stations as stations_dal
 from chargewatch.errors import ConcurrencyError, ConflictError, NotFoundError, ValidationError
 from chargewatch.meter_values import normalise
-from chargewatch.pagination import Pagination, paginate
+from chargewatch.pagination import counted_page, page_end, paginate
 from chargewatch.schemas.sessions import (
     AppendSessionRequest,
     CreateSessionRequest,
@@ -707,22 +707,19 @@ def list_sessions(organization_id: str, filters: SessionFilters) -> SessionPage:
     for part in conditions:
         condition = part if condition is None else condition & part
     counted = _counted_total(organization_id, filters)
-    first = filters.page * filters.page_size
     results = sessions_dal.query_sessions(
         organization_id,
         charging_station_id=filters.charging_station_id,
         started_from_ms=clock.to_epoch_ms(filters.date_from) if filters.date_from else None,
         started_to_ms=clock.to_epoch_ms(filters.date_to) if filters.date_to else None,
         filter_condition=condition,
-        limit=None if counted is None else first + filters.page_size,
+        limit=None if counted is None else page_end(filters.page, filters.page_size),
     )
     if counted is None:
         content, pagination = paginate(results, filters.page, filters.page_size, _list_item)
-        return SessionPage(content=content, pagination=pagination)
-    content = [_list_item(item) for index, item in enumerate(results) if index >= first]
-    return SessionPage(
-        content=content, pagination=Pagination(totalCount=counted, page=filters.page, size=filters.page_size)
-    )
+    else:
+        content, pagination = counted_page(results, filters.page, filters.page_size, counted, _list_item)
+    return SessionPage(content=content, pagination=pagination)
 
 
 def parse_date_bound(value: str | None, field: str, *, end_of_day: bool) -> datetime | None:
