@@ -389,11 +389,12 @@ def atomic_calls(monkeypatch):
 
 @pytest.fixture
 def scheduled_emulator(monkeypatch):
-    """An emulator on free ports running the template's schedules, its catch-up every 0.5 s."""
+    """An emulator on free ports running the template's schedules, its catch-up every second (more
+    often is slower: each catch-up scan competes with the work it schedules for the CPU)."""
     from chargewatch_tools.emulator import schedules
     from chargewatch_tools.emulator.server import start_emulator
 
-    monkeypatch.setattr(schedules, "CATCH_UP_SECONDS", 0.5)
+    monkeypatch.setattr(schedules, "CATCH_UP_SECONDS", 1.0)
     with start_emulator(port=0, moto_port=0, schedules=True) as emulator:
         yield emulator
 
